@@ -1,0 +1,32 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/reach-authz/reach/engine"
+	"github.com/reach-authz/reach/tuples"
+)
+
+// openStore opens the embedded store in --data-dir, creating the directory
+// if needed. Every command that reads or writes the store goes through it so
+// that the store options live in one place.
+func openStore() (*tuples.Store, error) {
+	if err := os.MkdirAll(global.dataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("data directory %s: %w", global.dataDir, err)
+	}
+	s, err := tuples.Open(global.dataDir, tuples.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("opening the store in %s: %w", global.dataDir, err)
+	}
+	return s, nil
+}
+
+// openEngine opens the store and an engine over it; close the store when done.
+func openEngine(opts engine.Options) (*engine.Engine, *tuples.Store, error) {
+	s, err := openStore()
+	if err != nil {
+		return nil, nil, err
+	}
+	return engine.New(s, opts), s, nil
+}

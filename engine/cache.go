@@ -1,0 +1,83 @@
+package engine
+
+import (
+	"hash/maphash"
+	"sync/atomic"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+
+	"github.com/reach-authz/reach/tuples"
+)
+
+// cacheShards is the number of independent LRUs: golang-lru takes a write
+// lock even on Get (it moves the entry), so one LRU serialises every reader.
+const cacheShards = 16
+
+// cacheKey names one sub-problem at one revision. Revisions never change, so
+// entries never need invalidating; old revisions simply age out.
+type cacheKey struct {
+	rev           tuples.Revision
+	rt, rid, rel  string
+	st, sid, srel string
+}
+
+// checkCache is a sharded, bounded LRU of definite sub-problem results.
+type checkCache struct {
+	seed   maphash.Seed
+	shards [cacheShards]*lru.Cache[cacheKey, Permissionship]
+	hits   atomic.Uint64
+	misses atomic.Uint64
+}
+
+// CacheStats are the check cache's counters.
+type CacheStats struct {
+	Hits, Misses uint64
+	Entries      int
+}
+
+func newCheckCache(size int) *checkCache {
+	c := &checkCache{seed: maphash.MakeSeed()}
+	per := size / cacheShards
+	if per < 16 {
+		per = 16
+	}
+	for i := range c.shards {
+		l, err := lru.New[cacheKey, Permissionship](per)
+		if err != nil { // only for a size <= 0, excluded above
+			panic(err)
+		}
+		c.shards[i] = l
+	}
+	return c
+}
+
+func (c *checkCache) shard(k *cacheKey) *lru.Cache[cacheKey, Permissionship] {
+	var h maphash.Hash
+	h.SetSeed(c.seed)
+	h.WriteString(k.rid)
+	h.WriteString(k.rel)
+	h.WriteString(k.sid)
+	return c.shards[h.Sum64()%cacheShards]
+}
+
+func (c *checkCache) get(k cacheKey) (Permissionship, bool) {
+	p, ok := c.shard(&k).Get(k)
+	if ok {
+		c.hits.Add(1)
+	} else {
+		c.misses.Add(1)
+	}
+	return p, ok
+}
+
+func (c *checkCache) add(k cacheKey, p Permissionship) {
+	c.shard(&k).Add(k, p)
+}
+
+func (c *checkCache) stats() CacheStats {
+	s := CacheStats{Hits: c.hits.Load(), Misses: c.misses.Load()}
+	for _, l := range c.shards {
+		s.Entries += l.Len()
+	}
+	return s
+}

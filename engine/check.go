@@ -1,0 +1,582 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"math"
+
+	"github.com/reach-authz/reach/schema"
+	"github.com/reach-authz/reach/tuples"
+)
+
+// nodeKey names one sub-problem of a request: does s reach rel on rt:rid?
+type nodeKey struct {
+	rt, rid, rel string
+	s            Subject
+}
+
+// exact is the "lowest cut" of a result that depends on no cycle cut-off.
+const exact = math.MaxInt32
+
+// outcome is the result of a sub-problem. low is the stack index of the
+// deepest-reaching cycle cut the result depended on (exact when none): a
+// result computed while an ancestor was assumed Denied is only provisional.
+type outcome struct {
+	perm Permissionship
+	low  int32
+	expl *Explanation // only when explaining
+}
+
+// checker evaluates the sub-problems of one request (or one CheckBulk) at
+// one revision, with one memo table.
+//
+// Cycles: a sub-problem met again while it is still being evaluated (on the
+// stack) is cut off as Denied. For the monotone rules (union, intersection,
+// arrows, subject sets) this computes the least fixpoint: an Allowed answer
+// is always right, and a Denied or Conditional answer is final once the
+// stack node it assumed Denied has itself finished. Results that depend on a
+// cut-off still on the stack are kept as "provisional" memo entries (reused
+// under the same assumption, dropped if the assumption turns out false, made
+// final when it is confirmed) and never enter the shared cache.
+type checker struct {
+	e        *Engine
+	ctx      context.Context
+	snap     tuples.Snapshot
+	m        *model
+	rev      tuples.Revision
+	explain  bool
+	useCache bool
+
+	memo    map[nodeKey]outcome
+	onStack map[nodeKey]int32
+	depth   int32
+	prov    []nodeKey
+	bufs    [][]tuples.Relationship
+	steps   int
+}
+
+func (e *Engine) newChecker(ctx context.Context, snap tuples.Snapshot, m *model, explain bool) *checker {
+	return &checker{
+		e: e, ctx: ctx, snap: snap, m: m, rev: snap.Revision(), explain: explain,
+		useCache: e.cache != nil && !explain,
+		memo:     make(map[nodeKey]outcome),
+		onStack:  make(map[nodeKey]int32),
+	}
+}
+
+// Check answers one CheckRequest.
+func (e *Engine) Check(ctx context.Context, req CheckRequest) (CheckResult, error) {
+	rev, err := e.revision(req.Consistency)
+	if err != nil {
+		return CheckResult{}, err
+	}
+	if err := validateCheck(req); err != nil {
+		return CheckResult{}, err
+	}
+	// The warm path: the answer is in the cache; no snapshot is opened.
+	if e.cache != nil && !req.Explain {
+		k := cacheKey{rev, req.Resource.Type, req.Resource.ID, req.Permission, req.Subject.Type, req.Subject.ID, req.Subject.Relation}
+		if p, ok := e.cache.get(k); ok {
+			return CheckResult{Permissionship: p, Revision: rev}, nil
+		}
+	}
+	snap, m, err := e.snapshot(rev)
+	if err != nil {
+		return CheckResult{}, err
+	}
+	defer snap.Close()
+	c := e.newChecker(ctx, snap, m, req.Explain)
+	return c.top(req)
+}
+
+// CheckBulk answers many checks at one revision (that of the first
+// request's consistency) with one memo table, so that shared sub-problems
+// are solved once. The results are in the order of reqs.
+func (e *Engine) CheckBulk(ctx context.Context, reqs []CheckRequest) ([]CheckResult, error) {
+	if len(reqs) == 0 {
+		return nil, nil
+	}
+	rev, err := e.revision(reqs[0].Consistency)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]CheckResult, len(reqs))
+	var c *checker
+	for i, req := range reqs {
+		if err := validateCheck(req); err != nil {
+			return nil, fmt.Errorf("check %d: %w", i, err)
+		}
+		if e.cache != nil && !req.Explain {
+			k := cacheKey{rev, req.Resource.Type, req.Resource.ID, req.Permission, req.Subject.Type, req.Subject.ID, req.Subject.Relation}
+			if p, ok := e.cache.get(k); ok {
+				out[i] = CheckResult{Permissionship: p, Revision: rev}
+				continue
+			}
+		}
+		if c == nil {
+			snap, m, err := e.snapshot(rev)
+			if err != nil {
+				return nil, err
+			}
+			defer snap.Close()
+			c = e.newChecker(ctx, snap, m, false)
+		}
+		c.explain = req.Explain
+		c.useCache = e.cache != nil && !req.Explain
+		res, err := c.top(req)
+		if err != nil {
+			return nil, fmt.Errorf("check %d (%s#%s@%s): %w", i, req.Resource, req.Permission, req.Subject, err)
+		}
+		out[i] = res
+	}
+	return out, nil
+}
+
+func validateCheck(req CheckRequest) error {
+	if req.Resource.Type == "" || req.Resource.ID == "" || req.Permission == "" || req.Subject.Type == "" || req.Subject.ID == "" {
+		return fmt.Errorf("check %s#%s@%s: resource, permission and subject are required", req.Resource, req.Permission, req.Subject)
+	}
+	return nil
+}
+
+func (c *checker) top(req CheckRequest) (CheckResult, error) {
+	if c.m.lookup(req.Resource.Type, req.Permission) == nil {
+		return CheckResult{}, errUnknownRelation(req.Resource.Type, req.Permission, c.m)
+	}
+	if c.m.types[req.Subject.Type] == nil {
+		return CheckResult{}, errUnknownRelation(req.Subject.Type, "", c.m)
+	}
+	if req.Subject.Relation != "" && c.m.lookup(req.Subject.Type, req.Subject.Relation) == nil {
+		return CheckResult{}, errUnknownRelation(req.Subject.Type, req.Subject.Relation, c.m)
+	}
+	if c.explain {
+		// An explanation needs every step, not memo entries of earlier checks.
+		clear(c.memo)
+	}
+	o, err := c.check(req.Resource.Type, req.Resource.ID, req.Permission, req.Subject)
+	if err != nil {
+		return CheckResult{}, err
+	}
+	return CheckResult{Permissionship: o.perm, Revision: c.rev, Explanation: o.expl}, nil
+}
+
+// check answers the sub-problem "does s reach rel on rt:rid?".
+func (c *checker) check(rt, rid, rel string, s Subject) (outcome, error) {
+	k := nodeKey{rt, rid, rel, s}
+	if o, ok := c.memo[k]; ok {
+		return o, nil
+	}
+	if i, ok := c.onStack[k]; ok {
+		o := outcome{perm: Denied, low: i}
+		if c.explain {
+			o.expl = &Explanation{Resource: Object{rt, rid}, Relation: rel, Rule: RuleCycle, Result: Denied}
+		}
+		return o, nil
+	}
+	// SpiceDB: a subject set is a member of itself (check.go: "If we have
+	// found the goal's ONR, then we know that the ONR is a member").
+	if s.Type == rt && s.ID == rid && s.Relation == rel {
+		o := outcome{perm: Allowed, low: exact}
+		if c.explain {
+			o.expl = &Explanation{Resource: Object{rt, rid}, Relation: rel, Rule: RuleIdentity, Result: Allowed}
+		}
+		return o, nil
+	}
+	rd := c.m.lookup(rt, rel)
+	if rd == nil {
+		// SpiceDB: an arrow or subject set reaching a type that lacks the
+		// relation is "not a member", not an error.
+		o := outcome{perm: Denied, low: exact}
+		if c.explain {
+			o.expl = &Explanation{Resource: Object{rt, rid}, Relation: rel, Rule: RuleUndefined, Result: Denied}
+		}
+		return o, nil
+	}
+	var ck cacheKey
+	if c.useCache {
+		ck = cacheKey{c.rev, rt, rid, rel, s.Type, s.ID, s.Relation}
+		if p, ok := c.e.cache.get(ck); ok {
+			o := outcome{perm: p, low: exact}
+			c.memo[k] = o
+			return o, nil
+		}
+	}
+	if int(c.depth) >= c.e.opts.MaxDepth {
+		return outcome{}, fmt.Errorf("checking %s:%s#%s for %s: %w (%d)", rt, rid, rel, s, ErrMaxDepth, c.e.opts.MaxDepth)
+	}
+	c.steps++
+	if c.steps&1023 == 0 {
+		if err := c.ctx.Err(); err != nil {
+			return outcome{}, err
+		}
+	}
+	idx := c.depth
+	c.onStack[k] = idx
+	c.depth++
+	mark := len(c.prov)
+
+	var o outcome
+	var err error
+	if rd.perm {
+		o, err = c.rewrite(rd, rid, rd.rewrite, s)
+	} else {
+		o, err = c.direct(rd, rid, s)
+	}
+	delete(c.onStack, k)
+	c.depth--
+	if err != nil {
+		return outcome{}, err
+	}
+	if c.explain {
+		kind := RulePermission
+		if !rd.perm {
+			kind = RuleRelation
+		}
+		var children []*Explanation
+		if o.expl != nil {
+			if o.expl.Rule == ruleList {
+				children = o.expl.Children
+			} else {
+				children = []*Explanation{o.expl}
+			}
+		}
+		o.expl = &Explanation{Resource: Object{rt, rid}, Relation: rel, Rule: kind, Result: o.perm, Children: children}
+	}
+
+	if o.perm == Allowed || o.low >= idx {
+		o.low = exact
+	}
+	if o.low == exact {
+		if o.perm == Denied {
+			// The assumption "k is Denied" held: what was provisional on
+			// it is final.
+			for _, pk := range c.prov[mark:] {
+				po := c.memo[pk]
+				po.low = exact
+				c.memo[pk] = po
+				if c.useCache {
+					c.e.cache.add(cacheKey{c.rev, pk.rt, pk.rid, pk.rel, pk.s.Type, pk.s.ID, pk.s.Relation}, po.perm)
+				}
+			}
+		} else {
+			c.dropProvisional(mark)
+		}
+		c.prov = c.prov[:mark]
+		c.memo[k] = o
+		if c.useCache {
+			c.e.cache.add(ck, o.perm)
+		}
+		return o, nil
+	}
+	if o.perm != Denied {
+		c.dropProvisional(mark)
+		c.prov = c.prov[:mark]
+	} else {
+		for _, pk := range c.prov[mark:] {
+			po := c.memo[pk]
+			po.low = min(po.low, o.low)
+			c.memo[pk] = po
+		}
+	}
+	c.memo[k] = o
+	c.prov = append(c.prov, k)
+	return o, nil
+}
+
+func (c *checker) dropProvisional(mark int) {
+	for _, pk := range c.prov[mark:] {
+		delete(c.memo, pk)
+	}
+}
+
+// direct evaluates a relation: its relationships, the subject sets among
+// them (recursively) and wildcards.
+func (c *checker) direct(rd *relDef, rid string, s Subject) (outcome, error) {
+	res := outcome{perm: Denied, low: exact}
+	var tried []*Explanation
+	// The subject itself, and the wildcard of its type.
+	for _, wild := range [2]bool{false, true} {
+		sid, srel := s.ID, s.Relation
+		if wild {
+			// SpiceDB matches a wildcard to subjects of its type without a
+			// subject relation only (a subject set is not "a user").
+			if s.Relation != "" || !rd.wildcard[s.Type] {
+				continue
+			}
+			sid = "*"
+		} else if !rd.direct[typeRel{s.Type, s.Relation}] {
+			continue
+		}
+		r, ok, err := c.snap.Get(rd.typ, rid, rd.name, s.Type, sid, srel)
+		if err != nil {
+			return outcome{}, err
+		}
+		if !ok {
+			if c.explain {
+				tried = append(tried, &Explanation{Rule: RuleRelationship, Relationship: relString(rd.typ, rid, rd.name, s.Type, sid, srel), Result: Denied})
+			}
+			continue
+		}
+		p := Allowed
+		if r.Caveat != nil {
+			p = Conditional
+		}
+		if c.explain {
+			e := &Explanation{Rule: RuleRelationship, Relationship: r.String(), Result: p}
+			if p == Allowed {
+				return outcome{perm: Allowed, low: exact, expl: e}, nil
+			}
+			tried = append(tried, e)
+		} else if p == Allowed {
+			return outcome{perm: Allowed, low: exact}, nil
+		}
+		res.perm = max(res.perm, p)
+	}
+	// Subject sets: recurse into each.
+	for _, ss := range rd.subjectSets {
+		buf := c.takeBuf()
+		err := c.snap.Subjects(rd.typ, rid, rd.name, ss.typ, ss.rel, func(r tuples.Relationship) bool {
+			buf = append(buf, r)
+			return true
+		})
+		if err != nil {
+			c.putBuf(buf)
+			return outcome{}, err
+		}
+		for i := range buf {
+			r := &buf[i]
+			sub, err := c.check(r.SubjectType, r.SubjectID, r.SubjectRelation, s)
+			if err != nil {
+				c.putBuf(buf)
+				return outcome{}, err
+			}
+			p := sub.perm
+			if r.Caveat != nil {
+				p = min(p, Conditional)
+			}
+			if c.explain {
+				e := &Explanation{Rule: RuleRelationship, Relationship: r.String(), Result: p, Children: []*Explanation{sub.expl}}
+				if p == Allowed {
+					c.putBuf(buf)
+					return outcome{perm: Allowed, low: exact, expl: e}, nil
+				}
+				tried = append(tried, e)
+			} else if p == Allowed {
+				c.putBuf(buf)
+				return outcome{perm: Allowed, low: exact}, nil
+			}
+			res.perm = max(res.perm, p)
+			res.low = min(res.low, sub.low)
+		}
+		c.putBuf(buf)
+	}
+	if c.explain {
+		res.expl = &Explanation{Rule: ruleList, Children: tried}
+	}
+	return res, nil
+}
+
+// rewrite evaluates a permission's expression tree on object rd.typ:rid.
+func (c *checker) rewrite(rd *relDef, rid string, rw *schema.Rewrite, s Subject) (outcome, error) {
+	switch rw.Op {
+	case schema.OpNil:
+		o := outcome{perm: Denied, low: exact}
+		if c.explain {
+			o.expl = &Explanation{Rule: RuleNil, Result: Denied}
+		}
+		return o, nil
+	case schema.OpComputed:
+		return c.check(rd.typ, rid, rw.Relation, s)
+	case schema.OpArrow, schema.OpArrowAll:
+		return c.arrow(rd, rid, rw, s)
+	case schema.OpUnion:
+		res := outcome{perm: Denied, low: exact}
+		var tried []*Explanation
+		for _, ch := range rw.Children {
+			o, err := c.rewrite(rd, rid, ch, s)
+			if err != nil {
+				return outcome{}, err
+			}
+			if o.perm == Allowed {
+				if c.explain {
+					o.expl = &Explanation{Rule: RuleUnion, Result: Allowed, Children: []*Explanation{o.expl}}
+				}
+				return outcome{perm: Allowed, low: exact, expl: o.expl}, nil
+			}
+			res.perm = max(res.perm, o.perm)
+			res.low = min(res.low, o.low)
+			tried = append(tried, o.expl)
+		}
+		if c.explain {
+			res.expl = &Explanation{Rule: RuleUnion, Result: res.perm, Children: tried}
+		}
+		return res, nil
+	case schema.OpIntersection:
+		res := outcome{perm: Allowed, low: exact}
+		var tried []*Explanation
+		for _, ch := range rw.Children {
+			o, err := c.rewrite(rd, rid, ch, s)
+			if err != nil {
+				return outcome{}, err
+			}
+			tried = append(tried, o.expl)
+			if o.perm == Denied {
+				res = outcome{perm: Denied, low: o.low}
+				break
+			}
+			res.perm = min(res.perm, o.perm)
+			res.low = min(res.low, o.low)
+		}
+		if c.explain {
+			res.expl = &Explanation{Rule: RuleIntersection, Result: res.perm, Children: tried}
+		}
+		return res, nil
+	case schema.OpExclusion:
+		base, err := c.rewrite(rd, rid, rw.Children[0], s)
+		if err != nil {
+			return outcome{}, err
+		}
+		tried := []*Explanation{base.expl}
+		res := outcome{perm: Denied, low: base.low}
+		if base.perm != Denied {
+			sub, err := c.rewrite(rd, rid, rw.Children[1], s)
+			if err != nil {
+				return outcome{}, err
+			}
+			tried = append(tried, sub.expl)
+			switch sub.perm {
+			case Allowed:
+				res = outcome{perm: Denied, low: sub.low}
+			case Conditional:
+				res = outcome{perm: Conditional, low: min(base.low, sub.low)}
+			default:
+				res = outcome{perm: base.perm, low: min(base.low, sub.low)}
+			}
+		}
+		if c.explain {
+			res.expl = &Explanation{Rule: RuleExclusion, Result: res.perm, Children: tried}
+		}
+		return res, nil
+	}
+	return outcome{}, fmt.Errorf("%s#%s: unknown rewrite operation %v", rd.typ, rd.name, rw.Op)
+}
+
+// arrow evaluates tupleset->target (any) and tupleset.all(target). Like
+// SpiceDB, the arrow follows each subject object of the tupleset relation,
+// ignoring the subject's relation, and a subject whose type lacks target
+// contributes "no".
+func (c *checker) arrow(rd *relDef, rid string, rw *schema.Rewrite, s Subject) (outcome, error) {
+	all := rw.Op == schema.OpArrowAll
+	buf := c.takeBuf()
+	defer func() { c.putBuf(buf) }()
+	err := c.snap.Subjects(rd.typ, rid, rw.Relation, "", "", func(r tuples.Relationship) bool {
+		buf = append(buf, r)
+		return true
+	})
+	if err != nil {
+		return outcome{}, err
+	}
+	rule := RuleArrow
+	if all {
+		rule = RuleArrowAll
+	}
+	var tried []*Explanation
+	finish := func(o outcome) (outcome, error) {
+		if c.explain {
+			o.expl = &Explanation{Rule: rule, Arrow: rw.Relation + "->" + rw.Target, Result: o.perm, Children: tried}
+		}
+		return o, nil
+	}
+	if !all {
+		res := outcome{perm: Denied, low: exact}
+		for i := range buf {
+			r := &buf[i]
+			if r.IsWildcard() {
+				continue
+			}
+			sub, err := c.check(r.SubjectType, r.SubjectID, rw.Target, s)
+			if err != nil {
+				return outcome{}, err
+			}
+			p := sub.perm
+			if r.Caveat != nil {
+				p = min(p, Conditional)
+			}
+			if c.explain {
+				tried = append(tried, &Explanation{Rule: RuleRelationship, Relationship: r.String(), Result: p, Children: []*Explanation{sub.expl}})
+			}
+			if p == Allowed {
+				if c.explain {
+					tried = tried[len(tried)-1:]
+				}
+				return finish(outcome{perm: Allowed, low: exact})
+			}
+			res.perm = max(res.perm, p)
+			res.low = min(res.low, sub.low)
+		}
+		return finish(res)
+	}
+	// .all: every subject of the tupleset must reach target, and there must
+	// be at least one (SpiceDB: intersection arrow over an empty set is
+	// "no"). A caveated tupleset relationship might be absent, so it can
+	// only make the answer Conditional.
+	if len(buf) == 0 {
+		return finish(outcome{perm: Denied, low: exact})
+	}
+	res := outcome{perm: Allowed, low: exact}
+	caveated := false
+	for i := range buf {
+		r := &buf[i]
+		var sub outcome
+		if r.IsWildcard() {
+			sub = outcome{perm: Denied, low: exact}
+		} else {
+			sub, err = c.check(r.SubjectType, r.SubjectID, rw.Target, s)
+			if err != nil {
+				return outcome{}, err
+			}
+		}
+		if c.explain {
+			tried = append(tried, &Explanation{Rule: RuleRelationship, Relationship: r.String(), Result: sub.perm, Children: []*Explanation{sub.expl}})
+		}
+		if r.Caveat != nil {
+			caveated = true
+			res.low = min(res.low, sub.low)
+			continue
+		}
+		if sub.perm == Denied {
+			if c.explain {
+				tried = tried[len(tried)-1:]
+			}
+			return finish(outcome{perm: Denied, low: sub.low})
+		}
+		res.perm = min(res.perm, sub.perm)
+		res.low = min(res.low, sub.low)
+	}
+	if caveated {
+		res.perm = min(res.perm, Conditional)
+	}
+	return finish(res)
+}
+
+func (c *checker) takeBuf() []tuples.Relationship {
+	if n := len(c.bufs); n > 0 {
+		b := c.bufs[n-1]
+		c.bufs = c.bufs[:n-1]
+		return b[:0]
+	}
+	return make([]tuples.Relationship, 0, 8)
+}
+
+func (c *checker) putBuf(b []tuples.Relationship) {
+	clear(b)
+	c.bufs = append(c.bufs, b[:0])
+}
+
+func relString(rt, rid, rel, st, sid, srel string) string {
+	s := rt + ":" + rid + "#" + rel + "@" + st + ":" + sid
+	if srel != "" {
+		s += "#" + srel
+	}
+	return s
+}

@@ -1,0 +1,27 @@
+// Package engine answers permission questions over a schema and a store of
+// relationships: Check ("does this subject reach this permission on this
+// resource?"), CheckBulk, Expand, LookupResources and LookupSubjects.
+//
+// It sits at the end of reach's pipeline: the schema package compiles the
+// SpiceDB-language text into a schema.Program, the tuples package stores
+// relationships in Badger and hands out read-only snapshots at a revision
+// (tuples.Snapshot), and the engine walks the Program's rewrite rules over a
+// snapshot. Semantics follow SpiceDB's: direct relationships, subject sets
+// (nested groups), wildcards, computed usersets, arrows (->, .any, .all),
+// union, intersection, exclusion and nil.
+//
+// Every request first picks a revision from its Consistency (Zanzibar's
+// zookies: minimize_latency, at_least_as_fresh, at_exact_snapshot,
+// fully_consistent), then evaluates at that revision. Inside a request,
+// sub-problems are memoised, union stops at the first yes and intersection at
+// the first no, cycles in the data are cut (a negative check over a group
+// cycle is Denied, not an error), and a depth limit turns runaway recursion
+// into an error wrapping ErrMaxDepth. Across requests a sharded LRU cache keyed
+// on (revision, resource, relation, subject) remembers every definite
+// sub-problem; since revisions are immutable it never needs invalidating.
+//
+// Caveated relationships are not evaluated yet: a caveat on the path makes
+// the answer Conditional, propagated with three-valued logic (Denied <
+// Conditional < Allowed; union takes the maximum, intersection the minimum,
+// exclusion a-b is Allowed only when a is Allowed and b is Denied).
+package engine

@@ -1,0 +1,189 @@
+package engine
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/reach-authz/reach/tuples"
+)
+
+// upNode is "the subject reaches rel on typ:id", met while walking up.
+type upNode struct{ typ, id, rel string }
+
+// LookupResources calls fn, in resource id order, for each resource of
+// req.ResourceType that req.Subject reaches through req.Permission, until fn
+// returns false or req.Limit results were given. It returns a cursor to
+// continue from when results remain (read at the same revision), or "".
+//
+// It walks up from the subject through the reverse index (relationships
+// that name the subject, then the subject sets and arrows that lead from
+// there), never by checking every resource. Resources reached only through
+// union-like rules are certain; those reached through an intersection,
+// exclusion, .all arrow or a caveat are candidates, confirmed with Check.
+func (e *Engine) LookupResources(ctx context.Context, req LookupResourcesRequest, fn func(LookupResult) bool) (string, error) {
+	var rev tuples.Revision
+	after := ""
+	var err error
+	if req.Cursor != "" {
+		rev, after, err = decodeCursor(req.Cursor)
+	} else {
+		rev, err = e.revision(req.Consistency)
+	}
+	if err != nil {
+		return "", err
+	}
+	snap, m, err := e.snapshot(rev)
+	if err != nil {
+		return "", err
+	}
+	defer snap.Close()
+	if m.lookup(req.ResourceType, req.Permission) == nil {
+		return "", errUnknownRelation(req.ResourceType, req.Permission, m)
+	}
+	s := req.Subject
+	if m.types[s.Type] == nil {
+		return "", errUnknownRelation(s.Type, "", m)
+	}
+	if s.Relation != "" && m.lookup(s.Type, s.Relation) == nil {
+		return "", errUnknownRelation(s.Type, s.Relation, m)
+	}
+
+	cands, err := walkUp(ctx, snap, m, s, req.ResourceType, req.Permission)
+	if err != nil {
+		return "", err
+	}
+	ids := make([]string, 0, len(cands))
+	for id := range cands {
+		if id > after {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+
+	c := e.newChecker(ctx, snap, m, false)
+	n, last := 0, ""
+	for _, id := range ids {
+		p := Allowed
+		if !cands[id] {
+			o, err := c.check(req.ResourceType, id, req.Permission, s)
+			if err != nil {
+				return "", fmt.Errorf("confirming %s:%s: %w", req.ResourceType, id, err)
+			}
+			p = o.perm
+		}
+		if p == Denied {
+			continue
+		}
+		if req.Limit > 0 && n == req.Limit {
+			return encodeCursor(rev, last), nil // one more exists
+		}
+		if !fn(LookupResult{ResourceID: id, Permissionship: p}) {
+			return encodeCursor(rev, id), nil
+		}
+		n++
+		last = id
+	}
+	return "", nil
+}
+
+// walkUp returns the ids of resources of type rtype that s may reach through
+// perm, each with whether it is certain (true) or needs confirming.
+func walkUp(ctx context.Context, snap tuples.Snapshot, m *model, s Subject, rtype, perm string) (map[string]bool, error) {
+	visited := map[upNode]bool{}
+	type item struct {
+		n   upNode
+		def bool
+	}
+	var queue []item
+	push := func(n upNode, def bool) {
+		if d, ok := visited[n]; ok && (d || !def) {
+			return
+		}
+		visited[n] = def
+		queue = append(queue, item{n, def})
+	}
+	cands := map[string]bool{}
+
+	if s.Relation != "" {
+		push(upNode{s.Type, s.ID, s.Relation}, true)
+	}
+	var err error
+	from := func(st, sid, srel, typ, rel, parent string, def bool) {
+		if err != nil {
+			return
+		}
+		err = snap.Resources(st, sid, srel, typ, rel, func(r tuples.Relationship) bool {
+			push(upNode{typ, r.ResourceID, parent}, def && r.Caveat == nil)
+			return true
+		})
+	}
+	for _, rd := range m.allowedBy[typeRel{s.Type, s.Relation}] {
+		from(s.Type, s.ID, s.Relation, rd.typ, rd.name, rd.name, true)
+	}
+	if s.Relation == "" && s.ID != "*" {
+		for _, rd := range m.wildcardBy[s.Type] {
+			from(s.Type, "*", "", rd.typ, rd.name, rd.name, true)
+		}
+	}
+	for i := 0; i < len(queue) && err == nil; i++ {
+		if i&1023 == 1023 {
+			if err = ctx.Err(); err != nil {
+				break
+			}
+		}
+		it := queue[i]
+		if visited[it.n] != it.def {
+			continue // superseded by a certain visit
+		}
+		n := it.n
+		if n.typ == rtype && n.rel == perm {
+			cands[n.id] = cands[n.id] || it.def
+		}
+		rd := m.lookup(n.typ, n.rel)
+		if rd == nil {
+			continue
+		}
+		for _, u := range rd.usedBy {
+			switch u.kind {
+			case usedComputed:
+				push(upNode{n.typ, n.id, u.parent}, it.def && u.definite)
+			case usedSubjectSet:
+				from(n.typ, n.id, n.rel, u.parentType, u.parent, u.parent, it.def)
+			case usedArrow:
+				for _, sr := range u.subjRels {
+					from(n.typ, n.id, sr, u.parentType, u.tupleset, u.parent, it.def && u.definite)
+				}
+			}
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return cands, nil
+}
+
+const cursorPrefix = "c1."
+
+func encodeCursor(rev tuples.Revision, after string) string {
+	return cursorPrefix + rev.Token() + "." + base64.RawURLEncoding.EncodeToString([]byte(after))
+}
+
+func decodeCursor(s string) (tuples.Revision, string, error) {
+	rest, ok := strings.CutPrefix(s, cursorPrefix)
+	tok, id, ok2 := strings.Cut(rest, ".")
+	if !ok || !ok2 {
+		return 0, "", fmt.Errorf("%w %q", ErrBadCursor, s)
+	}
+	rev, err := tuples.ParseToken(tok)
+	if err != nil {
+		return 0, "", fmt.Errorf("%w %q: %v", ErrBadCursor, s, err)
+	}
+	after, err := base64.RawURLEncoding.DecodeString(id)
+	if err != nil {
+		return 0, "", fmt.Errorf("%w %q: %v", ErrBadCursor, s, err)
+	}
+	return rev, string(after), nil
+}

@@ -1,0 +1,186 @@
+package engine
+
+import (
+	"github.com/reach-authz/reach/schema"
+)
+
+// model is the engine's view of a schema: the Program's rules with the
+// lookups the walks need precomputed (allowed subject types per relation, and
+// for lookups, where each relation is used).
+type model struct {
+	types map[string]*typeDef
+	// allowedBy lists the relations that allow a subject (type, subject
+	// relation) directly; wildcardBy those that allow type:*.
+	allowedBy  map[typeRel][]*relDef
+	wildcardBy map[string][]*relDef
+}
+
+type typeDef struct {
+	name string
+	rels map[string]*relDef
+}
+
+type typeRel struct{ typ, rel string }
+
+// relDef is one relation or permission.
+type relDef struct {
+	typ, name string
+	perm      bool
+	rewrite   *schema.Rewrite // permissions only
+	// direct holds the allowed subject types that are plain or subject sets
+	// (type, subject relation); wildcard the types allowed as type:*.
+	direct   map[typeRel]bool
+	wildcard map[string]bool
+	// subjectSets lists the distinct allowed subject sets (relation != "").
+	subjectSets []typeRel
+	// subjectTypes lists, per subject type allowed, the distinct subject
+	// relations allowed with it ("" included), for walking up arrows.
+	subjectTypes map[string][]string
+
+	// usedBy says where this relation or permission feeds another one, for
+	// walking up in LookupResources.
+	usedBy []usage
+}
+
+type usageKind uint8
+
+const (
+	usedComputed  usageKind = iota // parent permission on the same object
+	usedSubjectSet                 // relation parent allows this as type#rel
+	usedArrow                      // parent permission arrows through tupleset
+)
+
+// usage is one edge of the "walk up" graph: a subject that reaches this
+// relation on object x also reaches (or, when !definite, may reach) parent
+// on the objects found through it.
+type usage struct {
+	kind       usageKind
+	parentType string
+	parent     string   // the parent relation or permission
+	tupleset   string   // usedArrow: the tupleset relation on parentType
+	subjRels   []string // usedArrow: subject relations the tupleset allows for this type
+	definite   bool     // false under intersection, exclusion or .all: confirm with Check
+}
+
+func (m *model) lookup(typ, rel string) *relDef {
+	t := m.types[typ]
+	if t == nil {
+		return nil
+	}
+	return t.rels[rel]
+}
+
+// newModel builds the model of a list of definitions (a Program's, or one
+// built by hand in tests).
+func newModel(defs []*schema.Definition) *model {
+	m := &model{types: make(map[string]*typeDef, len(defs)), allowedBy: map[typeRel][]*relDef{}, wildcardBy: map[string][]*relDef{}}
+	for _, d := range defs {
+		td := &typeDef{name: d.Name, rels: make(map[string]*relDef, len(d.Relations))}
+		m.types[d.Name] = td
+		for _, r := range d.Relations {
+			rd := &relDef{typ: d.Name, name: r.Name, perm: r.Kind == schema.KindPermission, rewrite: r.Rewrite}
+			if !rd.perm {
+				rd.direct = map[typeRel]bool{}
+				rd.wildcard = map[string]bool{}
+				rd.subjectTypes = map[string][]string{}
+				for _, a := range r.Allowed {
+					if a.Wildcard {
+						if !rd.wildcard[a.Type] {
+							m.wildcardBy[a.Type] = append(m.wildcardBy[a.Type], rd)
+						}
+						rd.wildcard[a.Type] = true
+						if !contains(rd.subjectTypes[a.Type], "") {
+							rd.subjectTypes[a.Type] = append(rd.subjectTypes[a.Type], "")
+						}
+						continue
+					}
+					k := typeRel{a.Type, a.Relation}
+					if !rd.direct[k] {
+						rd.direct[k] = true
+						m.allowedBy[k] = append(m.allowedBy[k], rd)
+						if a.Relation != "" {
+							rd.subjectSets = append(rd.subjectSets, k)
+						}
+						if !contains(rd.subjectTypes[a.Type], a.Relation) {
+							rd.subjectTypes[a.Type] = append(rd.subjectTypes[a.Type], a.Relation)
+						}
+					}
+				}
+			}
+			td.rels[r.Name] = rd
+		}
+	}
+	// The walk-up graph.
+	for _, d := range defs {
+		for _, r := range d.Relations {
+			rd := m.types[d.Name].rels[r.Name]
+			if !rd.perm {
+				for _, ss := range rd.subjectSets {
+					if child := m.lookup(ss.typ, ss.rel); child != nil {
+						child.addUsage(usage{kind: usedSubjectSet, parentType: d.Name, parent: r.Name, definite: true})
+					}
+				}
+				continue
+			}
+			m.addRewriteUsages(d.Name, r.Name, rd.rewrite, true)
+		}
+	}
+	return m
+}
+
+func (rd *relDef) addUsage(u usage) {
+	for _, x := range rd.usedBy {
+		if x.kind == u.kind && x.parentType == u.parentType && x.parent == u.parent && x.tupleset == u.tupleset {
+			if u.definite && !x.definite {
+				break // keep both; the definite one wins when walking
+			}
+			return
+		}
+	}
+	rd.usedBy = append(rd.usedBy, u)
+}
+
+func (m *model) addRewriteUsages(typ, perm string, rw *schema.Rewrite, definite bool) {
+	if rw == nil {
+		return
+	}
+	switch rw.Op {
+	case schema.OpComputed:
+		if child := m.lookup(typ, rw.Relation); child != nil {
+			child.addUsage(usage{kind: usedComputed, parentType: typ, parent: perm, definite: definite})
+		}
+	case schema.OpArrow, schema.OpArrowAll:
+		ts := m.lookup(typ, rw.Relation)
+		if ts == nil || ts.perm {
+			return
+		}
+		for st, rels := range ts.subjectTypes {
+			if child := m.lookup(st, rw.Target); child != nil {
+				child.addUsage(usage{kind: usedArrow, parentType: typ, parent: perm, tupleset: rw.Relation,
+					subjRels: rels, definite: definite && rw.Op == schema.OpArrow})
+			}
+		}
+	case schema.OpUnion:
+		for _, c := range rw.Children {
+			m.addRewriteUsages(typ, perm, c, definite)
+		}
+	case schema.OpIntersection:
+		for _, c := range rw.Children {
+			m.addRewriteUsages(typ, perm, c, false)
+		}
+	case schema.OpExclusion:
+		// Only the base can grant; the subtracted side never does.
+		if len(rw.Children) > 0 {
+			m.addRewriteUsages(typ, perm, rw.Children[0], false)
+		}
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

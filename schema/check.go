@@ -1,0 +1,473 @@
+package schema
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// checker resolves names and checks a parsed schema, collecting every
+// error and warning it finds.
+type checker struct {
+	f       *File
+	diags   []Diagnostic
+	defs    map[string]*DefinitionDecl
+	caveats map[string]*CaveatDecl
+	members map[string]map[string]Member // definition -> member name -> member
+	usesExp bool
+}
+
+func newChecker(f *File) *checker {
+	return &checker{
+		f:       f,
+		defs:    map[string]*DefinitionDecl{},
+		caveats: map[string]*CaveatDecl{},
+		members: map[string]map[string]Member{},
+	}
+}
+
+func (c *checker) errorf(pos Position, format string, args ...any) {
+	c.diags = append(c.diags, Diagnostic{Pos: pos, Severity: Error, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (c *checker) warnf(pos Position, format string, args ...any) {
+	c.diags = append(c.diags, Diagnostic{Pos: pos, Severity: Warning, Msg: fmt.Sprintf(format, args...)})
+}
+
+// nameRE is SpiceDB's rule for a relation, a permission and each path
+// segment of a definition or caveat name.
+var nameRE = regexp.MustCompile(`^[a-z][a-z0-9_]{1,62}[a-z0-9]$`)
+
+const nameRule = "names are 3 to 64 characters of a-z, 0-9 and _, start with a letter and do not end with _"
+
+// checkName reports a name that breaks SpiceDB's naming rule.
+func (c *checker) checkName(kind, name string, pos Position) {
+	segs := strings.Split(name, "/")
+	for _, s := range segs {
+		if !nameRE.MatchString(s) {
+			if len(segs) > 1 {
+				c.errorf(pos, "invalid %s name %q: segment %q breaks the rule: %s", kind, name, s, nameRule)
+			} else {
+				c.errorf(pos, "invalid %s name %q: %s", kind, name, nameRule)
+			}
+			return
+		}
+	}
+	if len(name) > 128 {
+		c.errorf(pos, "invalid %s name %q: a prefixed name may be at most 128 characters", kind, name)
+	}
+}
+
+func (c *checker) check() {
+	for _, u := range c.f.Uses {
+		if u.Name == "expiration" {
+			c.usesExp = true
+		}
+	}
+	// Declarations: names and duplicates.
+	for _, d := range c.f.Decls {
+		switch d := d.(type) {
+		case *DefinitionDecl:
+			c.checkName("definition", d.Name, d.NamePos)
+			if prev, ok := c.declared(d.Name); ok {
+				c.errorf(d.NamePos, "the name %q is already used by the %s at %d:%d", d.Name, declKind(prev), prev.DeclPos().Line, prev.DeclPos().Column)
+				continue
+			}
+			c.defs[d.Name] = d
+			ms := map[string]Member{}
+			for _, m := range d.Members {
+				kind := "relation"
+				if _, ok := m.(*PermissionDecl); ok {
+					kind = "permission"
+				}
+				c.checkName(kind, m.MemberName(), m.MemberPos())
+				if prev, ok := ms[m.MemberName()]; ok {
+					c.errorf(m.MemberPos(), "duplicate relation or permission %q in definition %s (first defined at %d:%d)",
+						m.MemberName(), d.Name, prev.MemberPos().Line, prev.MemberPos().Column)
+					continue
+				}
+				ms[m.MemberName()] = m
+			}
+			c.members[d.Name] = ms
+		case *CaveatDecl:
+			c.checkName("caveat", d.Name, d.NamePos)
+			if prev, ok := c.declared(d.Name); ok {
+				c.errorf(d.NamePos, "the name %q is already used by the %s at %d:%d", d.Name, declKind(prev), prev.DeclPos().Line, prev.DeclPos().Column)
+				continue
+			}
+			c.caveats[d.Name] = d
+		}
+	}
+	for _, d := range c.f.Decls {
+		switch d := d.(type) {
+		case *CaveatDecl:
+			c.checkCaveat(d)
+		case *DefinitionDecl:
+			if c.defs[d.Name] != d {
+				continue
+			}
+			for _, m := range d.Members {
+				if c.members[d.Name][m.MemberName()] != m {
+					continue
+				}
+				c.lintMember(d, m)
+				switch m := m.(type) {
+				case *RelationDecl:
+					c.checkRelation(d, m)
+				case *PermissionDecl:
+					c.checkPermission(d, m)
+				}
+			}
+		}
+	}
+	c.checkCycles()
+}
+
+// declared returns the definition or caveat already named name.
+func (c *checker) declared(name string) (Decl, bool) {
+	if d, ok := c.defs[name]; ok {
+		return d, true
+	}
+	if cv, ok := c.caveats[name]; ok {
+		return cv, true
+	}
+	return nil, false
+}
+
+func declKind(d Decl) string {
+	if _, ok := d.(*CaveatDecl); ok {
+		return "caveat"
+	}
+	return "definition"
+}
+
+func (c *checker) defNames() []string {
+	var names []string
+	for n := range c.defs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func (c *checker) memberNames(def string) []string {
+	var names []string
+	for n := range c.members[def] {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func (c *checker) caveatNames() []string {
+	var names []string
+	for n := range c.caveats {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// typeText renders an allowed type as written.
+func typeText(t *TypeExpr) string {
+	s := t.Type
+	if t.Wildcard {
+		s += ":*"
+	} else if t.Relation != "" {
+		s += "#" + t.Relation
+	}
+	return s
+}
+
+// checkRelation checks a relation's allowed types.
+func (c *checker) checkRelation(d *DefinitionDecl, r *RelationDecl) {
+	seen := map[string]*TypeExpr{}
+	for _, t := range r.Types {
+		key := typeText(t)
+		if t.Caveat != "" {
+			key += " with " + t.Caveat
+		}
+		if t.Expiration {
+			key += " with expiration"
+		}
+		if prev, ok := seen[key]; ok {
+			c.errorf(t.Pos, "relation %s lists the subject type %s twice (first at %d:%d)", r.Name, key, prev.Pos.Line, prev.Pos.Column)
+		} else {
+			seen[key] = t
+		}
+		target, ok := c.defs[t.Type]
+		if !ok {
+			if _, isCaveat := c.caveats[t.Type]; isCaveat {
+				c.errorf(t.Pos, "%q is a caveat, not a definition; write `T with %s` to use it", t.Type, t.Type)
+			} else {
+				c.errorf(t.Pos, "unknown definition %q%s", t.Type, suggest(t.Type, c.defNames()))
+			}
+		} else if t.Relation != "" {
+			m, ok := c.members[target.Name][t.Relation]
+			if !ok {
+				c.errorf(t.RelPos, "definition %s has no relation or permission %q%s", t.Type, t.Relation, suggest(t.Relation, c.memberNames(t.Type)))
+			} else if rel, isRel := m.(*RelationDecl); isRel && t.Type != d.Name {
+				// SpiceDB checks this only for subject sets of another
+				// definition (typesystem_validation.go).
+				if w := c.wildcardVia(t.Type, rel, map[string]bool{}); w != nil {
+					c.errorf(t.Pos, "relation %s cannot allow %s: it includes the wildcard %s:* through %s, and wildcards cannot be included through a subject relation",
+						r.Name, typeText(t), w.wildcard, w.via)
+				}
+			}
+		}
+		if t.Caveat != "" {
+			if _, ok := c.caveats[t.Caveat]; !ok {
+				if t.Caveat == "expiration" && !c.usesExp {
+					c.errorf(t.CaveatPos, "'with expiration' requires 'use expiration' at the top of the schema")
+				} else {
+					c.errorf(t.CaveatPos, "unknown caveat %q%s", t.Caveat, suggest(t.Caveat, c.caveatNames()))
+				}
+			}
+		}
+	}
+}
+
+// wildcardRef says which wildcard a relation includes and through which
+// relation (`def#rel`).
+type wildcardRef struct {
+	wildcard string // the wildcard's subject type
+	via      string // def#rel that lists it
+}
+
+// wildcardVia reports the wildcard type that relation rel of definition def
+// allows, directly or through the subject relations it allows, or nil.
+func (c *checker) wildcardVia(def string, rel *RelationDecl, visited map[string]bool) *wildcardRef {
+	key := def + "#" + rel.Name
+	if visited[key] {
+		return nil
+	}
+	visited[key] = true
+	for _, t := range rel.Types {
+		if t.Wildcard {
+			return &wildcardRef{wildcard: t.Type, via: key}
+		}
+	}
+	for _, t := range rel.Types {
+		if t.Relation == "" || t.Relation == "..." {
+			continue
+		}
+		if sub, ok := c.members[t.Type][t.Relation].(*RelationDecl); ok {
+			if w := c.wildcardVia(t.Type, sub, visited); w != nil {
+				return w
+			}
+		}
+	}
+	return nil
+}
+
+// checkPermission checks a permission's expression.
+func (c *checker) checkPermission(d *DefinitionDecl, pm *PermissionDecl) {
+	var walk func(e Expr)
+	walk = func(e Expr) {
+		switch e := e.(type) {
+		case *Ident:
+			if _, ok := c.members[d.Name][e.Name]; !ok {
+				c.errorf(e.Pos, "definition %s has no relation or permission %q%s", d.Name, e.Name, suggest(e.Name, without(c.memberNames(d.Name), pm.Name)))
+			} else if e.Name == pm.Name && !isAlias(pm) {
+				c.lintf(pm.Comments, e.Pos, "permission-references-itself", "permission %s refers to itself, which will fail at check time with infinite recursion", pm.Name)
+			}
+		case *BinaryExpr:
+			walk(e.X)
+			walk(e.Y)
+		case *ArrowExpr:
+			c.checkArrow(d, pm, e)
+		}
+	}
+	walk(pm.Expr)
+}
+
+// arrowText renders an arrow as written.
+func arrowText(e *ArrowExpr) string {
+	left := "?"
+	if id, ok := e.Left.(*Ident); ok {
+		left = id.Name
+	} else if a, ok := e.Left.(*ArrowExpr); ok {
+		left = arrowText(a)
+	}
+	switch e.Func {
+	case ArrowAnyFunc:
+		return left + ".any(" + e.Target + ")"
+	case ArrowAllFunc:
+		return left + ".all(" + e.Target + ")"
+	}
+	return left + "->" + e.Target
+}
+
+// checkArrow checks `rel->target`: rel must be a relation of d that
+// includes no wildcard (SpiceDB: typesystem_validation.go); the target is
+// not required to exist (SpiceDB only warns, below).
+func (c *checker) checkArrow(d *DefinitionDecl, pm *PermissionDecl, e *ArrowExpr) {
+	left, ok := e.Left.(*Ident)
+	if !ok {
+		c.errorf(e.Pos, "nested arrows are not supported: %s", arrowText(e))
+		return
+	}
+	m, ok := c.members[d.Name][left.Name]
+	if !ok {
+		c.errorf(left.Pos, "definition %s has no relation %q%s", d.Name, left.Name, suggest(left.Name, c.memberNames(d.Name)))
+		return
+	}
+	rel, ok := m.(*RelationDecl)
+	if !ok {
+		c.errorf(left.Pos, "%s is a permission: the left side of an arrow (%s) must be a relation", left.Name, arrowText(e))
+		return
+	}
+	if w := c.wildcardVia(d.Name, rel, map[string]bool{}); w != nil {
+		c.errorf(left.Pos, "arrow %s cannot walk relation %s: it includes the wildcard %s:* through %s, and wildcards cannot be used on the left side of an arrow",
+			arrowText(e), left.Name, w.wildcard, w.via)
+		return
+	}
+	c.lintArrow(d, pm, e, left, rel)
+}
+
+// checkCaveat checks parameter types, duplicate and unused parameters.
+func (c *checker) checkCaveat(cv *CaveatDecl) {
+	if len(cv.Params) == 0 {
+		c.errorf(cv.NamePos, "caveat %s must have at least one parameter", cv.Name)
+	}
+	seen := map[string]bool{}
+	for _, prm := range cv.Params {
+		if seen[prm.Name] {
+			c.errorf(prm.Pos, "duplicate parameter %q in caveat %s", prm.Name, cv.Name)
+			continue
+		}
+		seen[prm.Name] = true
+		c.checkParamType(prm.Type)
+	}
+	if cv.Expr == "" {
+		return
+	}
+	used := celIdentifiers(cv.Expr)
+	for _, prm := range cv.Params {
+		if !used[prm.Name] {
+			c.errorf(prm.Pos, "parameter %q of caveat %s is never used", prm.Name, cv.Name)
+		}
+	}
+}
+
+// paramTypes are the caveat parameter types SpiceDB knows, with the number
+// of type arguments each takes.
+var paramTypes = map[string]int{
+	"any": 0, "int": 0, "uint": 0, "bool": 0, "string": 0, "double": 0, "bytes": 0,
+	"duration": 0, "timestamp": 0, "ipaddress": 0, "list": 1, "map": 1,
+}
+
+func (c *checker) checkParamType(t *TypeRef) {
+	n, ok := paramTypes[t.Name]
+	if !ok {
+		var names []string
+		for k := range paramTypes {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		c.errorf(t.Pos, "unknown parameter type %q%s", t.Name, suggest(t.Name, names))
+		return
+	}
+	if len(t.Args) != n {
+		if n == 0 {
+			c.errorf(t.Pos, "type %s takes no type arguments", t.Name)
+		} else {
+			c.errorf(t.Pos, "type %s takes %d type argument, found %d", t.Name, n, len(t.Args))
+		}
+		return
+	}
+	for _, a := range t.Args {
+		c.checkParamType(a)
+	}
+}
+
+// celIdentifiers returns the identifiers a CEL expression mentions outside
+// string literals and not right after a '.' (a conservative reading of
+// which parameters it uses: a name that appears counts as used).
+func celIdentifiers(expr string) map[string]bool {
+	used := map[string]bool{}
+	lx := newLexer("", []byte(expr))
+	prev := tokEOF
+	for {
+		t := lx.next()
+		if t.kind == tokEOF {
+			break
+		}
+		if t.kind == tokComment || t.kind == tokNewline || t.kind == tokSemicolon {
+			continue
+		}
+		if t.kind == tokIdent && prev != tokPeriod {
+			used[t.text] = true
+		}
+		prev = t.kind
+	}
+	return used
+}
+
+// checkCycles refuses permissions that are defined only as aliases of one
+// another in a cycle (`permission a = b`, `permission b = a`), as SpiceDB
+// does when it computes permission aliases (namespace/aliasing.go).
+func (c *checker) checkCycles() {
+	for _, d := range c.f.Decls {
+		def, ok := d.(*DefinitionDecl)
+		if !ok || c.defs[def.Name] != def {
+			continue
+		}
+		reported := map[string]bool{}
+		for _, m := range def.Members {
+			pm, ok := m.(*PermissionDecl)
+			if !ok || c.members[def.Name][pm.Name] != m || reported[pm.Name] {
+				continue
+			}
+			if path := c.aliasCycle(def, pm); path != nil {
+				for _, n := range path {
+					reported[n] = true
+				}
+				if len(path) == 2 {
+					c.errorf(pm.NamePos, "permission %s is defined as itself", pm.Name)
+				} else {
+					c.errorf(pm.NamePos, "permissions of %s alias each other in a cycle: %s", def.Name, strings.Join(path, " = "))
+				}
+			}
+		}
+	}
+}
+
+// aliasCycle follows pure aliases (`permission a = b`) from pm and returns
+// the cycle back to pm, if any.
+func (c *checker) aliasCycle(def *DefinitionDecl, pm *PermissionDecl) []string {
+	path := []string{pm.Name}
+	seen := map[string]bool{pm.Name: true}
+	cur := pm
+	for {
+		id, ok := cur.Expr.(*Ident)
+		if !ok {
+			return nil
+		}
+		next, ok := c.members[def.Name][id.Name].(*PermissionDecl)
+		if !ok {
+			return nil
+		}
+		path = append(path, next.Name)
+		if next == pm {
+			return path
+		}
+		if seen[next.Name] {
+			return nil
+		}
+		seen[next.Name] = true
+		cur = next
+	}
+}
+
+// without returns names less drop.
+func without(names []string, drop string) []string {
+	out := names[:0:0]
+	for _, n := range names {
+		if n != drop {
+			out = append(out, n)
+		}
+	}
+	return out
+}

@@ -1,0 +1,146 @@
+package tuples
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// Every batch that changes relationships also writes a change record under
+// 'c'+revision (with a TTL a little longer than the GC window): the list of
+// its changes in order, each
+//
+//	op byte (Touch or Delete), uvarint len(forward key), forward key, uvarint len(value), value
+//
+// Watch reads these records in revision order. As in SpiceDB, a CREATE is
+// reported as a TOUCH.
+
+func appendChange(b []byte, op UpdateOp, fkey, val []byte) []byte {
+	b = append(b, byte(op))
+	b = binary.AppendUvarint(b, uint64(len(fkey)))
+	b = append(b, fkey...)
+	b = binary.AppendUvarint(b, uint64(len(val)))
+	return append(b, val...)
+}
+
+// Change is one relationship change reported by Watch.
+type Change struct {
+	Op           UpdateOp // Touch or Delete
+	Relationship Relationship
+}
+
+// ChangeSet is every change of one revision, in the order written.
+type ChangeSet struct {
+	Revision Revision
+	Changes  []Change
+}
+
+func decodeChanges(n *names, v []byte) ([]Change, error) {
+	var out []Change
+	for len(v) > 0 {
+		op := UpdateOp(v[0])
+		v = v[1:]
+		kl, k := binary.Uvarint(v)
+		if k <= 0 || uint64(len(v)-k) < kl {
+			return nil, fmt.Errorf("corrupt change record")
+		}
+		fkey := v[k : k+int(kl)]
+		v = v[k+int(kl):]
+		vl, k := binary.Uvarint(v)
+		if k <= 0 || uint64(len(v)-k) < vl {
+			return nil, fmt.Errorf("corrupt change record")
+		}
+		val := v[k : k+int(vl)]
+		v = v[k+int(vl):]
+		d, err := decodeForward(fkey)
+		if err != nil {
+			return nil, err
+		}
+		r, err := n.relationship(d)
+		if err != nil {
+			return nil, err
+		}
+		if err := decodeValue(val, &r); err != nil {
+			return nil, err
+		}
+		out = append(out, Change{Op: op, Relationship: r})
+	}
+	return out, nil
+}
+
+// Changes returns the change sets of the revisions after `after` up to the
+// head, in commit order, at most limit of them (0: no limit). Revisions that
+// changed no relationship (schema writes, empty deletes) are not listed.
+// A revision older than the GC window gives ErrRevisionTooOld.
+func (s *Store) Changes(ctx context.Context, after Revision, limit int) ([]ChangeSet, Revision, error) {
+	if err := s.checkReadable(after); err != nil {
+		return nil, 0, fmt.Errorf("changes after %d: %w", after, err)
+	}
+	head, err := s.HeadRevision()
+	if err != nil {
+		return nil, 0, err
+	}
+	txn := s.db.NewTransactionAt(uint64(head), false)
+	defer txn.Discard()
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{spaceChanges}, PrefetchValues: false})
+	defer it.Close()
+	names := s.names.load()
+	var out []ChangeSet
+	last := after
+	if after == math.MaxUint64 {
+		return nil, head, nil
+	}
+	for it.Seek(revKey(spaceChanges, after+1)); it.Valid(); it.Next() {
+		if err := ctx.Err(); err != nil {
+			return out, last, err
+		}
+		item := it.Item()
+		rev := Revision(binary.BigEndian.Uint64(item.Key()[1:]))
+		var cs []Change
+		err := item.Value(func(v []byte) error {
+			var err error
+			cs, err = decodeChanges(names, v)
+			return err
+		})
+		if err != nil {
+			return out, last, fmt.Errorf("changes of revision %d: %w", rev, err)
+		}
+		out = append(out, ChangeSet{Revision: rev, Changes: cs})
+		last = rev
+		if limit > 0 && len(out) == limit {
+			return out, last, nil
+		}
+	}
+	return out, head, nil
+}
+
+// Watch calls fn with every change set after revision `after`, in commit
+// order, waiting for new commits, until ctx ends (it then returns ctx's
+// error), fn returns an error (returned), or the store closes (ErrClosed).
+func (s *Store) Watch(ctx context.Context, after Revision, fn func(ChangeSet) error) error {
+	for {
+		sets, upto, err := s.Changes(ctx, after, 1000)
+		if err != nil {
+			return err
+		}
+		for _, cs := range sets {
+			if err := fn(cs); err != nil {
+				return err
+			}
+		}
+		after = upto
+		if len(sets) == 1000 {
+			continue
+		}
+		if err := s.WaitForRevision(ctx, after+1); err != nil {
+			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+				return ctx.Err()
+			}
+			return err
+		}
+	}
+}

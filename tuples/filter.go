@@ -1,0 +1,291 @@
+package tuples
+
+import (
+	"encoding/binary"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// Filter selects relationships, as SpiceDB's RelationshipFilter does. Every
+// field left empty matches anything.
+type Filter struct {
+	ResourceType     string
+	ResourceID       string // exact id
+	ResourceIDPrefix string // id prefix (not with ResourceID)
+	Relation         string
+	Subject          *SubjectFilter
+}
+
+// SubjectFilter selects subjects.
+type SubjectFilter struct {
+	Type     string
+	ID       string // "" for any id; "*" for the wildcard
+	Relation string // "" for any subject relation; Ellipsis ("...") for none
+}
+
+// IsEmpty reports whether f matches every relationship.
+func (f Filter) IsEmpty() bool {
+	return f.ResourceType == "" && f.ResourceID == "" && f.ResourceIDPrefix == "" && f.Relation == "" && f.Subject == nil
+}
+
+// Matches reports whether r is selected by f.
+func (f Filter) Matches(r Relationship) bool {
+	if f.ResourceType != "" && r.ResourceType != f.ResourceType {
+		return false
+	}
+	if f.ResourceID != "" && r.ResourceID != f.ResourceID {
+		return false
+	}
+	if f.ResourceIDPrefix != "" && !strings.HasPrefix(r.ResourceID, f.ResourceIDPrefix) {
+		return false
+	}
+	if f.Relation != "" && r.Relation != f.Relation {
+		return false
+	}
+	if sf := f.Subject; sf != nil {
+		if sf.Type != "" && r.SubjectType != sf.Type {
+			return false
+		}
+		if sf.ID != "" && r.SubjectID != sf.ID {
+			return false
+		}
+		switch sf.Relation {
+		case "":
+		case Ellipsis:
+			if r.SubjectRelation != "" {
+				return false
+			}
+		default:
+			if r.SubjectRelation != sf.Relation {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// String prints f for messages.
+func (f Filter) String() string {
+	var parts []string
+	add := func(k, v string) {
+		if v != "" {
+			parts = append(parts, k+"="+v)
+		}
+	}
+	add("resource_type", f.ResourceType)
+	add("resource_id", f.ResourceID)
+	add("resource_id_prefix", f.ResourceIDPrefix)
+	add("relation", f.Relation)
+	if f.Subject != nil {
+		add("subject_type", f.Subject.Type)
+		add("subject_id", f.Subject.ID)
+		add("subject_relation", f.Subject.Relation)
+	}
+	if len(parts) == 0 {
+		return "{all}"
+	}
+	return "{" + strings.Join(parts, " ") + "}"
+}
+
+// ParseFilter reads a filter in the CLI's form: `TYPE[:ID|:PREFIX*][#RELATION][@SUBJTYPE[:SUBJID][#SUBJREL]]`,
+// for example `document`, `document:q3`, `document:q*#viewer`,
+// `document#viewer@user:ana`, `@group:eng#member` (any resource).
+func ParseFilter(s string) (Filter, error) {
+	var f Filter
+	res, subj, hasSubj := strings.Cut(s, "@")
+	if res != "" {
+		rest, rel, hasRel := strings.Cut(res, "#")
+		if hasRel {
+			if msg := checkRelationName(rel); msg != "" {
+				return f, fmt.Errorf("filter %q: relation: %s", s, msg)
+			}
+			f.Relation = rel
+		}
+		typ, id, hasID := strings.Cut(rest, ":")
+		if msg := checkTypeName(typ); msg != "" {
+			return f, fmt.Errorf("filter %q: resource type: %s", s, msg)
+		}
+		f.ResourceType = typ
+		if hasID {
+			if p, ok := strings.CutSuffix(id, "*"); ok {
+				if p != "" {
+					if _, msg := checkID(p, false); msg != "" {
+						return f, fmt.Errorf("filter %q: resource id prefix: %s", s, msg)
+					}
+				}
+				f.ResourceIDPrefix = p
+			} else {
+				if _, msg := checkID(id, false); msg != "" {
+					return f, fmt.Errorf("filter %q: resource id: %s", s, msg)
+				}
+				f.ResourceID = id
+			}
+		}
+	}
+	if hasSubj {
+		sf := &SubjectFilter{}
+		rest, rel, hasRel := strings.Cut(subj, "#")
+		if hasRel {
+			if rel != Ellipsis {
+				if msg := checkRelationName(rel); msg != "" {
+					return f, fmt.Errorf("filter %q: subject relation: %s", s, msg)
+				}
+			}
+			sf.Relation = rel
+		}
+		typ, id, hasID := strings.Cut(rest, ":")
+		if msg := checkTypeName(typ); msg != "" {
+			return f, fmt.Errorf("filter %q: subject type: %s", s, msg)
+		}
+		sf.Type = typ
+		if hasID {
+			if _, msg := checkID(id, true); msg != "" {
+				return f, fmt.Errorf("filter %q: subject id: %s", s, msg)
+			}
+			sf.ID = id
+		}
+		f.Subject = sf
+	}
+	if f.IsEmpty() {
+		return f, fmt.Errorf("filter %q selects nothing in particular: give at least a resource type or a subject type", s)
+	}
+	return f, nil
+}
+
+// scanPlan is how a filter is read: the index, the key prefix to scan, and
+// whether every key under the prefix already matches (no decoding needed to
+// filter).
+type scanPlan struct {
+	prefix  []byte
+	reverse bool
+	none    bool // a name in the filter was never written: nothing matches
+}
+
+func planScan(n *names, f Filter) scanPlan {
+	id := func(name string) (uint64, bool) { return n.id(name) }
+	if f.ResourceType != "" {
+		p := []byte{spaceForward}
+		t, ok := id(f.ResourceType)
+		if !ok {
+			return scanPlan{none: true}
+		}
+		p = binary.AppendUvarint(p, t)
+		if f.Relation == "" {
+			return scanPlan{prefix: p}
+		}
+		r, ok := id(f.Relation)
+		if !ok {
+			return scanPlan{none: true}
+		}
+		p = binary.AppendUvarint(p, r)
+		switch {
+		case f.ResourceIDPrefix != "":
+			return scanPlan{prefix: append(p, f.ResourceIDPrefix...)}
+		case f.ResourceID == "":
+			return scanPlan{prefix: p}
+		}
+		p = append(append(p, f.ResourceID...), 0)
+		sf := f.Subject
+		if sf == nil || sf.Type == "" || sf.Relation == "" {
+			return scanPlan{prefix: p}
+		}
+		st, ok := id(sf.Type)
+		if !ok {
+			return scanPlan{none: true}
+		}
+		srel := sf.Relation
+		if srel == Ellipsis {
+			srel = ""
+		}
+		sr, ok := id(srel)
+		if !ok {
+			return scanPlan{none: true}
+		}
+		p = binary.AppendUvarint(p, st)
+		p = binary.AppendUvarint(p, sr)
+		return scanPlan{prefix: p}
+	}
+	if sf := f.Subject; sf != nil && sf.Type != "" {
+		p := []byte{spaceReverse}
+		st, ok := id(sf.Type)
+		if !ok {
+			return scanPlan{none: true}
+		}
+		p = binary.AppendUvarint(p, st)
+		if sf.Relation == "" {
+			return scanPlan{prefix: p, reverse: true}
+		}
+		srel := sf.Relation
+		if srel == Ellipsis {
+			srel = ""
+		}
+		sr, ok := id(srel)
+		if !ok {
+			return scanPlan{none: true}
+		}
+		return scanPlan{prefix: binary.AppendUvarint(p, sr), reverse: true}
+	}
+	return scanPlan{prefix: []byte{spaceForward}}
+}
+
+// scanFilter calls fn with the key and relationship of every live
+// relationship matching f, in key order, starting after the key `after`
+// (when not nil), until fn returns false.
+func scanFilter(txn *badger.Txn, n *names, f Filter, now time.Time, after []byte, fn func(key []byte, r Relationship) (bool, error)) error {
+	plan := planScan(n, f)
+	if plan.none {
+		return nil
+	}
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: plan.prefix, PrefetchValues: false})
+	defer it.Close()
+	if after != nil {
+		it.Seek(append(append([]byte{}, after...), 0))
+	} else {
+		it.Rewind()
+	}
+	for ; it.Valid(); it.Next() {
+		item := it.Item()
+		k := item.Key()
+		var d decodedKey
+		var err error
+		if plan.reverse {
+			d, err = decodeReverse(k)
+		} else {
+			d, err = decodeForward(k)
+		}
+		if err != nil {
+			return err
+		}
+		r, err := n.relationship(d)
+		if err != nil {
+			return err
+		}
+		if !f.Matches(r) {
+			continue
+		}
+		if item.UserMeta()&metaHasValue != 0 {
+			expired := false
+			err := item.Value(func(v []byte) error {
+				if expiredAt(v, now) {
+					expired = true
+					return nil
+				}
+				return decodeValue(v, &r)
+			})
+			if err != nil {
+				return err
+			}
+			if expired {
+				continue
+			}
+		}
+		more, err := fn(item.KeyCopy(nil), r)
+		if err != nil || !more {
+			return err
+		}
+	}
+	return nil
+}
