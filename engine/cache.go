@@ -9,9 +9,10 @@ import (
 	"github.com/reach-authz/reach/tuples"
 )
 
-// cacheShards is the number of independent LRUs: golang-lru takes a write
-// lock even on Get (it moves the entry), so one LRU serialises every reader.
-const cacheShards = 16
+// defaultCacheShards is the number of independent LRUs: golang-lru takes a
+// write lock even on Get (it moves the entry to the front), so one LRU
+// serialises every reader (see BenchmarkCheckParallel).
+const defaultCacheShards = 16
 
 // cacheKey names one sub-problem at one revision. Revisions never change, so
 // entries never need invalidating; old revisions simply age out.
@@ -24,7 +25,7 @@ type cacheKey struct {
 // checkCache is a sharded, bounded LRU of definite sub-problem results.
 type checkCache struct {
 	seed   maphash.Seed
-	shards [cacheShards]*lru.Cache[cacheKey, Permissionship]
+	shards []*lru.Cache[cacheKey, Permissionship]
 	hits   atomic.Uint64
 	misses atomic.Uint64
 }
@@ -35,13 +36,16 @@ type CacheStats struct {
 	Entries      int
 }
 
-func newCheckCache(size int) *checkCache {
-	c := &checkCache{seed: maphash.MakeSeed()}
-	per := size / cacheShards
-	if per < 16 {
-		per = 16
-	}
+// newCheckCache returns a cache of at most size entries (size > 0) split
+// over at most shards LRUs.
+func newCheckCache(size, shards int) *checkCache {
+	shards = max(1, min(shards, size))
+	c := &checkCache{seed: maphash.MakeSeed(), shards: make([]*lru.Cache[cacheKey, Permissionship], shards)}
 	for i := range c.shards {
+		per := size / shards
+		if i < size%shards {
+			per++
+		}
 		l, err := lru.New[cacheKey, Permissionship](per)
 		if err != nil { // only for a size <= 0, excluded above
 			panic(err)
@@ -52,12 +56,15 @@ func newCheckCache(size int) *checkCache {
 }
 
 func (c *checkCache) shard(k *cacheKey) *lru.Cache[cacheKey, Permissionship] {
+	if len(c.shards) == 1 {
+		return c.shards[0]
+	}
 	var h maphash.Hash
 	h.SetSeed(c.seed)
 	h.WriteString(k.rid)
 	h.WriteString(k.rel)
 	h.WriteString(k.sid)
-	return c.shards[h.Sum64()%cacheShards]
+	return c.shards[h.Sum64()%uint64(len(c.shards))]
 }
 
 func (c *checkCache) get(k cacheKey) (Permissionship, bool) {

@@ -66,15 +66,17 @@ func (e *Engine) newChecker(ctx context.Context, snap tuples.Snapshot, m *model,
 
 // Check answers one CheckRequest.
 func (e *Engine) Check(ctx context.Context, req CheckRequest) (CheckResult, error) {
+	if err := validateCheck(req); err != nil {
+		return CheckResult{}, err
+	}
 	rev, err := e.revision(req.Consistency)
 	if err != nil {
 		return CheckResult{}, err
 	}
-	if err := validateCheck(req); err != nil {
-		return CheckResult{}, err
-	}
 	// The warm path: the answer is in the cache; no snapshot is opened.
-	if e.cache != nil && !req.Explain {
+	// Not for at_exact_snapshot, whose revision may have left the GC window
+	// since it was cached (opening the snapshot says so).
+	if e.cache != nil && !req.Explain && req.Consistency.Mode != AtExactSnapshot {
 		k := cacheKey{rev, req.Resource.Type, req.Resource.ID, req.Permission, req.Subject.Type, req.Subject.ID, req.Subject.Relation}
 		if p, ok := e.cache.get(k); ok {
 			return CheckResult{Permissionship: p, Revision: rev}, nil
@@ -89,12 +91,23 @@ func (e *Engine) Check(ctx context.Context, req CheckRequest) (CheckResult, erro
 	return c.top(req)
 }
 
-// CheckBulk answers many checks at one revision (that of the first
-// request's consistency) with one memo table, so that shared sub-problems
-// are solved once. The results are in the order of reqs.
+// CheckBulk answers many checks at one revision with one memo table, so
+// that shared sub-problems are solved once. Every request must carry the
+// same Consistency (as SpiceDB's CheckBulkPermissions has one for the whole
+// request). The results are in the order of reqs; the first invalid request
+// fails the whole call.
 func (e *Engine) CheckBulk(ctx context.Context, reqs []CheckRequest) ([]CheckResult, error) {
 	if len(reqs) == 0 {
 		return nil, nil
+	}
+	for i, req := range reqs {
+		if req.Consistency != reqs[0].Consistency {
+			return nil, fmt.Errorf("check %d: consistency %s differs from the first check's %s: a bulk check reads one revision",
+				i, req.Consistency.Mode, reqs[0].Consistency.Mode)
+		}
+		if err := validateCheck(req); err != nil {
+			return nil, fmt.Errorf("check %d: %w", i, err)
+		}
 	}
 	rev, err := e.revision(reqs[0].Consistency)
 	if err != nil {
@@ -103,10 +116,7 @@ func (e *Engine) CheckBulk(ctx context.Context, reqs []CheckRequest) ([]CheckRes
 	out := make([]CheckResult, len(reqs))
 	var c *checker
 	for i, req := range reqs {
-		if err := validateCheck(req); err != nil {
-			return nil, fmt.Errorf("check %d: %w", i, err)
-		}
-		if e.cache != nil && !req.Explain {
+		if e.cache != nil && !req.Explain && req.Consistency.Mode != AtExactSnapshot {
 			k := cacheKey{rev, req.Resource.Type, req.Resource.ID, req.Permission, req.Subject.Type, req.Subject.ID, req.Subject.Relation}
 			if p, ok := e.cache.get(k); ok {
 				out[i] = CheckResult{Permissionship: p, Revision: rev}
@@ -135,6 +145,9 @@ func (e *Engine) CheckBulk(ctx context.Context, reqs []CheckRequest) ([]CheckRes
 func validateCheck(req CheckRequest) error {
 	if req.Resource.Type == "" || req.Resource.ID == "" || req.Permission == "" || req.Subject.Type == "" || req.Subject.ID == "" {
 		return fmt.Errorf("check %s#%s@%s: resource, permission and subject are required", req.Resource, req.Permission, req.Subject)
+	}
+	if req.Subject.ID == wildcardID {
+		return fmt.Errorf("check %s#%s@%s: %w", req.Resource, req.Permission, req.Subject, ErrWildcardSubject)
 	}
 	return nil
 }
@@ -298,12 +311,14 @@ func (c *checker) direct(rd *relDef, rid string, s Subject) (outcome, error) {
 	for _, wild := range [2]bool{false, true} {
 		sid, srel := s.ID, s.Relation
 		if wild {
-			// SpiceDB matches a wildcard to subjects of its type without a
-			// subject relation only (a subject set is not "a user").
-			if s.Relation != "" || !rd.wildcard[s.Type] {
-				continue
+			// SpiceDB matches a wildcard to every subject of its type,
+			// whatever its subject relation: checkDirect
+			// (internal/graph/check.go) queries T:* with the ellipsis
+			// relation for any subject of type T.
+			if !rd.wildcard[s.Type] || (s.ID == wildcardID && s.Relation == "" && rd.direct[typeRel{s.Type, ""}]) {
+				continue // (the subject type:* itself was just looked up)
 			}
-			sid = "*"
+			sid, srel = wildcardID, ""
 		} else if !rd.direct[typeRel{s.Type, s.Relation}] {
 			continue
 		}
@@ -371,6 +386,9 @@ func (c *checker) direct(rd *relDef, rid string, s Subject) (outcome, error) {
 		c.putBuf(buf)
 	}
 	if c.explain {
+		if len(tried) == 0 { // no subject type to look up, no subject set
+			tried = append(tried, &Explanation{Rule: RuleRelationship, Relationship: rd.typ + ":" + rid + "#" + rd.name, Result: Denied})
+		}
 		res.expl = &Explanation{Rule: ruleList, Children: tried}
 	}
 	return res, nil
@@ -443,6 +461,13 @@ func (c *checker) rewrite(rd *relDef, rid string, rw *schema.Rewrite, s Subject)
 			if err != nil {
 				return outcome{}, err
 			}
+			if sub.perm != Allowed && sub.low != exact {
+				// The subtracted side was cut off at a check still under
+				// way: this answer depends on itself through the
+				// exclusion, and no answer is consistent (SpiceDB
+				// recurses until its maximum depth here).
+				return outcome{}, fmt.Errorf("checking %s:%s#%s: %w", rd.typ, rid, rd.name, ErrNegativeCycle)
+			}
 			tried = append(tried, sub.expl)
 			switch sub.perm {
 			case Allowed:
@@ -481,6 +506,9 @@ func (c *checker) arrow(rd *relDef, rid string, rw *schema.Rewrite, s Subject) (
 		rule = RuleArrowAll
 	}
 	var tried []*Explanation
+	if c.explain && len(buf) == 0 {
+		tried = append(tried, &Explanation{Rule: RuleRelationship, Relationship: rd.typ + ":" + rid + "#" + rw.Relation, Result: Denied})
+	}
 	finish := func(o outcome) (outcome, error) {
 		if c.explain {
 			o.expl = &Explanation{Rule: rule, Arrow: rw.Relation + "->" + rw.Target, Result: o.perm, Children: tried}

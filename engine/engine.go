@@ -51,7 +51,7 @@ func New(store Store, opts Options) *Engine {
 	}
 	e := &Engine{store: store, opts: opts, models: map[*schema.Program]*model{}, now: time.Now}
 	if opts.CacheSize > 0 {
-		e.cache = newCheckCache(opts.CacheSize)
+		e.cache = newCheckCache(opts.CacheSize, defaultCacheShards)
 	}
 	return e
 }

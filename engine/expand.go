@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"fmt"
+	"io"
+	"strings"
 
 	"github.com/reach-authz/reach/schema"
 	"github.com/reach-authz/reach/tuples"
@@ -29,6 +31,10 @@ type ExpandNode struct {
 	Op       string
 	Resource Object
 	Relation string
+	// Arrow is set on the node of an arrow: "tupleset->target" (a union
+	// over the tupleset's subjects) or "tupleset.all(target)" (an
+	// intersection).
+	Arrow    string
 	Subjects []ExpandSubject
 	Children []*ExpandNode
 }
@@ -122,7 +128,10 @@ func (x *expander) rewrite(obj Object, rw *schema.Rewrite) (*ExpandNode, error) 
 		if rw.Op == schema.OpArrowAll {
 			op = ExpandIntersection
 		}
-		n := &ExpandNode{Op: op}
+		n := &ExpandNode{Op: op, Arrow: rw.Relation + "->" + rw.Target}
+		if rw.Op == schema.OpArrowAll {
+			n.Arrow = rw.Relation + ".all(" + rw.Target + ")"
+		}
 		var subs []Object
 		err := x.snap.Subjects(obj.Type, obj.ID, rw.Relation, "", "", func(r tuples.Relationship) bool {
 			if !r.IsWildcard() {
@@ -158,4 +167,39 @@ func (x *expander) rewrite(obj Object, rw *schema.Rewrite) (*ExpandNode, error) 
 		n.Children = append(n.Children, c)
 	}
 	return n, nil
+}
+
+// WriteTree prints the userset tree with one node a line, indented by
+// depth: the operation and the object and relation it expands, then a
+// leaf's subjects (with their caveat in brackets).
+func (n *ExpandNode) WriteTree(w io.Writer) error {
+	var b strings.Builder
+	n.writeTree(&b, 0)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func (n *ExpandNode) writeTree(b *strings.Builder, depth int) {
+	indent := strings.Repeat("  ", depth)
+	b.WriteString(indent + n.Op)
+	if n.Resource != (Object{}) {
+		fmt.Fprintf(b, " %s#%s", n.Resource, n.Relation)
+	}
+	if n.Arrow != "" {
+		b.WriteString(" " + n.Arrow)
+	}
+	if n.Op == ExpandCycle {
+		b.WriteString(" (already being expanded above)")
+	}
+	b.WriteByte('\n')
+	for _, s := range n.Subjects {
+		b.WriteString(indent + "  " + s.Subject.String())
+		if s.Caveat != "" {
+			b.WriteString(" [" + s.Caveat + "]")
+		}
+		b.WriteByte('\n')
+	}
+	for _, c := range n.Children {
+		c.writeTree(b, depth+1)
+	}
 }

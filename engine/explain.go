@@ -111,7 +111,7 @@ func (x *Explanation) WriteDot(w io.Writer) error {
 		id := len(ids)
 		ids[n] = id
 		color := map[Permissionship]string{Allowed: "#c8f7c5", Denied: "#f7c5c5", Conditional: "#f7e3c5"}[n.Result]
-		fmt.Fprintf(&b, "  n%d [label=%q, fillcolor=%q];\n", id, n.Result.String()+"\\n"+n.Label(), color)
+		fmt.Fprintf(&b, "  n%d [label=%s, fillcolor=%q];\n", id, dotQuote(n.Result.String()+"\n"+n.Label()), color)
 		for _, c := range n.Children {
 			if c == nil {
 				continue
@@ -127,4 +127,11 @@ func (x *Explanation) WriteDot(w io.Writer) error {
 	b.WriteString("}\n")
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// dotQuote quotes s as a Graphviz string: quotes and backslashes escaped,
+// line breaks as \n (centred lines).
+func dotQuote(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
+	return `"` + r.Replace(s) + `"`
 }

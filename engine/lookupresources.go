@@ -123,7 +123,7 @@ func walkUp(ctx context.Context, snap tuples.Snapshot, m *model, s Subject, rtyp
 	for _, rd := range m.allowedBy[typeRel{s.Type, s.Relation}] {
 		from(s.Type, s.ID, s.Relation, rd.typ, rd.name, rd.name, true)
 	}
-	if s.Relation == "" && s.ID != "*" {
+	if s.ID != wildcardID { // a wildcard reaches subject sets too, as in Check
 		for _, rd := range m.wildcardBy[s.Type] {
 			from(s.Type, "*", "", rd.typ, rd.name, rd.name, true)
 		}

@@ -139,12 +139,13 @@ func walkDown(ctx context.Context, snap tuples.Snapshot, m *model, req LookupSub
 			continue
 		}
 		subjects(n.typ, n.id, n.rel, func(r tuples.Relationship) {
-			if r.SubjectType == st && r.SubjectRelation == srel {
-				if r.IsWildcard() {
-					wildcard = true
-				} else {
-					cands[r.SubjectID] = true
-				}
+			switch {
+			case r.SubjectType == st && r.IsWildcard():
+				// As in Check, st:* stands for every subject of type st,
+				// subject sets st:id#srel included.
+				wildcard = true
+			case r.SubjectType == st && r.SubjectRelation == srel:
+				cands[r.SubjectID] = true
 			}
 			if r.SubjectRelation != "" {
 				push(upNode{r.SubjectType, r.SubjectID, r.SubjectRelation})

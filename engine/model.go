@@ -45,9 +45,9 @@ type relDef struct {
 type usageKind uint8
 
 const (
-	usedComputed  usageKind = iota // parent permission on the same object
-	usedSubjectSet                 // relation parent allows this as type#rel
-	usedArrow                      // parent permission arrows through tupleset
+	usedComputed   usageKind = iota // parent permission on the same object
+	usedSubjectSet                  // relation parent allows this as type#rel
+	usedArrow                       // parent permission arrows through tupleset
 )
 
 // usage is one edge of the "walk up" graph: a subject that reaches this

@@ -14,12 +14,23 @@ import (
 // ERROR_REASON_MAXIMUM_DEPTH_EXCEEDED).
 var ErrMaxDepth = errors.New("maximum depth exceeded")
 
+// ErrNegativeCycle is wrapped by the error of a check whose answer depends
+// on itself through the subtracted side of an exclusion (for example
+// `permission view = viewer - parent->view` over data where a folder is its
+// own parent): such data has no consistent answer. SpiceDB walks the cycle
+// until its maximum depth; reach detects it.
+var ErrNegativeCycle = errors.New("the permission depends on itself through an exclusion")
+
 // ErrNoSchema is wrapped when the store holds no schema at the revision read.
 var ErrNoSchema = errors.New("no schema has been written")
 
 // ErrUnknown is wrapped when a request names a type, relation or permission
 // the schema does not define (SpiceDB: FailedPrecondition).
 var ErrUnknown = errors.New("not defined in the schema")
+
+// ErrWildcardSubject is wrapped when a check names a wildcard (type:*) as
+// its subject (SpiceDB: "cannot perform check on wildcard subject").
+var ErrWildcardSubject = errors.New("a wildcard cannot be the subject of a check")
 
 // ErrBadCursor is wrapped when a lookup cursor cannot be read.
 var ErrBadCursor = errors.New("invalid cursor")
@@ -73,7 +84,8 @@ const (
 	// AtLeastAsFresh reads a revision at least as new as Token.
 	AtLeastAsFresh
 	// AtExactSnapshot reads exactly the revision of Token (an error if it is
-	// older than the garbage-collection window).
+	// older than the store's garbage-collection window: the store's
+	// Snapshot fails with tuples.ErrRevisionTooOld).
 	AtExactSnapshot
 	// FullyConsistent reads the newest revision.
 	FullyConsistent
@@ -141,10 +153,6 @@ type Options struct {
 	// Quantization is the minimize_latency window (default 5s); a negative
 	// value makes minimize_latency read the newest revision.
 	Quantization time.Duration
-	// GCWindow is how far back at_exact_snapshot may reach, for stores that
-	// do not enforce it themselves; 0 leaves it to the store (whose Snapshot
-	// fails with tuples.ErrRevisionTooOld).
-	GCWindow time.Duration
 }
 
 const (
@@ -218,3 +226,6 @@ type FoundSubject struct {
 	Permissionship Permissionship
 	Excluded       []string
 }
+
+// wildcardID is the subject id of a wildcard relationship (type:*).
+const wildcardID = "*"

@@ -11,12 +11,23 @@ type File struct {
 	Decls    []Decl       // definitions and caveats, in source order
 	Trailing []*Comment   // comments after the last declaration
 	errs     []Diagnostic // syntax errors found while parsing
+	size     int          // length of the source in bytes
+
+	// broken holds, per definition, the relations and permissions whose
+	// statements had syntax errors after their name: the checker treats
+	// references to them as resolved (the syntax error says enough).
+	broken map[string]map[string]bool
 }
 
 // Comment is one `//` or `/* */` comment, as written.
 type Comment struct {
 	Text string
 	Pos  Position
+
+	// moved marks a comment written inside a statement (between its
+	// tokens) that the parser moved to the node's leading comments; the
+	// printer puts it on the line just before the statement.
+	moved bool
 }
 
 // Comments are the comments attached to a node: Leading ones stand on the
@@ -217,17 +228,6 @@ func (o BinaryOp) String() string {
 		return "-"
 	}
 	return "?"
-}
-
-// precedence: higher binds tighter.
-func (o BinaryOp) precedence() int {
-	switch o {
-	case OpPlus:
-		return 3
-	case OpAmp:
-		return 2
-	}
-	return 1
 }
 
 // BinaryExpr is `X op Y`.

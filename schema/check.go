@@ -59,6 +59,19 @@ func (c *checker) checkName(kind, name string, pos Position) {
 	}
 }
 
+// checkReferenceName applies the stricter rule SpiceDB has for a type named
+// as an allowed subject type (core.AllowedRelation.namespace): each prefix
+// segment is at most 63 characters, one fewer than in a definition's name.
+func (c *checker) checkReferenceName(t *TypeExpr) {
+	segs := strings.Split(t.Type, "/")
+	for _, s := range segs[:len(segs)-1] {
+		if len(s) > 63 {
+			c.errorf(t.Pos, "subject type %q cannot be referenced: each prefix segment of a subject type is at most 63 characters, and %q has %d", t.Type, s, len(s))
+			return
+		}
+	}
+}
+
 func (c *checker) check() {
 	for _, u := range c.f.Uses {
 		if u.Name == "expiration" {
@@ -123,6 +136,10 @@ func (c *checker) check() {
 	}
 	c.checkCycles()
 }
+
+// broken reports whether member name of definition def was written but
+// could not be parsed (a syntax error has been reported for it).
+func (c *checker) broken(def, name string) bool { return c.f.broken[def][name] }
 
 // declared returns the definition or caveat already named name.
 func (c *checker) declared(name string) (Decl, bool) {
@@ -197,6 +214,9 @@ func (c *checker) checkRelation(d *DefinitionDecl, r *RelationDecl) {
 			seen[key] = t
 		}
 		target, ok := c.defs[t.Type]
+		if ok {
+			c.checkReferenceName(t)
+		}
 		if !ok {
 			if _, isCaveat := c.caveats[t.Type]; isCaveat {
 				c.errorf(t.Pos, "%q is a caveat, not a definition; write `T with %s` to use it", t.Type, t.Type)
@@ -205,7 +225,7 @@ func (c *checker) checkRelation(d *DefinitionDecl, r *RelationDecl) {
 			}
 		} else if t.Relation != "" {
 			m, ok := c.members[target.Name][t.Relation]
-			if !ok {
+			if !ok && !c.broken(target.Name, t.Relation) {
 				c.errorf(t.RelPos, "definition %s has no relation or permission %q%s", t.Type, t.Relation, suggest(t.Relation, c.memberNames(t.Type)))
 			} else if rel, isRel := m.(*RelationDecl); isRel && t.Type != d.Name {
 				// SpiceDB checks this only for subject sets of another
@@ -220,6 +240,8 @@ func (c *checker) checkRelation(d *DefinitionDecl, r *RelationDecl) {
 			if _, ok := c.caveats[t.Caveat]; !ok {
 				if t.Caveat == "expiration" && !c.usesExp {
 					c.errorf(t.CaveatPos, "'with expiration' requires 'use expiration' at the top of the schema")
+				} else if _, isDef := c.defs[t.Caveat]; isDef {
+					c.errorf(t.CaveatPos, "%q is a definition, not a caveat: only a caveat may follow 'with'", t.Caveat)
 				} else {
 					c.errorf(t.CaveatPos, "unknown caveat %q%s", t.Caveat, suggest(t.Caveat, c.caveatNames()))
 				}
@@ -267,10 +289,11 @@ func (c *checker) checkPermission(d *DefinitionDecl, pm *PermissionDecl) {
 	walk = func(e Expr) {
 		switch e := e.(type) {
 		case *Ident:
-			if _, ok := c.members[d.Name][e.Name]; !ok {
+			if _, ok := c.members[d.Name][e.Name]; !ok && !c.broken(d.Name, e.Name) {
 				c.errorf(e.Pos, "definition %s has no relation or permission %q%s", d.Name, e.Name, suggest(e.Name, without(c.memberNames(d.Name), pm.Name)))
 			} else if e.Name == pm.Name && !isAlias(pm) {
-				c.lintf(pm.Comments, e.Pos, "permission-references-itself", "permission %s refers to itself, which will fail at check time with infinite recursion", pm.Name)
+				c.lintf(pm.Comments, e.Pos, "permission-references-itself",
+					"permission %q references itself, which will cause an error to be raised due to infinite recursion", pm.Name)
 			}
 		case *BinaryExpr:
 			walk(e.X)
@@ -310,6 +333,9 @@ func (c *checker) checkArrow(d *DefinitionDecl, pm *PermissionDecl, e *ArrowExpr
 	}
 	m, ok := c.members[d.Name][left.Name]
 	if !ok {
+		if c.broken(d.Name, left.Name) {
+			return
+		}
 		c.errorf(left.Pos, "definition %s has no relation %q%s", d.Name, left.Name, suggest(left.Name, c.memberNames(d.Name)))
 		return
 	}
@@ -343,7 +369,22 @@ func (c *checker) checkCaveat(cv *CaveatDecl) {
 	if cv.Expr == "" {
 		return
 	}
-	used := celIdentifiers(cv.Expr)
+	refs := celReferences(cv.Expr)
+	used := map[string]bool{}
+	var names []string
+	for _, prm := range cv.Params {
+		names = append(names, prm.Name)
+	}
+	for _, r := range refs {
+		if used[r.name] {
+			continue // reported once
+		}
+		used[r.name] = true
+		if !seen[r.name] {
+			c.errorf(celPosition(cv.ExprPos, r.pos), "caveat %s refers to %q, which is not one of its parameters%s",
+				cv.Name, r.name, suggest(r.name, names))
+		}
+	}
 	for _, prm := range cv.Params {
 		if !used[prm.Name] {
 			c.errorf(prm.Pos, "parameter %q of caveat %s is never used", prm.Name, cv.Name)
@@ -380,29 +421,6 @@ func (c *checker) checkParamType(t *TypeRef) {
 	for _, a := range t.Args {
 		c.checkParamType(a)
 	}
-}
-
-// celIdentifiers returns the identifiers a CEL expression mentions outside
-// string literals and not right after a '.' (a conservative reading of
-// which parameters it uses: a name that appears counts as used).
-func celIdentifiers(expr string) map[string]bool {
-	used := map[string]bool{}
-	lx := newLexer("", []byte(expr))
-	prev := tokEOF
-	for {
-		t := lx.next()
-		if t.kind == tokEOF {
-			break
-		}
-		if t.kind == tokComment || t.kind == tokNewline || t.kind == tokSemicolon {
-			continue
-		}
-		if t.kind == tokIdent && prev != tokPeriod {
-			used[t.text] = true
-		}
-		prev = t.kind
-	}
-	return used
 }
 
 // checkCycles refuses permissions that are defined only as aliases of one

@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -26,37 +27,49 @@ type validationFile struct {
 }
 
 // conformanceSchemas returns the schema text of every file in the SpiceDB
-// conformance corpus, keyed by file name.
+// conformance corpus, keyed by file name; the test skips when the corpus is
+// absent.
 func conformanceSchemas(t testing.TB) map[string]string {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(sharedDir(t), "conformance", "spicedb", "*.yaml"))
+	dir := sharedDir(t)
+	out, err := readConformanceSchemas(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(files) == 0 {
+	if len(out) == 0 {
 		t.Skip("no conformance files")
+	}
+	return out
+}
+
+// readConformanceSchemas reads the `schema:` (or `schemaFile:`) of every
+// validation file in shared/conformance/spicedb.
+func readConformanceSchemas(shared string) (map[string]string, error) {
+	files, err := filepath.Glob(filepath.Join(shared, "conformance", "spicedb", "*.yaml"))
+	if err != nil {
+		return nil, err
 	}
 	out := map[string]string{}
 	for _, path := range files {
 		data, err := os.ReadFile(path)
 		if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		var vf validationFile
 		if err := yaml.Unmarshal(data, &vf); err != nil {
-			t.Fatalf("%s: %v", path, err)
+			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 		src := vf.Schema
 		if vf.SchemaFile != "" {
 			b, err := os.ReadFile(filepath.Join(filepath.Dir(path), vf.SchemaFile))
 			if err != nil {
-				t.Fatalf("%s: schemaFile: %v", path, err)
+				return nil, fmt.Errorf("%s: schemaFile: %w", path, err)
 			}
 			src = string(b)
 		}
 		out[filepath.Base(path)] = src
 	}
-	return out
+	return out, nil
 }
 
 // TestConformanceSchemasCompile: every schema in SpiceDB's own test corpus

@@ -1,17 +1,18 @@
 package schema
 
 import (
+	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
 	"sort"
-	"strings"
 )
 
 // hashProgram computes a content hash of the compiled model. Positions,
 // comments, layout and the order of declarations and members do not count;
 // every rule does.
 func hashProgram(p *Program) string {
-	var b strings.Builder
+	h := sha256.New()
+	b := bufio.NewWriter(h)
 	if p.useExpiration {
 		b.WriteString("use expiration\n")
 	}
@@ -35,7 +36,7 @@ func hashProgram(p *Program) string {
 			}
 			if r.Rewrite != nil {
 				b.WriteString(" = ")
-				writeRewrite(&b, r.Rewrite)
+				writeRewrite(b, r.Rewrite)
 			}
 			b.WriteString("\n")
 		}
@@ -49,11 +50,11 @@ func hashProgram(p *Program) string {
 		}
 		b.WriteString(") " + c.Expr + "\n")
 	}
-	sum := sha256.Sum256([]byte(b.String()))
-	return hex.EncodeToString(sum[:])
+	b.Flush()
+	return hex.EncodeToString(h.Sum(nil))
 }
 
-func writeRewrite(b *strings.Builder, r *Rewrite) {
+func writeRewrite(b *bufio.Writer, r *Rewrite) {
 	b.WriteString("(" + r.Op.String())
 	if r.Relation != "" {
 		b.WriteString(" " + r.Relation)

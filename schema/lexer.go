@@ -12,7 +12,8 @@ import (
 type lexer struct {
 	file string
 	src  []byte
-	off  int // next byte to read
+	str  string // src as a string: token texts are slices of it
+	off  int    // next byte to read
 	line int
 	col  int // column of src[off], 1-based, in bytes
 
@@ -21,7 +22,7 @@ type lexer struct {
 }
 
 func newLexer(file string, src []byte) *lexer {
-	return &lexer{file: file, src: src, line: 1, col: 1, lastSignificant: tokNewline}
+	return &lexer{file: file, src: src, str: string(src), line: 1, col: 1, lastSignificant: tokNewline}
 }
 
 func (l *lexer) pos() Position {
@@ -50,8 +51,9 @@ func isNameStart(r rune) bool { return r == '_' || unicode.IsLetter(r) || unicod
 // next returns the next token. Comments and plain line breaks are returned
 // too; the parser decides what to skip.
 func (l *lexer) next() token {
-	// Skip spaces and tabs.
-	for l.off < len(l.src) && (l.src[l.off] == ' ' || l.src[l.off] == '\t' || l.src[l.off] == '\f' || l.src[l.off] == '\v') {
+	// Skip spaces and tabs: the only white space SpiceDB's lexer accepts
+	// besides line breaks (a form feed or vertical tab is an error there).
+	for l.off < len(l.src) && (l.src[l.off] == ' ' || l.src[l.off] == '\t') {
 		l.advance(1)
 	}
 	p := l.pos()
@@ -60,7 +62,7 @@ func (l *lexer) next() token {
 	}
 	c := l.src[l.off]
 	tok := func(k tokenKind, n int) token {
-		t := token{kind: k, text: string(l.src[l.off : l.off+n]), pos: p}
+		t := token{kind: k, text: l.str[l.off : l.off+n], pos: p}
 		l.advance(n)
 		l.lastSignificant = k
 		return t
@@ -92,7 +94,7 @@ func (l *lexer) next() token {
 			for end < len(l.src) && l.src[end] != '\n' && l.src[end] != '\r' {
 				end++
 			}
-			t := token{kind: tokComment, text: string(l.src[l.off:end]), pos: p}
+			t := token{kind: tokComment, text: l.str[l.off:end], pos: p}
 			l.advance(end - l.off)
 			return t
 		case '*':
@@ -101,13 +103,13 @@ func (l *lexer) next() token {
 			for {
 				if l.off >= len(l.src) {
 					l.errorf(p, "comment not terminated")
-					return token{kind: tokComment, text: string(l.src[start:]) + "*/", pos: p}
+					return token{kind: tokComment, text: l.str[start:] + "*/", pos: p}
 				}
 				switch l.src[l.off] {
 				case '*':
 					if peek(1) == '/' {
 						l.advance(2)
-						return token{kind: tokComment, text: string(l.src[start:l.off]), pos: p}
+						return token{kind: tokComment, text: l.str[start:l.off], pos: p}
 					}
 					l.advance(1)
 				case '\n':
@@ -196,7 +198,7 @@ func (l *lexer) next() token {
 	r, size := utf8.DecodeRune(l.src[l.off:])
 	if r == utf8.RuneError && size <= 1 {
 		l.errorf(p, "invalid UTF-8 encoding")
-		t := token{kind: tokError, text: string(l.src[l.off : l.off+1]), pos: p}
+		t := token{kind: tokError, text: l.str[l.off : l.off+1], pos: p}
 		l.advance(1)
 		return t
 	}
@@ -273,5 +275,5 @@ func (l *lexer) lexString(p Position) token {
 		l.advance(1)
 	}
 	l.lastSignificant = tokString
-	return token{kind: tokString, text: string(l.src[start:l.off]), pos: p}
+	return token{kind: tokString, text: l.str[start:l.off], pos: p}
 }

@@ -5,11 +5,13 @@ import (
 	"strings"
 )
 
-// The warnings below are SpiceDB's schema lint checks
-// (pkg/development/warningdefs.go): SpiceDB accepts such a schema and
-// `zed validate` reports them. Each warning ends with its name in
-// parentheses; a comment `// spicedb-ignore-warning: NAME` on the lines
-// above the relation or permission silences it, as in SpiceDB.
+// The warnings below are SpiceDB's schema lint checks, all five of them
+// (pkg/development/warningdefs.go, run by pkg/development/warnings.go):
+// SpiceDB accepts such a schema and `zed validate` reports the warnings.
+// The messages are SpiceDB's, starting in lower case, and each ends with the
+// warning's name in parentheses, as SpiceDB's do; a comment
+// `// spicedb-ignore-warning: NAME` among the comments before the relation
+// or permission silences it, as in SpiceDB (shouldSkipCheck).
 
 // lintf records a warning unless the member's comments silence it.
 func (c *checker) lintf(cs Comments, pos Position, name, format string, args ...any) {
@@ -41,13 +43,18 @@ func (c *checker) lintMember(d *DefinitionDecl, m Member) {
 	}
 	if strings.HasSuffix(m.MemberName(), d.Name) {
 		c.lintf(cs, m.MemberPos(), "relation-name-references-parent",
-			"%s %s ends with the name of its definition %s; consider dropping the suffix", kind, m.MemberName(), d.Name)
+			"%s %q references parent type %q in its name; it is recommended to drop the suffix", kind, m.MemberName(), d.Name)
 	}
 }
 
 // lintArrow applies SpiceDB's three arrow lints to a valid arrow whose
 // left side is the relation rel.
 func (c *checker) lintArrow(d *DefinitionDecl, pm *PermissionDecl, e *ArrowExpr, left *Ident, rel *RelationDecl) {
+	for _, t := range rel.Types {
+		if _, ok := c.defs[t.Type]; !ok {
+			return // the unknown type is reported; warnings would only repeat it
+		}
+	}
 	// arrow-references-relation: the target, on another definition, is a
 	// relation rather than a permission.
 	for _, t := range rel.Types {
@@ -56,36 +63,34 @@ func (c *checker) lintArrow(d *DefinitionDecl, pm *PermissionDecl, e *ArrowExpr,
 		}
 		if target, ok := c.members[t.Type][e.Target].(*RelationDecl); ok {
 			c.lintf(pm.Comments, left.Pos, "arrow-references-relation",
-				"arrow %s under permission %s reaches relation %s of %s; it is recommended to point to a permission",
+				"arrow `%s` under permission %q references relation %q on definition %q; it is recommended to point to a permission",
 				arrowText(e), pm.Name, target.Name, t.Type)
 			break
 		}
 	}
 	// arrow-references-unreachable-relation: no subject type has the target.
 	found := false
-	var candidates []string
 	for _, t := range rel.Types {
 		if _, ok := c.members[t.Type][e.Target]; ok {
 			found = true
 		}
-		candidates = append(candidates, c.memberNames(t.Type)...)
 	}
 	if !found {
-		var types []string
+		var candidates []string
 		for _, t := range rel.Types {
-			types = append(types, t.Type)
+			candidates = append(candidates, c.memberNames(t.Type)...)
 		}
 		c.lintf(pm.Comments, left.Pos, "arrow-references-unreachable-relation",
-			"arrow %s under permission %s: %q exists on none of the subject types of %s (%s)%s",
-			arrowText(e), pm.Name, e.Target, left.Name, strings.Join(dedup(types), ", "), suggest(e.Target, candidates))
+			"arrow `%s` under permission %q references relation/permission %q that does not exist on any subject types of relation %q%s",
+			arrowText(e), pm.Name, e.Target, left.Name, suggest(e.Target, dedup(candidates)))
 	}
 	// arrow-walks-subject-relation: the relation allows a subject set,
 	// whose subject relation the arrow ignores.
 	for _, t := range rel.Types {
 		if t.Relation != "" {
 			c.lintf(pm.Comments, left.Pos, "arrow-walks-subject-relation",
-				"arrow %s under permission %s walks relation %s, which allows %s: the arrow ignores the subject relation %s",
-				arrowText(e), pm.Name, left.Name, typeText(t), t.Relation)
+				"arrow `%s` under permission %q references relation %q that has relation %q on subject %q: *the subject relation will be ignored for the arrow*",
+				arrowText(e), pm.Name, left.Name, t.Relation, t.Type)
 			break
 		}
 	}

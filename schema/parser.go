@@ -13,7 +13,7 @@ const maxExprDepth = 200
 // Parse parses src into an AST. It returns the AST even when there are
 // syntax errors (the parts it could read), with every error found.
 func Parse(filename string, src []byte) (*File, []Diagnostic) {
-	p := &parser{lx: newLexer(filename, src), src: src, file: &File{Name: filename}}
+	p := &parser{lx: newLexer(filename, src), src: src, file: &File{Name: filename, size: len(src)}}
 	p.next()
 	p.parseFile()
 	diags := append(p.lx.errs, p.errs...)
@@ -29,6 +29,7 @@ type parser struct {
 	tok  token // current significant token (never a comment or a plain line break)
 
 	prevEnd  Position   // position just after the previous significant token
+	prevKind tokenKind  // kind of the previous significant token
 	prevLine int        // line of the previous significant token
 	pending  []*Comment // comments not yet attached to a node
 	trailing *Comment   // a comment on the same line as the previous significant token
@@ -43,14 +44,12 @@ type parser struct {
 func (p *parser) next() {
 	if p.tok.kind != tokNewline && p.tok.kind != tokComment {
 		p.prevLine = p.tok.pos.Line
+		p.prevKind = p.tok.kind
 		p.prevEnd = p.tok.pos
 		p.prevEnd.Column += len(p.tok.text)
 		p.prevEnd.Offset += len(p.tok.text)
 	}
-	if p.trailing != nil {
-		p.pending = append(p.pending, p.trailing)
-		p.trailing = nil
-	}
+	p.flushTrailing()
 	first := true
 	for {
 		t := p.lx.next()
@@ -81,6 +80,9 @@ func (p *parser) errorf(pos Position, format string, args ...any) {
 	if pos.Offset == p.lastErr.Offset && len(p.errs) > 0 {
 		return
 	}
+	if n := len(p.lx.errs); n > 0 && p.lx.errs[n-1].Pos.Offset == pos.Offset {
+		return // the lexer has reported the fault here
+	}
 	p.lastErr = pos
 	p.errs = append(p.errs, Diagnostic{Pos: pos, Severity: Error, Msg: fmt.Sprintf(format, args...)})
 }
@@ -90,7 +92,16 @@ func (p *parser) expected(what string) {
 	if p.tok.kind == tokError {
 		return // the lexer has reported it
 	}
-	p.errorf(p.tok.pos, "expected %s, found %s", what, p.tok.describe())
+	p.errorf(p.tok.pos, "expected %s, found %s", what, p.describe())
+}
+
+// describe says what the current token is; after `use expiration`,
+// `expiration` and `and` are keywords.
+func (p *parser) describe() string {
+	if p.usesExp && p.tok.kind == tokIdent && (p.tok.text == "expiration" || p.tok.text == "and") {
+		return "keyword '" + p.tok.text + "'"
+	}
+	return p.tok.describe()
 }
 
 func (p *parser) isKeyword(kw string) bool { return p.tok.kind == tokIdent && p.tok.text == kw }
@@ -105,11 +116,49 @@ func (p *parser) isName() bool {
 	return !p.usesExp || (p.tok.text != "expiration" && p.tok.text != "and")
 }
 
-// takeLeading returns the pending comments (to become a node's leading ones).
+// flushTrailing gives up a trailing comment that no node claimed: it joins
+// the pending comments, in source order.
+func (p *parser) flushTrailing() {
+	if p.trailing == nil {
+		return
+	}
+	i := len(p.pending)
+	for i > 0 && p.pending[i-1].Pos.Offset > p.trailing.Pos.Offset {
+		i--
+	}
+	p.pending = append(p.pending, nil)
+	copy(p.pending[i+1:], p.pending[i:])
+	p.pending[i] = p.trailing
+	p.trailing = nil
+}
+
+// takeLeading returns the pending comments (to become a node's leading ones),
+// with any trailing comment no node claimed.
 func (p *parser) takeLeading() []*Comment {
+	p.flushTrailing()
 	c := p.pending
 	p.pending = nil
 	return c
+}
+
+// moveInside moves the comments collected since the node's start (written
+// between its tokens) to the end of its leading comments, so that the
+// printer keeps them, on the line before the node.
+func (p *parser) moveInside(c *Comments) {
+	p.moveInsideWith(c, false)
+}
+
+// moveInsideWith is moveInside, also taking a comment on the line of the
+// last token when withTrailing is set (the node has not ended yet).
+func (p *parser) moveInsideWith(c *Comments, withTrailing bool) {
+	if withTrailing {
+		p.flushTrailing()
+	}
+	for _, cm := range p.pending {
+		cm.moved = true
+	}
+	c.Leading = append(c.Leading, p.pending...)
+	p.pending = nil
 }
 
 // attachTrailing gives the node ending on line the trailing comment, if any.
@@ -142,12 +191,12 @@ func docOf(leading []*Comment, line int) string {
 
 // commentEndLine is the line on which comment c ends.
 func commentEndLine(c *Comment) int {
-	return c.Pos.Line + strings.Count(c.Text, "\n")
+	return c.Pos.Line + len(commentSourceLines(c.Text)) - 1
 }
 
 // commentLines strips comment markers and returns the text lines.
 func commentLines(text string) []string {
-	text = strings.ReplaceAll(text, "\r\n", "\n")
+	text = strings.Join(commentSourceLines(text), "\n")
 	if strings.HasPrefix(text, "//") {
 		return []string{strings.TrimSpace(strings.TrimPrefix(text, "//"))}
 	}
@@ -231,7 +280,7 @@ func (p *parser) parseFile() {
 				p.file.Uses = append(p.file.Uses, u)
 			}
 		default:
-			p.errorf(p.tok.pos, "expected 'definition', 'caveat' or 'use' at the top level, found %s", p.tok.describe())
+			p.expected("'definition', 'caveat' or 'use' at the top level")
 			p.pending = append(leading, p.pending...)
 			// Skip to the next top-level keyword.
 			p.next()
@@ -281,18 +330,19 @@ func (p *parser) parseUse(leading []*Comment) *UseDirective {
 	return u
 }
 
-// finishStatement consumes a statement terminator and attaches a comment
-// that follows the statement on its last line.
-func (p *parser) finishStatement(c *Comments, line int) {
+// finishStatement consumes the terminator of statement what ("relation" or
+// "permission") and attaches a comment that follows it on its last line.
+func (p *parser) finishStatement(what string, c *Comments, line int) {
 	p.attachTrailing(c, line)
-	if p.endStatement() && c.Trailing == nil {
+	if p.endStatement(what) && c.Trailing == nil {
 		p.attachTrailing(c, line)
 	}
 }
 
 // endStatement consumes a statement terminator (`;`, a line break that ends
-// a statement, or the end of the file).
-func (p *parser) endStatement() bool {
+// a statement, or the end of the file). As in SpiceDB, a '}' does not end
+// the statement before it, and neither does a line break after `...`.
+func (p *parser) endStatement(what string) bool {
 	switch p.tok.kind {
 	case tokSemicolon:
 		p.next()
@@ -300,7 +350,15 @@ func (p *parser) endStatement() bool {
 	case tokEOF:
 		return true
 	}
-	p.expected("end of statement (a line break or ';')")
+	switch {
+	case p.tok.kind == tokError:
+	case p.prevKind == tokEllipsis && p.tok.pos.Line > p.prevLine:
+		p.errorf(p.tok.pos, "expected ';' to end the %s: a line break after '...' does not end a statement (write `T` for `T#...`)", what)
+	case p.tok.kind == tokRBrace:
+		p.errorf(p.tok.pos, "expected a line break or ';' to end the %s before '}'", what)
+	default:
+		p.errorf(p.tok.pos, "expected a line break or ';' to end the %s, found %s", what, p.describe())
+	}
 	p.skipStatement()
 	if p.tok.kind == tokSemicolon {
 		p.next()
@@ -347,6 +405,7 @@ func (p *parser) parseDefinition(leading []*Comment) *DefinitionDecl {
 		p.recoverTopLevel()
 		return d
 	}
+	p.moveInsideWith(&d.Comments, true)
 	p.next()
 	for {
 		if p.tok.kind == tokRBrace {
@@ -367,24 +426,26 @@ func (p *parser) parseDefinition(leading []*Comment) *DefinitionDecl {
 		mLeading := p.takeLeading()
 		var m Member
 		var comments *Comments
-		startLine := p.tok.pos.Line
+		var what string
 		switch {
 		case p.isKeyword("relation"):
-			r := p.parseRelation(mLeading)
+			what = "relation"
+			r := p.parseRelation(d, mLeading)
 			if r != nil {
 				m, comments = r, &r.Comments
 			}
 		case p.isKeyword("permission"):
-			pm := p.parsePermission(mLeading)
+			what = "permission"
+			pm := p.parsePermission(d, mLeading)
 			if pm != nil {
 				m, comments = pm, &pm.Comments
 			}
 		case p.isKeyword("definition") || p.isKeyword("caveat"):
-			p.errorf(p.tok.pos, "expected '}' to close definition %s, found %s", d.Name, p.tok.describe())
+			p.errorf(p.tok.pos, "expected '}' to close definition %s, found %s", d.Name, p.describe())
 			p.pending = append(mLeading, p.pending...)
 			return d
 		default:
-			p.errorf(p.tok.pos, "expected 'relation' or 'permission', found %s", p.tok.describe())
+			p.errorf(p.tok.pos, "expected 'relation' or 'permission', found %s", p.describe())
 			p.pending = append(mLeading, p.pending...)
 			p.next()
 			p.skipStatement()
@@ -396,11 +457,34 @@ func (p *parser) parseDefinition(leading []*Comment) *DefinitionDecl {
 		if m == nil {
 			continue
 		}
-		_ = startLine
+		p.moveInside(comments)
 		setEnd(m, p.prevEnd)
-		p.finishStatement(comments, p.prevLine)
+		p.finishStatement(what, comments, p.prevLine)
 		d.Members = append(d.Members, m)
 	}
+}
+
+// skipBadName recovers from a missing relation or permission name: a
+// keyword in its place (`relation permission: user`) is skipped with the
+// rest of the statement rather than read as the start of the next one.
+func (p *parser) skipBadName() {
+	if p.tok.kind == tokIdent {
+		p.next()
+	}
+	p.skipStatement()
+}
+
+// markBroken records that the member name of definition d could not be
+// parsed, so that the checker does not also report every reference to it
+// as unknown.
+func (p *parser) markBroken(d *DefinitionDecl, name string) {
+	if p.file.broken == nil {
+		p.file.broken = map[string]map[string]bool{}
+	}
+	if p.file.broken[d.Name] == nil {
+		p.file.broken[d.Name] = map[string]bool{}
+	}
+	p.file.broken[d.Name][name] = true
 }
 
 // recoverTopLevel skips to the next top-level keyword after an error.
@@ -422,19 +506,20 @@ func (p *parser) recoverTopLevel() {
 
 // parseRelation parses `relation NAME: types`. The terminator is left for
 // the caller.
-func (p *parser) parseRelation(leading []*Comment) *RelationDecl {
+func (p *parser) parseRelation(d *DefinitionDecl, leading []*Comment) *RelationDecl {
 	r := &RelationDecl{Pos: p.tok.pos, Comments: Comments{Leading: leading}}
 	r.Doc = docOf(leading, r.Pos.Line)
 	p.next()
 	if !p.isName() {
 		p.expected("a relation name")
-		p.skipStatement()
+		p.skipBadName()
 		return nil
 	}
 	r.Name, r.NamePos = p.tok.text, p.tok.pos
 	p.next()
 	if p.tok.kind != tokColon {
 		p.expected("':' after the relation name")
+		p.markBroken(d, r.Name)
 		p.skipStatement()
 		return nil
 	}
@@ -442,8 +527,9 @@ func (p *parser) parseRelation(leading []*Comment) *RelationDecl {
 	for {
 		t := p.parseTypeExpr()
 		if t == nil {
+			p.markBroken(d, r.Name)
 			p.skipStatement()
-			return r
+			return nil
 		}
 		r.Types = append(r.Types, t)
 		if p.tok.kind != tokPipe {
@@ -523,25 +609,27 @@ func (p *parser) parseTypeExpr() *TypeExpr {
 }
 
 // parsePermission parses `permission NAME = expr`.
-func (p *parser) parsePermission(leading []*Comment) *PermissionDecl {
+func (p *parser) parsePermission(d *DefinitionDecl, leading []*Comment) *PermissionDecl {
 	pm := &PermissionDecl{Pos: p.tok.pos, Comments: Comments{Leading: leading}}
 	pm.Doc = docOf(leading, pm.Pos.Line)
 	p.next()
 	if !p.isName() {
 		p.expected("a permission name")
-		p.skipStatement()
+		p.skipBadName()
 		return nil
 	}
 	pm.Name, pm.NamePos = p.tok.text, p.tok.pos
 	p.next()
 	if p.tok.kind != tokEquals {
 		p.expected("'=' after the permission name")
+		p.markBroken(d, pm.Name)
 		p.skipStatement()
 		return nil
 	}
 	p.next()
 	e := p.parseExpr()
 	if e == nil {
+		p.markBroken(d, pm.Name)
 		p.skipStatement()
 		return nil
 	}
@@ -643,7 +731,7 @@ func (p *parser) parseOperand() Expr {
 				case p.tok.kind == tokIdent && p.tok.text == "all":
 					fn = ArrowAllFunc
 				default:
-					p.errorf(p.tok.pos, "unknown arrow function %s: expected 'any' or 'all'", p.tok.describe())
+					p.errorf(p.tok.pos, "unknown arrow function %s: expected 'any' or 'all'", p.describe())
 					return nil
 				}
 				p.next()
@@ -724,8 +812,9 @@ func (p *parser) parseCaveat(leading []*Comment) *CaveatDecl {
 		return nil
 	}
 	open := p.tok
+	p.moveInsideWith(&c.Comments, true)
 	// Scan the CEL expression token by token up to the matching brace,
-	// without collecting comments into the schema.
+	// without collecting comments into the schema: they stay in the text.
 	depth := 1
 	start := open.pos.Offset + 1
 	end := -1
@@ -735,7 +824,7 @@ func (p *parser) parseCaveat(leading []*Comment) *CaveatDecl {
 		switch p.tok.kind {
 		case tokEOF:
 			p.errorf(open.pos, "caveat %s: expected '}' to close the expression, found end of file", c.Name)
-			p.pending = saved
+			p.pending, p.trailing = saved, nil
 			return nil
 		case tokLBrace:
 			depth++
@@ -746,7 +835,7 @@ func (p *parser) parseCaveat(leading []*Comment) *CaveatDecl {
 			}
 		}
 	}
-	p.pending = saved
+	p.pending, p.trailing = saved, nil
 	raw := p.src[start:end]
 	trimmed := bytes.TrimSpace(raw)
 	c.Expr = normalizeCEL(string(trimmed))

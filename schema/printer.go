@@ -5,12 +5,21 @@ import (
 )
 
 // Format prints a parsed schema in canonical form: `use` directives first,
-// one blank line between declarations, members indented by a tab, single
-// spaces around operators, the fewest parentheses that keep the expression's
-// structure, and every comment kept (a comment written inside a statement
-// moves to the line before the next one). Formatting is idempotent.
+// one blank line between declarations, members indented by a tab (at most
+// one blank line kept between them), one statement per line, single spaces
+// around operators, parentheses around every operation nested in one of
+// another kind (`a - (b + c)`, never the bare `a - b + c`), and every comment
+// kept: a comment written inside a statement moves to the line before it.
+// Caveat expressions are kept as written. Formatting is idempotent, and the
+// printed schema parses to the same AST, positions aside.
+//
+// Format expects a File without syntax errors; given one with errors it
+// prints the parts that were read.
 func Format(f *File) string {
 	pr := &printer{}
+	if f.size > 0 {
+		pr.b.Grow(f.size + f.size/8)
+	}
 	pr.file(f)
 	return pr.b.String()
 }
@@ -31,36 +40,66 @@ func (pr *printer) line(indent int, s string) {
 // the source had one or more, and a blank line before nextLine if needed.
 func (pr *printer) comments(indent int, cs []*Comment, nextLine int) {
 	for i, c := range cs {
-		if i > 0 && commentEndLine(cs[i-1])+1 < c.Pos.Line {
+		if i > 0 && !c.moved && commentEndLine(cs[i-1])+1 < c.Pos.Line {
 			pr.b.WriteByte('\n')
 		}
 		pr.commentText(indent, c.Text)
 	}
-	if len(cs) > 0 && nextLine > 0 && commentEndLine(cs[len(cs)-1])+1 < nextLine {
+	if len(cs) > 0 && nextLine > 0 && !cs[len(cs)-1].moved && commentEndLine(cs[len(cs)-1])+1 < nextLine {
 		pr.b.WriteByte('\n')
 	}
 }
 
-// commentText prints a comment, re-indenting the lines of a block comment.
+// commentText prints a comment on lines of its own at indent. The lines of
+// a block comment are re-indented: a line starting with '*' lines up under
+// the opening "/*"; the others keep their indentation relative to each
+// other (their common leading white space is replaced by indent).
 func (pr *printer) commentText(indent int, text string) {
-	text = strings.ReplaceAll(text, "\r\n", "\n")
-	lines := strings.Split(text, "\n")
-	for i, l := range lines {
-		if i > 0 {
-			l = strings.TrimRight(l, " \t")
-			if strings.HasPrefix(strings.TrimSpace(l), "*") {
-				l = " " + strings.TrimSpace(l)
-			}
+	lines := commentSourceLines(text)
+	common := ""
+	first := true
+	for _, l := range lines[1:] {
+		t := strings.TrimSpace(l)
+		if t == "" || strings.HasPrefix(t, "*") {
+			continue
 		}
-		pr.line(indent, l)
+		ws := l[:len(l)-len(strings.TrimLeft(l, " \t"))]
+		if first {
+			common, first = ws, false
+			continue
+		}
+		for !strings.HasPrefix(ws, common) {
+			common = common[:len(common)-1]
+		}
 	}
+	for i, l := range lines {
+		l = strings.TrimRight(l, " \t")
+		switch t := strings.TrimSpace(l); {
+		case i == 0:
+			pr.line(indent, l)
+		case t == "":
+			pr.b.WriteByte('\n')
+		case strings.HasPrefix(t, "*"):
+			pr.line(indent, " "+t)
+		default:
+			pr.line(indent, strings.TrimPrefix(l, common))
+		}
+	}
+}
+
+// commentSourceLines splits a comment's text at its line breaks (\n, \r\n
+// or a lone \r, as the lexer counts them).
+func commentSourceLines(text string) []string {
+	text = strings.ReplaceAll(text, "\r\n", "\n")
+	text = strings.ReplaceAll(text, "\r", "\n")
+	return strings.Split(text, "\n")
 }
 
 func trailingText(c Comments) string {
 	if c.Trailing == nil {
 		return ""
 	}
-	return " " + strings.ReplaceAll(c.Trailing.Text, "\r\n", "\n")
+	return " " + strings.Join(commentSourceLines(c.Trailing.Text), "\n")
 }
 
 func (pr *printer) file(f *File) {
@@ -112,7 +151,7 @@ func (pr *printer) definition(d *DefinitionDecl) {
 			text = relationText(m)
 		case *PermissionDecl:
 			leading, start, end, cs = m.Comments.Leading, m.Pos.Line, m.End.Line, m.Comments
-			text = "permission " + m.Name + " = " + exprText(m.Expr, 0)
+			text = "permission " + m.Name + " = " + exprText(m.Expr, 0, false)
 		}
 		first := start
 		if len(leading) > 0 {
@@ -159,9 +198,13 @@ func relationText(r *RelationDecl) string {
 	return b.String()
 }
 
-// exprText prints e; parent is the precedence of the enclosing operator
-// (0 at the top).
-func exprText(e Expr, parent int) string {
+// exprText prints e inside an operand of operator parent (0 at the top);
+// right tells the right operand from the left one. Parentheses go around an
+// operation whose operator differs from its parent's (for the reader: the
+// precedence of `+` over `-` surprises), and around the right operand of the
+// same operator (the operators are left-associative, and the AST is kept
+// exactly); `a + b + c` needs none.
+func exprText(e Expr, parent BinaryOp, right bool) string {
 	switch e := e.(type) {
 	case *NilExpr:
 		return "nil"
@@ -170,9 +213,8 @@ func exprText(e Expr, parent int) string {
 	case *ArrowExpr:
 		return arrowText(e)
 	case *BinaryExpr:
-		p := e.Op.precedence()
-		s := exprText(e.X, p) + " " + e.Op.String() + " " + exprText(e.Y, p+1)
-		if p < parent {
+		s := exprText(e.X, e.Op, false) + " " + e.Op.String() + " " + exprText(e.Y, e.Op, true)
+		if parent != 0 && (e.Op != parent || right) {
 			return "(" + s + ")"
 		}
 		return s

@@ -11,13 +11,55 @@ import (
 )
 
 // Every batch that changes relationships also writes a change record under
-// 'c'+revision (with a TTL a little longer than the GC window): the list of
-// its changes in order, each
+// 'c'+revision+part (with a TTL a little longer than the GC window): the
+// list of its changes in order, each
 //
 //	op byte (Touch or Delete), uvarint len(forward key), forward key, uvarint len(value), value
 //
-// Watch reads these records in revision order. As in SpiceDB, a CREATE is
-// reported as a TOUCH.
+// cut into parts of at most changePartSize bytes (at change boundaries; an
+// in-memory Badger refuses values over 1 MiB), part a 2-byte big-endian
+// number from 0. Watch reads these records in revision order. As in SpiceDB,
+// a CREATE is reported as a TOUCH.
+
+// changePartSize is the most bytes of changes one part holds (unless one
+// change alone is larger).
+const changePartSize = 256 << 10
+
+// changeEntries cuts a batch's change record into its keys and values.
+func changeEntries(rev Revision, changes []byte) (keys, vals [][]byte) {
+	for part := 0; len(changes) > 0; part++ {
+		n := 0
+		for n < len(changes) && (n == 0 || n < changePartSize) {
+			m, ok := changeLen(changes[n:])
+			if !ok {
+				m = len(changes) - n // cannot happen: we wrote it
+			}
+			if n > 0 && n+m > changePartSize {
+				break
+			}
+			n += m
+		}
+		k := revKey(spaceChanges, rev)
+		k = append(k, byte(part>>8), byte(part))
+		keys = append(keys, k)
+		vals = append(vals, changes[:n])
+		changes = changes[n:]
+	}
+	return keys, vals
+}
+
+// changeLen is the length of the first change in b.
+func changeLen(b []byte) (int, bool) {
+	n := 1
+	for range 2 {
+		l, k := binary.Uvarint(b[min(n, len(b)):])
+		if k <= 0 || uint64(len(b)-n-k) < l {
+			return 0, false
+		}
+		n += k + int(l)
+	}
+	return n, true
+}
 
 func appendChange(b []byte, op UpdateOp, fkey, val []byte) []byte {
 	b = append(b, byte(op))
@@ -99,20 +141,25 @@ func (s *Store) Changes(ctx context.Context, after Revision, limit int) ([]Chang
 			return out, last, err
 		}
 		item := it.Item()
+		if len(item.Key()) != 11 {
+			return out, last, fmt.Errorf("corrupt change record key %q", item.Key())
+		}
 		rev := Revision(binary.BigEndian.Uint64(item.Key()[1:]))
-		var cs []Change
+		if len(out) == 0 || rev != last {
+			if limit > 0 && len(out) == limit {
+				return out, last, nil
+			}
+			out = append(out, ChangeSet{Revision: rev})
+			last = rev
+		}
+		cs := &out[len(out)-1]
 		err := item.Value(func(v []byte) error {
-			var err error
-			cs, err = decodeChanges(names, v)
+			changes, err := decodeChanges(names, v)
+			cs.Changes = append(cs.Changes, changes...)
 			return err
 		})
 		if err != nil {
 			return out, last, fmt.Errorf("changes of revision %d: %w", rev, err)
-		}
-		out = append(out, ChangeSet{Revision: rev, Changes: cs})
-		last = rev
-		if limit > 0 && len(out) == limit {
-			return out, last, nil
 		}
 	}
 	return out, head, nil

@@ -1,6 +1,7 @@
 package tuples
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"strings"
@@ -90,67 +91,81 @@ func (f Filter) String() string {
 	return "{" + strings.Join(parts, " ") + "}"
 }
 
-// ParseFilter reads a filter in the CLI's form: `TYPE[:ID|:PREFIX*][#RELATION][@SUBJTYPE[:SUBJID][#SUBJREL]]`,
-// for example `document`, `document:q3`, `document:q*#viewer`,
-// `document#viewer@user:ana`, `@group:eng#member` (any resource).
+// ParseFilter reads a filter in the CLI's form, which mirrors the string
+// form of a relationship with parts left out:
+//
+//	RESOURCE_TYPE[:ID | :PREFIX*][#RELATION][@SUBJECT_TYPE[:SUBJECT_ID][#SUBJECT_RELATION]]
+//	@SUBJECT_TYPE[:SUBJECT_ID][#SUBJECT_RELATION]
+//
+// A part left out matches anything; an id ending in `*` is a prefix
+// (`document:q*`, or `document:*` for any id); a subject id `*` is the
+// wildcard subject itself (`@user:*`); the subject relation `...` means
+// plain subjects only. Examples: `document`, `document:q3`,
+// `document:q*#viewer`, `document#viewer@user:ana`, `@group:eng#member` (any
+// resource). Errors are *ParseError values with the column of the fault.
 func ParseFilter(s string) (Filter, error) {
 	var f Filter
+	fail := func(col int, part, format string, args ...any) (Filter, error) {
+		return Filter{}, &ParseError{Input: s, Column: col + 1, Part: part, Msg: fmt.Sprintf(format, args...), filter: true}
+	}
 	res, subj, hasSubj := strings.Cut(s, "@")
-	if res != "" {
+	subjAt := len(res) + 1
+	if res != "" || !hasSubj {
 		rest, rel, hasRel := strings.Cut(res, "#")
-		if hasRel {
-			if msg := checkRelationName(rel); msg != "" {
-				return f, fmt.Errorf("filter %q: relation: %s", s, msg)
-			}
-			f.Relation = rel
-		}
 		typ, id, hasID := strings.Cut(rest, ":")
 		if msg := checkTypeName(typ); msg != "" {
-			return f, fmt.Errorf("filter %q: resource type: %s", s, msg)
+			return fail(0, "resource type", "%s", msg)
 		}
 		f.ResourceType = typ
 		if hasID {
+			idAt := len(typ) + 1
 			if p, ok := strings.CutSuffix(id, "*"); ok {
 				if p != "" {
-					if _, msg := checkID(p, false); msg != "" {
-						return f, fmt.Errorf("filter %q: resource id prefix: %s", s, msg)
+					if col, msg := checkID(p, false); msg != "" {
+						return fail(idAt+col, "resource id prefix", "%s", msg)
 					}
 				}
 				f.ResourceIDPrefix = p
 			} else {
-				if _, msg := checkID(id, false); msg != "" {
-					return f, fmt.Errorf("filter %q: resource id: %s", s, msg)
+				if col, msg := checkID(id, false); msg != "" {
+					return fail(idAt+col, "resource id", "%s", msg)
 				}
 				f.ResourceID = id
 			}
+		}
+		if hasRel {
+			if msg := checkRelationName(rel); msg != "" {
+				return fail(len(rest)+1, "relation", "%s", msg)
+			}
+			f.Relation = rel
 		}
 	}
 	if hasSubj {
 		sf := &SubjectFilter{}
 		rest, rel, hasRel := strings.Cut(subj, "#")
+		typ, id, hasID := strings.Cut(rest, ":")
+		if msg := checkTypeName(typ); msg != "" {
+			return fail(subjAt, "subject type", "%s", msg)
+		}
+		sf.Type = typ
+		if hasID {
+			if col, msg := checkID(id, true); msg != "" {
+				return fail(subjAt+len(typ)+1+col, "subject id", "%s", msg)
+			}
+			sf.ID = id
+		}
 		if hasRel {
 			if rel != Ellipsis {
 				if msg := checkRelationName(rel); msg != "" {
-					return f, fmt.Errorf("filter %q: subject relation: %s", s, msg)
+					return fail(subjAt+len(rest)+1, "subject relation", "%s", msg)
+				}
+				if sf.ID == "*" {
+					return fail(subjAt+len(rest)+1, "subject relation", "a wildcard subject cannot have a subject relation")
 				}
 			}
 			sf.Relation = rel
 		}
-		typ, id, hasID := strings.Cut(rest, ":")
-		if msg := checkTypeName(typ); msg != "" {
-			return f, fmt.Errorf("filter %q: subject type: %s", s, msg)
-		}
-		sf.Type = typ
-		if hasID {
-			if _, msg := checkID(id, true); msg != "" {
-				return f, fmt.Errorf("filter %q: subject id: %s", s, msg)
-			}
-			sf.ID = id
-		}
 		f.Subject = sf
-	}
-	if f.IsEmpty() {
-		return f, fmt.Errorf("filter %q selects nothing in particular: give at least a resource type or a subject type", s)
 	}
 	return f, nil
 }
@@ -238,6 +253,9 @@ func scanFilter(txn *badger.Txn, n *names, f Filter, now time.Time, after []byte
 	plan := planScan(n, f)
 	if plan.none {
 		return nil
+	}
+	if after != nil && !bytes.HasPrefix(after, plan.prefix) {
+		return fmt.Errorf("%w: it continues a read of another filter", ErrBadCursor)
 	}
 	it := txn.NewIterator(badger.IteratorOptions{Prefix: plan.prefix, PrefetchValues: false})
 	defer it.Close()

@@ -35,10 +35,15 @@ type ParseError struct {
 	Column int
 	Part   string // "resource type", "resource id", "relation", "subject type", ...
 	Msg    string
+	filter bool // the input is a filter (ParseFilter), not a relationship
 }
 
 func (e *ParseError) Error() string {
-	return fmt.Sprintf("invalid relationship %q: column %d: %s: %s", e.Input, e.Column, e.Part, e.Msg)
+	what := "relationship"
+	if e.filter {
+		what = "filter"
+	}
+	return fmt.Sprintf("invalid %s %q: column %d: %s: %s", what, e.Input, e.Column, e.Part, e.Msg)
 }
 
 type relParser struct {
@@ -221,17 +226,20 @@ func checkTypeName(s string) string {
 	if s == "" {
 		return "missing name"
 	}
-	segs := strings.Split(s, "/")
-	for i, seg := range segs {
+	for rest := s; ; {
+		seg, after, more := strings.Cut(rest, "/")
 		max := 64
-		if i < len(segs)-1 {
+		if more {
 			max = 63
 		}
 		if msg := checkIdent(seg, max); msg != "" {
 			return fmt.Sprintf("%q: %s", s, msg)
 		}
+		if !more {
+			return ""
+		}
+		rest = after
 	}
-	return ""
 }
 
 // checkRelationName checks [a-z][a-z0-9_]{1,62}[a-z0-9].

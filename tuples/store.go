@@ -64,6 +64,11 @@ type Options struct {
 	// IndexCacheSize bounds the memory kept for table indexes and bloom
 	// filters, in bytes (default 256 MiB; 0 keeps the default, <0 unbounded).
 	IndexCacheSize int64
+	// MemTableSize is the size of Badger's memtable in bytes (0: Badger's
+	// default, 64 MiB; at least 8 MiB). Opening a store allocates and
+	// clears one, so short-lived in-memory stores open much faster with a
+	// small one.
+	MemTableSize int64
 }
 
 func (o Options) withDefaults() Options {
@@ -124,8 +129,14 @@ func Open(dir string, opts Options) (*Store, error) {
 	if opts.IndexCacheSize > 0 {
 		bo = bo.WithIndexCacheSize(opts.IndexCacheSize).WithBlockCacheSize(opts.IndexCacheSize)
 	}
+	if opts.MemTableSize > 0 {
+		bo = bo.WithMemTableSize(max(opts.MemTableSize, 8<<20))
+	}
 	if opts.InMemory {
-		bo = bo.WithInMemory(true).WithDir("").WithValueDir("")
+		// An in-memory Badger keeps every value in its LSM tree and refuses a
+		// value larger than the value threshold, so raise it to Badger's
+		// maximum (1 MiB): schemas and changelog entries exceed 1 KiB.
+		bo = bo.WithInMemory(true).WithDir("").WithValueDir("").WithValueThreshold(1 << 20)
 	}
 	db, err := badger.OpenManaged(bo)
 	if err != nil {

@@ -192,8 +192,9 @@ func (s *Store) commit(txn *badger.Txn, na *nameAssigner, rev Revision, now time
 			return batchErr(err)
 		}
 	}
-	if len(changes) > 0 {
-		e := badger.NewEntry(revKey(spaceChanges, rev), changes).WithTTL(s.opts.GCWindow + timeTTLMargin)
+	keys, vals := changeEntries(rev, changes)
+	for i, k := range keys {
+		e := badger.NewEntry(k, vals[i]).WithTTL(s.opts.GCWindow + timeTTLMargin)
 		if err := txn.SetEntry(e); err != nil {
 			return batchErr(err)
 		}
@@ -291,8 +292,10 @@ const deleteChunk = 20000
 // DeleteWhere deletes the relationships matching f (which must name at
 // least a resource type or a subject type) once every precondition holds.
 // With limit > 0 it deletes at most limit of them, in one batch, and reports
-// whether that was all. Without a limit, up to 20,000 go in one atomic batch;
-// more are deleted in successive batches (revisions).
+// whether that was all (fewer go when limit is beyond what one Badger
+// transaction holds). Without a limit, up to 20,000 go in one atomic batch
+// (fewer with long ids); more are deleted in successive batches (revisions),
+// so that a reader may see a state between two of them.
 func (s *Store) DeleteWhere(ctx context.Context, f Filter, limit int, preconditions ...Precondition) (DeleteResult, error) {
 	if f.IsEmpty() {
 		return DeleteResult{}, fmt.Errorf("delete: the filter must name a resource type or a subject type")
@@ -350,13 +353,19 @@ func (s *Store) deleteBatch(ctx context.Context, f Filter, max int, precondition
 	}
 	var dels []Relationship
 	more := false
+	// Keep the batch within one Badger transaction: two deletions and a
+	// change per relationship.
+	maxCount, maxSize := s.bulkLimits()
+	max = min(max, int(maxCount/3))
+	size := int64(0)
 	// Expired relationships are deleted too: they are invisible but stored.
-	err = scanFilter(txn, names, f, time.Time{}, nil, func(_ []byte, r Relationship) (bool, error) {
-		if len(dels) == max {
+	err = scanFilter(txn, names, f, time.Time{}, nil, func(key []byte, r Relationship) (bool, error) {
+		if len(dels) == max || size >= maxSize/2 {
 			more = true
 			return false, nil
 		}
 		dels = append(dels, r)
+		size += 3 * int64(len(key)+24)
 		return true, nil
 	})
 	if err != nil {

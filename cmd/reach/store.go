@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 
 	"github.com/reach-authz/reach/engine"
+	"github.com/reach-authz/reach/engine/validation"
 	"github.com/reach-authz/reach/tuples"
 )
 
@@ -29,4 +31,27 @@ func openEngine(opts engine.Options) (*engine.Engine, *tuples.Store, error) {
 		return nil, nil, err
 	}
 	return engine.New(s, opts), s, nil
+}
+
+// engineSource opens the engine a read command works on: with file set, a
+// validation YAML file (schema and relationships) loaded into a fresh
+// in-memory store, so that a model can be queried without any setup;
+// otherwise the embedded store in --data-dir. close releases it.
+func engineSource(ctx context.Context, file string, opts engine.Options) (e *engine.Engine, close func() error, err error) {
+	if file == "" {
+		e, s, err := openEngine(opts)
+		if err != nil {
+			return nil, nil, err
+		}
+		return e, s.Close, nil
+	}
+	f, err := validation.Read(file)
+	if err != nil {
+		return nil, nil, err
+	}
+	env, err := validation.Load(ctx, f, opts)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", file, err)
+	}
+	return env.Engine, env.Close, nil
 }

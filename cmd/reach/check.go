@@ -1,0 +1,192 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/reach-authz/reach/engine"
+)
+
+func init() { subcommands = append(subcommands, newCheckCmd) }
+
+// consistencyFlags are the --consistency and --token flags of the commands
+// that read the store through the engine.
+type consistencyFlags struct {
+	mode  string
+	token string
+}
+
+func (f *consistencyFlags) add(c *cobra.Command) {
+	c.Flags().StringVar(&f.mode, "consistency", "", "revision to read: minimize_latency (default), at_least_as_fresh, at_exact_snapshot or fully_consistent")
+	c.Flags().StringVar(&f.token, "token", "", "consistency token (printed by writes) for at_least_as_fresh (the default when a token is given) and at_exact_snapshot")
+}
+
+// consistency reads the flags; their errors are usage errors.
+func (f *consistencyFlags) consistency() (engine.Consistency, error) {
+	mode := f.mode
+	if mode == "" {
+		mode = engine.MinimizeLatency.String()
+		if f.token != "" {
+			mode = engine.AtLeastAsFresh.String()
+		}
+	}
+	m, err := engine.ParseConsistencyMode(mode)
+	if err != nil {
+		return engine.Consistency{}, usagef("--consistency: %v", err)
+	}
+	needs := m == engine.AtLeastAsFresh || m == engine.AtExactSnapshot
+	switch {
+	case needs && f.token == "":
+		return engine.Consistency{}, usagef("--consistency %s needs --token", m)
+	case !needs && f.token != "":
+		return engine.Consistency{}, usagef("--token goes with --consistency at_least_as_fresh or at_exact_snapshot, not %s", m)
+	}
+	return engine.Consistency{Mode: m, Token: f.token}, nil
+}
+
+func newCheckCmd() *cobra.Command {
+	var (
+		cons    consistencyFlags
+		explain bool
+		format  string
+	)
+	c := &cobra.Command{
+		Use:   "check RESOURCE PERMISSION SUBJECT",
+		Short: "Does SUBJECT reach PERMISSION on RESOURCE? (allowed, denied or conditional)",
+		Long: `Check whether SUBJECT (type:id, or a subject set type:id#relation) reaches PERMISSION
+(a permission or relation) on RESOURCE (type:id), reading the store in --data-dir.
+
+It prints one line, "allowed", "denied" or "conditional" (reached only through caveats
+that were not evaluated), and exits with status 0 for allowed, 1 for denied or
+conditional, 3 for an error (with the message on stderr) and 2 for bad arguments.
+With -o json it prints {"permissionship": ..., "allowed": ..., "token": ...}, with the
+same exit status.
+
+--explain adds the proof: the relationships and rules that lead from the subject to
+the permission, or, for a denial, every branch tried; as an indented tree (--format
+tree, the default) or a Graphviz digraph (--format dot; draw it with dot -Tsvg).`,
+		Example: `  reach check document:q3 view user:ana
+  reach check document:q3 view group:eng#member --explain
+  reach check document:q3 view user:ana --explain --format dot | dot -Tsvg > why.svg
+  reach check document:q3 edit user:ana --consistency at_exact_snapshot --token "$TOKEN" -o json`,
+		Args: cobra.ExactArgs(3),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			resource, err := engine.ParseObject(args[0])
+			if err != nil {
+				return usagef("RESOURCE: %v", err)
+			}
+			subject, err := engine.ParseSubject(args[2])
+			if err != nil {
+				return usagef("SUBJECT: %v", err)
+			}
+			consistency, err := cons.consistency()
+			if err != nil {
+				return err
+			}
+			if format != "tree" && format != "dot" {
+				return usagef("--format must be tree or dot, not %q", format)
+			}
+			e, st, err := openEngine(engine.Options{})
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			res, err := e.Check(cmd.Context(), engine.CheckRequest{
+				Resource: resource, Permission: args[1], Subject: subject, Consistency: consistency, Explain: explain,
+			})
+			if err != nil {
+				return err
+			}
+			if err := printCheck(cmd.OutOrStdout(), res, format); err != nil {
+				return err
+			}
+			if res.Permissionship != engine.Allowed {
+				return exitWith(exitNo, "")
+			}
+			return nil
+		},
+	}
+	cons.add(c)
+	c.Flags().BoolVar(&explain, "explain", false, "print why: the proof of an allowed check, or the branches a denied one tried")
+	c.Flags().StringVar(&format, "format", "tree", "explanation format: tree or dot")
+	return c
+}
+
+// checkJSON is the -o json form of a check's answer.
+type checkJSON struct {
+	Permissionship string           `json:"permissionship"`
+	Allowed        bool             `json:"allowed"`
+	Token          string           `json:"token"`
+	Revision       uint64           `json:"revision"`
+	Explanation    *explanationJSON `json:"explanation,omitempty"`
+	Dot            string           `json:"dot,omitempty"`
+}
+
+type explanationJSON struct {
+	Rule         string             `json:"rule"`
+	Label        string             `json:"label"`
+	Result       string             `json:"result"`
+	Resource     string             `json:"resource,omitempty"`
+	Relation     string             `json:"relation,omitempty"`
+	Relationship string             `json:"relationship,omitempty"`
+	Arrow        string             `json:"arrow,omitempty"`
+	Children     []*explanationJSON `json:"children,omitempty"`
+}
+
+func toExplanationJSON(x *engine.Explanation) *explanationJSON {
+	if x == nil {
+		return nil
+	}
+	j := &explanationJSON{Rule: x.Rule, Label: x.Label(), Result: x.Result.String(), Relation: x.Relation,
+		Relationship: x.Relationship, Arrow: x.Arrow}
+	if x.Resource != (engine.Object{}) {
+		j.Resource = x.Resource.String()
+	}
+	for _, c := range x.Children {
+		if c != nil {
+			j.Children = append(j.Children, toExplanationJSON(c))
+		}
+	}
+	return j
+}
+
+func printCheck(w io.Writer, res engine.CheckResult, format string) error {
+	if global.output == "json" {
+		out := checkJSON{Permissionship: res.Permissionship.String(), Allowed: res.Permissionship == engine.Allowed,
+			Token: res.Revision.Token(), Revision: uint64(res.Revision)}
+		if res.Explanation != nil {
+			if format == "dot" {
+				var b strings.Builder
+				if err := res.Explanation.WriteDot(&b); err != nil {
+					return err
+				}
+				out.Dot = b.String()
+			} else {
+				out.Explanation = toExplanationJSON(res.Explanation)
+			}
+		}
+		return engineWriteJSON(w, out)
+	}
+	if res.Explanation != nil && format == "dot" {
+		return res.Explanation.WriteDot(w)
+	}
+	if _, err := fmt.Fprintln(w, res.Permissionship); err != nil {
+		return err
+	}
+	if res.Explanation != nil {
+		return res.Explanation.WriteTree(w)
+	}
+	return nil
+}
+
+// engineWriteJSON prints v as indented JSON and a newline (the -o json
+// output of check, expand and lookup).
+func engineWriteJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/reach-authz/reach/schema"
+	"github.com/reach-authz/reach/tuples"
+)
+
+func init() {
+	schemaSubcommands = append(schemaSubcommands, newSchemaWriteCmd, newSchemaReadCmd)
+}
+
+func newSchemaWriteCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "write FILE",
+		Short: "Write a schema into the store (the schema in force from the next revision)",
+		Long: `Compile FILE (a schema in the SpiceDB schema language; - reads the standard
+input) and store it in the embedded store in --data-dir as the schema of the
+next revision. The store keeps every version, so reads at older revisions see
+the schema of their time.
+
+A schema with errors is refused: every error goes to the standard error as
+FILE:LINE:COL: message, and the schema in force stays. So is a schema that
+would orphan stored relationships (it drops a definition or relation that
+still has relationships, or a subject type they still use): the error names
+one of them; delete such relationships first. Warnings are printed but do not
+refuse the schema.
+
+On success it prints "revision: TOKEN", the consistency token of the write
+(with --output json: {"revision": ..., "definitions": N, "caveats": N,
+"warnings": [...]}).
+
+Exit status: 0 written, 1 refused, 2 usage error, 3 the file or the store
+could not be read or written.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			src, name, err := readSchemaInput(cmd.InOrStdin(), args[0])
+			if err != nil {
+				return exitWith(exitError3, "reach: %v", err)
+			}
+			s, err := openStore()
+			if err != nil {
+				return exitWith(exitError3, "reach: %v", err)
+			}
+			defer s.Close()
+			rev, diags, err := s.WriteSchema(cmd.Context(), name, src)
+			errw := cmd.ErrOrStderr()
+			var warnings []string
+			for _, d := range diags {
+				fmt.Fprintln(errw, d.String())
+				if d.Severity == schema.Warning {
+					warnings = append(warnings, d.String())
+				}
+			}
+			var list schema.ErrorList
+			switch {
+			case errors.As(err, &list):
+				return exitWith(exitNo, "%s: schema refused (%s); the schema in force is unchanged", name, schemaPlural(len(list), "error"))
+			case errors.Is(err, tuples.ErrOrphans):
+				return exitWith(exitNo, "reach: %v\n%s: schema refused; the schema in force is unchanged", err, name)
+			case err != nil:
+				return exitWith(exitError3, "reach: writing the schema: %v", err)
+			}
+			prog, _, err := s.Schema(cmd.Context())
+			if err != nil {
+				return exitWith(exitError3, "reach: %v", err)
+			}
+			if global.output == "json" {
+				return printStoreJSON(cmd, struct {
+					Revision    string   `json:"revision"`
+					Definitions int      `json:"definitions"`
+					Caveats     int      `json:"caveats"`
+					Warnings    []string `json:"warnings"`
+				}{rev.Token(), len(prog.Definitions()), len(prog.Caveats()), emptyIfNil(warnings)})
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "revision: %s\n", rev.Token())
+			return err
+		},
+	}
+}
+
+func newSchemaReadCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "read",
+		Short: "Print the schema in force in the store",
+		Long: `Print the schema in force in the embedded store in --data-dir, as it was
+written. With --output json: {"revision": TOKEN of the write that stored it,
+"file": its file name, "schema": its text}.
+
+Exit status: 0 printed, 1 no schema has been written, 3 the store could not
+be read.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := openStore()
+			if err != nil {
+				return exitWith(exitError3, "reach: %v", err)
+			}
+			defer s.Close()
+			name, src, rev, err := s.SchemaSource(cmd.Context())
+			if err != nil {
+				return exitWith(exitError3, "reach: reading the schema: %v", err)
+			}
+			if rev == 0 {
+				return exitWith(exitNo, "reach: no schema has been written to %s (use reach schema write FILE)", global.dataDir)
+			}
+			if global.output == "json" {
+				return printStoreJSON(cmd, struct {
+					Revision string `json:"revision"`
+					File     string `json:"file"`
+					Schema   string `json:"schema"`
+				}{rev.Token(), name, string(src)})
+			}
+			_, err = cmd.OutOrStdout().Write(src)
+			return err
+		},
+	}
+}
+
+// printStoreJSON prints v as indented JSON on the command's standard output.
+func printStoreJSON(cmd *cobra.Command, v any) error {
+	enc := json.NewEncoder(cmd.OutOrStdout())
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+// emptyIfNil makes a nil slice an empty one, so that JSON shows [] not null.
+func emptyIfNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}

@@ -1,0 +1,153 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The golden files of `reach validate` are rewritten with
+//
+//	go test ./cmd/reach -run TestValidateGolden -update
+func init() {
+	if flag.Lookup("update") == nil { // another test file may define it
+		flag.Bool("update", false, "rewrite golden files")
+	}
+}
+
+func updateGolden() bool {
+	f := flag.Lookup("update")
+	return f != nil && f.Value.String() == "true"
+}
+
+const vdir = "testdata/validate/"
+
+func TestValidateExitStatus(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want int
+	}{
+		{"passing file", []string{vdir + "pass.yaml"}, exitOK},
+		{"matrix and lookups", []string{vdir + "groups.matrix.yaml", vdir + "groups.lookups.yaml"}, exitOK},
+		{"failing file", []string{vdir + "pass.yaml", vdir + "fail.yaml"}, exitNo},
+		{"invalid file", []string{vdir + "invalid.yaml"}, exitError3},
+		{"invalid before failing", []string{vdir + "fail.yaml", vdir + "invalid.yaml"}, exitError3},
+		{"missing file", []string{vdir + "nope.yaml"}, exitError3},
+		{"unsupported file", []string{vdir + "caveat.yaml"}, exitNo},
+		{"unsupported file skipped", []string{"--skip-unsupported", vdir + "caveat.yaml", vdir + "pass.yaml"}, exitOK},
+		{"no file", nil, exitUsage},
+		{"bad output", []string{"-o", "xml", vdir + "pass.yaml"}, exitUsage},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, stdout, stderr := reach(t, "", append([]string{"validate"}, tt.args...)...)
+			if code != tt.want {
+				t.Errorf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tt.want, stdout, stderr)
+			}
+		})
+	}
+}
+
+// TestValidateGolden compares the text and JSON reports on the testdata
+// files (one passing, one failing, one invalid, one needing caveats, a
+// matrix and its lookups) with testdata/validate/*.golden.
+func TestValidateGolden(t *testing.T) {
+	files, err := filepath.Glob(vdir + "*.yaml")
+	if err != nil || len(files) != 6 {
+		t.Fatalf("testdata: %v %v", files, err)
+	}
+	tests := []struct {
+		golden string
+		args   []string
+	}{
+		{"report.txt.golden", files},
+		{"report-skip.txt.golden", append([]string{"--skip-unsupported"}, files...)},
+		{"report.json.golden", append([]string{"-o", "json"}, files...)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.golden, func(t *testing.T) {
+			code, stdout, stderr := reach(t, "", append([]string{"validate"}, tt.args...)...)
+			if code != exitError3 {
+				t.Errorf("exit %d, want %d (an invalid file)", code, exitError3)
+			}
+			if stderr != "" {
+				t.Errorf("stderr: %s", stderr)
+			}
+			golden := vdir + tt.golden
+			if updateGolden() {
+				if err := os.WriteFile(golden, []byte(stdout), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run with -update to create it)", err)
+			}
+			if stdout != string(want) {
+				t.Errorf("output differs from %s (run with -update to accept):\n%s", golden, stdout)
+			}
+		})
+	}
+}
+
+func TestValidateJSON(t *testing.T) {
+	code, stdout, _ := reach(t, "", "validate", "-o", "json", "--skip-unsupported", vdir+"pass.yaml", vdir+"caveat.yaml", vdir+"groups.lookups.yaml")
+	if code != exitOK {
+		t.Fatalf("exit %d:\n%s", code, stdout)
+	}
+	var doc struct {
+		Files []struct {
+			File, Kind, Status string
+			Assertions         int
+			Unsupported        []string
+		}
+		Summary validateSummary
+	}
+	if err := json.Unmarshal([]byte(stdout), &doc); err != nil {
+		t.Fatalf("%v:\n%s", err, stdout)
+	}
+	if len(doc.Files) != 3 || doc.Files[0].Status != "passed" || doc.Files[0].Assertions != 6 ||
+		doc.Files[1].Status != "unsupported" || len(doc.Files[1].Unsupported) == 0 ||
+		doc.Files[2].Kind != "lookups" || doc.Files[2].Assertions != 4 {
+		t.Errorf("files %+v", doc.Files)
+	}
+	if s := doc.Summary; !s.OK || s.Passed != 2 || s.Unsupported != 1 || s.Assertions != 10 {
+		t.Errorf("summary %+v", s)
+	}
+}
+
+// The warnings of a schema (lint) go to stderr and do not fail the file.
+func TestValidateWarnings(t *testing.T) {
+	dir := t.TempDir()
+	src := `schema: |-
+  definition user {}
+  definition folder {
+    relation viewer: user
+  }
+  definition document {
+    relation parent: folder
+    permission view = parent->viewer
+  }
+relationships: |-
+  document:doc#parent@folder:top
+  folder:top#viewer@user:tom
+assertions:
+  assertTrue:
+    - document:doc#view@user:tom
+`
+	path := filepath.Join(dir, "warn.yaml")
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := reach(t, "", "validate", path)
+	if code != exitOK || !strings.Contains(stdout, "passed (1 assertion)") {
+		t.Errorf("exit %d, stdout %q", code, stdout)
+	}
+	if !strings.Contains(stderr, "warn.yaml:8:") || !strings.Contains(stderr, "warning") {
+		t.Errorf("stderr %q, want the lint warning with its YAML line", stderr)
+	}
+}

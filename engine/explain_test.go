@@ -1,0 +1,117 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// golden compares got with testdata/name, or writes it there with -update.
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs from the golden file (go test -update to accept):\n--- got\n%s\n--- want\n%s", name, got, want)
+	}
+}
+
+// The explanations of a few checks, allowed and denied, as indented trees
+// and as Graphviz, against golden files.
+func TestExplain(t *testing.T) {
+	st := newTestStore(t, semanticsSchema, semanticsData...)
+	e := New(st, Options{})
+	checks := []string{
+		"doc:d3#read@user:vera",             // arrows, two levels
+		"doc:d2#read@user:carl",             // nested groups
+		"doc:d3#read@user:zed",              // denied: every branch tried
+		"doc:pub#not_blocked@user:bob",      // wildcard minus a user
+		"doc:d6#all_folders@user:bert",      // .all, one folder short
+		"group:ca#member@user:nobody",       // a cycle
+		"doc:d5#review@user:ivan",           // intersection
+		"doc:d10#read@user:vic",             // arrow over a subject-set tuple
+		"group:eng#member@group:eng#member", // identity
+	}
+	var tree, dot strings.Builder
+	for _, q := range checks {
+		req := checkReq(t, q)
+		req.Explain = true
+		res, err := e.Check(context.Background(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Explanation == nil {
+			t.Fatalf("%s: no explanation", q)
+		}
+		if res.Explanation.Result != res.Permissionship {
+			t.Errorf("%s: explanation says %s, the check %s", q, res.Explanation.Result, res.Permissionship)
+		}
+		fmt.Fprintf(&tree, "# %s: %s\n", q, res.Permissionship)
+		if err := res.Explanation.WriteTree(&tree); err != nil {
+			t.Fatal(err)
+		}
+		tree.WriteString("\n")
+		fmt.Fprintf(&dot, "// %s\n", q)
+		if err := res.Explanation.WriteDot(&dot); err != nil {
+			t.Fatal(err)
+		}
+		// Without Explain there is no explanation, and the same answer.
+		req.Explain = false
+		plain, err := e.Check(context.Background(), req)
+		if err != nil || plain.Explanation != nil || plain.Permissionship != res.Permissionship {
+			t.Errorf("%s unexplained: %s, %v, explanation %v", q, plain.Permissionship, err, plain.Explanation)
+		}
+	}
+	golden(t, "explain.txt", tree.String())
+	golden(t, "explain.dot", dot.String())
+}
+
+// An allowed explanation is a proof: every step in it is allowed, down to
+// relationships that exist.
+func TestExplainAllowedIsAProof(t *testing.T) {
+	st := newTestStore(t, semanticsSchema, semanticsData...)
+	e := New(st, Options{})
+	for _, q := range []string{"doc:d3#read@user:vera", "doc:d2#read@user:carl", "doc:d9#read@user:cyd", "doc:d12#layered@user:lena", "doc:d11#read@user:wanda"} {
+		req := checkReq(t, q)
+		req.Explain = true
+		res, err := e.Check(context.Background(), req)
+		if err != nil || res.Permissionship != Allowed {
+			t.Fatalf("%s: %v %v", q, res.Permissionship, err)
+		}
+		// Under the subtracted side of an exclusion, steps are (rightly)
+		// denied: only the rest must be allowed.
+		var walk func(x *Explanation)
+		walk = func(x *Explanation) {
+			if x.Result != Allowed {
+				var b bytes.Buffer
+				res.Explanation.WriteTree(&b)
+				t.Errorf("%s: step %q is %s in the proof:\n%s", q, x.Label(), x.Result, b.String())
+			}
+			for i, c := range x.Children {
+				if x.Rule != RuleExclusion || i == 0 {
+					walk(c)
+				}
+			}
+		}
+		walk(res.Explanation)
+	}
+}

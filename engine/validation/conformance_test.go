@@ -1,0 +1,152 @@
+package validation
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// corpus is the conformance corpus beside the repository (../shared).
+const corpus = "../../../shared/conformance"
+
+// The files of the corpus that need caveat or relationship-expiration
+// evaluation, as its README lists them: 20 source files with caveats, 4
+// with expiration (expirationwithcaveat has both), and the matrix and
+// lookups files of the 19 caveated ones that have a matrix. Every other
+// file must pass; these must be reported unsupported, not passed.
+var (
+	caveatSources = []string{
+		"allopscaveat", "basiccaveat", "caveatarrow", "caveatedintersectionarrow", "caveatexpiration",
+		"caveatindirectarrow", "caveatip", "caveatlist", "caveatlr", "caveatmap",
+		"caveatmultiplebranchessamerel", "caveatunderarrow", "caveatunderintersect", "expirationwithcaveat",
+		"multibranchcaveatwitharrows", "multibranchcaveatwithintersectionarrows", "multipleslashes",
+		"publiccaveat", "publiccaveatexclusion", "quay",
+	}
+	expirationSources = []string{"arrowoverexpiration", "expirationwithcaveat", "indirectrelexpiration", "relexpiration"}
+)
+
+func corpusFiles(t *testing.T) []string {
+	t.Helper()
+	if _, err := os.Stat(corpus); err != nil {
+		t.Skipf("conformance corpus absent (%v)", err)
+	}
+	var files []string
+	for _, pat := range []string{"spicedb/*.yaml", "matrix/*.matrix.yaml", "matrix/*.lookups.yaml"} {
+		m, err := filepath.Glob(filepath.Join(corpus, pat))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, m...)
+	}
+	if len(files) == 0 {
+		t.Fatalf("no files in %s", corpus)
+	}
+	return files
+}
+
+// wantUnsupported says whether the corpus file at path needs caveats or
+// expiration.
+func wantUnsupported(path string) bool {
+	base := filepath.Base(path)
+	name := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(base, ".yaml"), ".matrix"), ".lookups")
+	for _, n := range caveatSources {
+		if n == name {
+			return true
+		}
+	}
+	for _, n := range expirationSources {
+		if n == name {
+			return !strings.Contains(base, ".matrix.") && !strings.Contains(base, ".lookups.")
+		}
+	}
+	return false
+}
+
+// TestConformance runs every file of the corpus: those needing no caveat or
+// expiration evaluation must pass, the others be reported unsupported. Each
+// passing file is then run again with one expectation turned around, which
+// must fail, to show the file's expectations are really compared (not
+// under -short).
+func TestConformance(t *testing.T) {
+	ctx := context.Background()
+	files := corpusFiles(t)
+	counts := map[string]int{}
+	var unsupported []string
+	for _, path := range files {
+		rel, _ := filepath.Rel(corpus, path)
+		t.Run(rel, func(t *testing.T) {
+			r, err := RunPath(ctx, path, DefaultOptions())
+			if err != nil {
+				t.Fatal(err)
+			}
+			counts[r.Kind+" "+r.Status.String()]++
+			if wantUnsupported(path) {
+				if r.Status != Unsupported {
+					t.Fatalf("status %v, want unsupported (the corpus README lists it as needing caveats or expiration)", r.Status)
+				}
+				unsupported = append(unsupported, rel)
+				return
+			}
+			switch r.Status {
+			case Passed:
+			case Invalid:
+				t.Fatalf("invalid: %s", r.Error)
+			case Unsupported:
+				t.Fatalf("unsupported: %s", strings.Join(r.Unsupported, "; "))
+			default:
+				for _, a := range r.Failures() {
+					t.Errorf("line %d: %s %s: got %s %s\n%s", a.Line, a.Kind, a.Text, a.Got, a.Error, a.Explanation)
+				}
+				for _, v := range r.Validation {
+					t.Errorf("line %d: %s", v.Line, v.Message)
+				}
+				t.FailNow()
+			}
+			p, _ := r.Counts()
+			counts[r.Kind+" checks"] += p
+			if p > 0 && !testing.Short() {
+				checkMutantFails(t, path, r.Kind)
+			}
+		})
+	}
+	sort.Strings(unsupported)
+	t.Logf("%d files; %v", len(files), counts)
+	t.Logf("unsupported (%d): %s", len(unsupported), strings.Join(unsupported, " "))
+}
+
+// checkMutantFails runs the file at path with its first expectation turned
+// around and makes sure the result is a failure.
+func checkMutantFails(t *testing.T, path, kind string) {
+	t.Helper()
+	ctx := context.Background()
+	var r *Result
+	var err error
+	if kind == KindLookups {
+		l, lerr := ReadLookups(path)
+		if lerr != nil {
+			t.Fatal(lerr)
+		}
+		if len(l.Lookups) == 0 {
+			return
+		}
+		l.Lookups[0].IDs = append(append([]string{}, l.Lookups[0].IDs...), "zz_not_a_result")
+		r, err = RunLookups(ctx, l, DefaultOptions())
+	} else {
+		f, ferr := Read(path)
+		if ferr != nil {
+			t.Fatal(ferr)
+		}
+		a := &f.Assertions[0]
+		a.Kind = map[AssertionKind]AssertionKind{AssertTrue: AssertFalse, AssertFalse: AssertTrue}[a.Kind]
+		r, err = Run(ctx, f, DefaultOptions())
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, failed := r.Counts(); r.Status != Failed || failed != 1 {
+		t.Errorf("with its first expectation turned around: status %v, %d failed; want failed, 1", r.Status, failed)
+	}
+}
