@@ -170,7 +170,11 @@ func (c *checker) top(req CheckRequest) (CheckResult, error) {
 	if err != nil {
 		return CheckResult{}, err
 	}
-	return CheckResult{Permissionship: o.perm, Revision: c.rev, Explanation: o.expl}, nil
+	res := CheckResult{Permissionship: o.perm, Revision: c.rev}
+	if c.explain {
+		res.Explanation = o.expl
+	}
+	return res, nil
 }
 
 // check answers the sub-problem "does s reach rel on rt:rid?".

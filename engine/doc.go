@@ -8,7 +8,14 @@
 // (tuples.Snapshot), and the engine walks the Program's rewrite rules over a
 // snapshot. Semantics follow SpiceDB's: direct relationships, subject sets
 // (nested groups), wildcards, computed usersets, arrows (->, .any, .all),
-// union, intersection, exclusion and nil.
+// union, intersection, exclusion and nil. As in SpiceDB's check
+// (internal/graph/check.go): a subject set T:id#rel is a member of T:id#rel
+// itself; a wildcard T:* matches every subject of type T, subject sets
+// included; an arrow follows the object of each subject of its tupleset
+// relation, ignoring that subject's relation, and skips wildcards; .all
+// needs at least one such subject and every one of them to reach the
+// target; a relation or permission that a subject's type lacks holds for
+// nobody.
 //
 // Every request first picks a revision from its Consistency (Zanzibar's
 // zookies: minimize_latency, at_least_as_fresh, at_exact_snapshot,
@@ -16,9 +23,16 @@
 // sub-problems are memoised, union stops at the first yes and intersection at
 // the first no, cycles in the data are cut (a negative check over a group
 // cycle is Denied, not an error), and a depth limit turns runaway recursion
-// into an error wrapping ErrMaxDepth. Across requests a sharded LRU cache keyed
+// into an error wrapping ErrMaxDepth. Data whose answer depends on itself
+// through the subtracted side of an exclusion has no consistent answer: the
+// check fails with ErrNegativeCycle. Across requests a sharded LRU cache keyed
 // on (revision, resource, relation, subject) remembers every definite
 // sub-problem; since revisions are immutable it never needs invalidating.
+//
+// The engine's tests compare it with a reference evaluator (a fixpoint over
+// every relationship, stratum by stratum) on random schemas, data and
+// queries, and with the truth tables SpiceDB computed for its own test
+// files (../shared/conformance).
 //
 // Caveated relationships are not evaluated yet: a caveat on the path makes
 // the answer Conditional, propagated with three-valued logic (Denied <

@@ -840,7 +840,7 @@ func (p *parser) parseCaveat(leading []*Comment) *CaveatDecl {
 	trimmed := bytes.TrimSpace(raw)
 	c.Expr = normalizeCEL(string(trimmed))
 	lead := len(raw) - len(bytes.TrimLeft(raw, " \t\r\n"))
-	c.ExprPos = positionAt(p.lx.file, p.src, start+lead)
+	c.ExprPos = positionAfter(open.pos, p.src, start+lead)
 	if c.Expr == "" {
 		p.errorf(p.tok.pos, "caveat %s has an empty expression", c.Name)
 	}
@@ -886,10 +886,11 @@ func (p *parser) parseParamType(depth int) *TypeRef {
 	return t
 }
 
-// positionAt computes the position of byte offset off in src.
-func positionAt(file string, src []byte, off int) Position {
-	line, col := 1, 1
-	for i := 0; i < off && i < len(src); i++ {
+// positionAfter computes the position of byte offset off in src, counting
+// from base, a position at or before it.
+func positionAfter(base Position, src []byte, off int) Position {
+	line, col := base.Line, base.Column
+	for i := base.Offset; i < off && i < len(src); i++ {
 		switch src[i] {
 		case '\n':
 			line++
@@ -905,7 +906,7 @@ func positionAt(file string, src []byte, off int) Position {
 			col++
 		}
 	}
-	return Position{File: file, Line: line, Column: col, Offset: off}
+	return Position{File: base.File, Line: line, Column: col, Offset: off}
 }
 
 // setEnd records where member m ends.

@@ -180,11 +180,8 @@ func (s *Store) loadBatch(p *preparedBatch, rev Revision) error {
 	if err := ld.Finish(); err != nil {
 		return fmt.Errorf("write revision %d: %w", rev, err)
 	}
-	if s.opts.SyncWrites {
-		if err := s.db.Sync(); err != nil {
-			return fmt.Errorf("sync revision %d: %w", rev, err)
-		}
-	}
+	// With SyncWrites, Badger syncs the log and the value log before the
+	// write request completes, as for a transaction.
 	s.names.publish(na)
 	s.committed(rev, now)
 	return nil

@@ -18,11 +18,20 @@ func init() { subcommands = append(subcommands, newCheckCmd) }
 type consistencyFlags struct {
 	mode  string
 	token string
+	file  string
 }
 
 func (f *consistencyFlags) add(c *cobra.Command) {
 	c.Flags().StringVar(&f.mode, "consistency", "", "revision to read: minimize_latency (default), at_least_as_fresh, at_exact_snapshot or fully_consistent")
 	c.Flags().StringVar(&f.token, "token", "", "consistency token (printed by writes) for at_least_as_fresh (the default when a token is given) and at_exact_snapshot")
+	c.Flags().StringVar(&f.file, "file", "", "read a validation file (schema and relationships, zed validate format) into memory instead of the store in --data-dir")
+}
+
+// open opens the engine the command reads: the --file validation file in
+// memory, or the store in --data-dir. Call closeFn when done.
+func (f *consistencyFlags) open(cmd *cobra.Command) (*engine.Engine, func() error, error) {
+	e, _, closeFn, err := engineSource(cmd.Context(), f.file, engine.Options{})
+	return e, closeFn, err
 }
 
 // consistency reads the flags; their errors are usage errors.
@@ -90,11 +99,11 @@ tree, the default) or a Graphviz digraph (--format dot; draw it with dot -Tsvg).
 			if format != "tree" && format != "dot" {
 				return usagef("--format must be tree or dot, not %q", format)
 			}
-			e, st, err := openEngine(engine.Options{})
+			e, closeFn, err := cons.open(cmd)
 			if err != nil {
 				return err
 			}
-			defer st.Close()
+			defer closeFn()
 			res, err := e.Check(cmd.Context(), engine.CheckRequest{
 				Resource: resource, Permission: args[1], Subject: subject, Consistency: consistency, Explain: explain,
 			})

@@ -33,11 +33,11 @@ as nested objects with the revision's token.`,
 			if err != nil {
 				return err
 			}
-			e, st, err := openEngine(engine.Options{})
+			e, closeFn, err := cons.open(cmd)
 			if err != nil {
 				return err
 			}
-			defer st.Close()
+			defer closeFn()
 			tree, rev, err := e.Expand(cmd.Context(), resource, args[1], consistency)
 			if err != nil {
 				return err

@@ -57,11 +57,11 @@ the same revision. Exit status 0 (even when nothing is found), 2 for bad argumen
 			if err != nil {
 				return err
 			}
-			e, st, err := openEngine(engine.Options{})
+			e, closeFn, err := cons.open(cmd)
 			if err != nil {
 				return err
 			}
-			defer st.Close()
+			defer closeFn()
 			type resultJSON struct {
 				ID             string `json:"id"`
 				Permissionship string `json:"permissionship"`
@@ -138,11 +138,11 @@ evaluated is followed by " (conditional)". Exit status 0 (even when nothing is f
 			if err != nil {
 				return err
 			}
-			e, st, err := openEngine(engine.Options{})
+			e, closeFn, err := cons.open(cmd)
 			if err != nil {
 				return err
 			}
-			defer st.Close()
+			defer closeFn()
 			found, rev, err := e.LookupSubjects(cmd.Context(), engine.LookupSubjectsRequest{
 				Resource: resource, Permission: args[1], SubjectType: stype, SubjectRelation: srel, Consistency: consistency,
 			})

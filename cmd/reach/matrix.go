@@ -13,7 +13,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/reach-authz/reach/engine"
-	"github.com/reach-authz/reach/engine/validation"
 	"github.com/reach-authz/reach/schema"
 	"github.com/reach-authz/reach/tuples"
 	"github.com/spf13/cobra"
@@ -143,7 +142,7 @@ func buildMatrix(ctx context.Context, stderr io.Writer, req matrixRequest) (*mat
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	eng, store, closeFn, err := matrixSource(ctx, req.file)
+	eng, store, closeFn, err := engineSource(ctx, req.file, engine.Options{})
 	if err != nil {
 		return nil, err
 	}
@@ -243,27 +242,6 @@ func buildMatrix(ctx context.Context, stderr io.Writer, req matrixRequest) (*mat
 		}
 	}
 	return m, nil
-}
-
-// matrixSource opens the engine and store the matrix reads: a validation
-// file loaded into memory, or the store in --data-dir.
-func matrixSource(ctx context.Context, file string) (*engine.Engine, *tuples.Store, func() error, error) {
-	if file == "" {
-		e, s, err := openEngine(engine.Options{})
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		return e, s, s.Close, nil
-	}
-	f, err := validation.Read(file)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	env, err := validation.Load(ctx, f, engine.Options{})
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("%s: %w", file, err)
-	}
-	return env.Engine, env.Store, env.Close, nil
 }
 
 // matrixPermissions returns the rows: the named permissions (or

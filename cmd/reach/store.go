@@ -36,22 +36,22 @@ func openEngine(opts engine.Options) (*engine.Engine, *tuples.Store, error) {
 // engineSource opens the engine a read command works on: with file set, a
 // validation YAML file (schema and relationships) loaded into a fresh
 // in-memory store, so that a model can be queried without any setup;
-// otherwise the embedded store in --data-dir. close releases it.
-func engineSource(ctx context.Context, file string, opts engine.Options) (e *engine.Engine, close func() error, err error) {
+// otherwise the embedded store in --data-dir. closeFn releases it.
+func engineSource(ctx context.Context, file string, opts engine.Options) (e *engine.Engine, s *tuples.Store, closeFn func() error, err error) {
 	if file == "" {
 		e, s, err := openEngine(opts)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
-		return e, s.Close, nil
+		return e, s, s.Close, nil
 	}
 	f, err := validation.Read(file)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	env, err := validation.Load(ctx, f, opts)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", file, err)
+		return nil, nil, nil, fmt.Errorf("%s: %w", file, err)
 	}
-	return env.Engine, env.Close, nil
+	return env.Engine, env.Store, env.Close, nil
 }

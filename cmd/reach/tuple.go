@@ -544,13 +544,17 @@ or the store could not be used.`,
 			res, err := s.Import(cmd.Context(), in, opts)
 			p.finish()
 			if err != nil {
-				msg := fmt.Sprintf("reach: %v", err)
-				if res.Imported > 0 {
-					msg += fmt.Sprintf("\nreach: %s relationships in %d batches were imported before (up to revision %s); the batch holding the error was not written",
-						thousands(res.Imported), res.Batches, res.Revision.Token())
-				}
 				var le *tuples.LineError
-				if errors.As(err, &le) || errors.Is(err, tuples.ErrNoSchema) {
+				isLine := errors.As(err, &le)
+				msg := err.Error() // FILE:LINE: message
+				if !isLine {
+					msg = "reach: " + msg
+				}
+				if res.Imported > 0 {
+					msg += fmt.Sprintf("\nreach: %s in %s were imported before (up to revision %s); the batch holding the error was not written",
+						plural(res.Imported, "relationship"), plural(int64(res.Batches), "batch"), res.Revision.Token())
+				}
+				if isLine || errors.Is(err, tuples.ErrNoSchema) {
 					return exitWith(exitNo, "%s", msg)
 				}
 				return exitWith(exitError3, "%s", msg)
@@ -593,13 +597,13 @@ func printImportResult(cmd *cobra.Command, res tuples.ImportResult, rev tuples.R
 		fmt.Fprintf(errw, "skipped %s\n", e)
 	}
 	if more := res.Skipped - int64(len(invalid)); more > 0 {
-		fmt.Fprintf(errw, "skipped %s more invalid lines\n", thousands(more))
+		fmt.Fprintf(errw, "skipped %s more\n", plural(more, "invalid line"))
 	}
 	out := cmd.OutOrStdout()
-	fmt.Fprintf(out, "imported: %s relationships in %d batches (%s lines, %.1fs, %s/s)\n",
-		thousands(res.Imported), res.Batches, thousands(res.Lines), took.Seconds(), thousands(int64(rate)))
+	fmt.Fprintf(out, "imported: %s in %s (%s, %.1fs, %s/s)\n", plural(res.Imported, "relationship"),
+		plural(int64(res.Batches), "batch"), plural(res.Lines, "line"), took.Seconds(), thousands(int64(rate)))
 	if skipInvalid {
-		fmt.Fprintf(out, "skipped: %s invalid lines\n", thousands(res.Skipped))
+		fmt.Fprintf(out, "skipped: %s\n", plural(res.Skipped, "invalid line"))
 	}
 	_, err := fmt.Fprintf(out, "revision: %s\n", rev.Token())
 	return err
@@ -640,7 +644,7 @@ func (p *importProgress) update(st tuples.ImportStats) {
 		if p.drawn && now.Sub(p.last) < time.Second {
 			return
 		}
-		fmt.Fprintf(p.w, "imported %s relationships (%s lines read)\n", thousands(st.Imported), thousands(st.Lines))
+		fmt.Fprintf(p.w, "imported %s (%s read)\n", plural(st.Imported, "relationship"), plural(st.Lines, "line"))
 	case "bar":
 		if p.drawn && now.Sub(p.last) < 100*time.Millisecond {
 			return
@@ -677,6 +681,18 @@ func (p *importProgress) finish() {
 	if p.mode == "bar" && p.drawn {
 		fmt.Fprintln(p.w)
 	}
+}
+
+// plural is n (with thousands separators) and noun, with an s (or es)
+// unless n is 1.
+func plural(n int64, noun string) string {
+	switch {
+	case n == 1:
+		return "1 " + noun
+	case strings.HasSuffix(noun, "ch"):
+		return thousands(n) + " " + noun + "es"
+	}
+	return thousands(n) + " " + noun + "s"
 }
 
 // thousands formats n with commas between groups of three digits.
