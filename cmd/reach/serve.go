@@ -1,0 +1,226 @@
+package main
+
+import (
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/reach-authz/reach/engine"
+	"github.com/reach-authz/reach/server"
+	"github.com/reach-authz/reach/tuples"
+)
+
+func init() { subcommands = append(subcommands, newServeCmd) }
+
+// presharedKeyEnv is the environment variable read when no
+// --preshared-key is given.
+const presharedKeyEnv = "REACH_PRESHARED_KEY"
+
+type serveOptions struct {
+	grpcAddr, httpAddr, metricsAddr string
+	keys, keyAliases                []string
+	insecureNoAuth                  bool
+	tlsCert, tlsKey                 string
+	inMemory, syncWrites            bool
+	maxUpdates                      int
+	limits                          server.Limits
+	shutdownTimeout                 time.Duration
+	logLevel, logFormat             string
+	cacheSize                       int
+}
+
+func newServeCmd() *cobra.Command {
+	var o serveOptions
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the SpiceDB API (authzed.api.v1) over gRPC and HTTP",
+		Long: `Serve the store in --data-dir with SpiceDB's API, authzed.api.v1, over gRPC
+and (through the gRPC gateway) HTTP/JSON, so that SpiceDB's clients work unchanged.
+
+Every request must carry a preshared key as a bearer token
+("authorization: Bearer KEY"); give it with --preshared-key (or its alias
+--grpc-preshared-key, repeatable for several keys) or the environment
+variable ` + presharedKeyEnv + `. Without a key the server refuses to start unless
+--insecure-no-auth is given, and then only on loopback addresses. Every
+address defaults to 127.0.0.1; an empty --http-addr or --metrics-addr turns
+that listener off. SIGTERM or SIGINT shuts down gracefully: requests in
+flight finish, then the store is closed.
+
+Request limits (defaults follow SpiceDB's): at most 1000 updates and 1000
+preconditions per write, 1000 items per bulk check, limits of at most 1000 for
+reads, lookups and deletes, 10000 per export batch, 4 MiB per message, 1000
+concurrent requests per connection, 30s per unary request.`,
+		Example: `  reach serve --preshared-key "$KEY"
+  REACH_PRESHARED_KEY=secret reach serve --grpc-addr 127.0.0.1:50051 --http-addr 127.0.0.1:8443
+  reach serve --insecure-no-auth --in-memory`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return runServe(cmd, o) },
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.grpcAddr, "grpc-addr", "127.0.0.1:50051", "address of the gRPC API")
+	f.StringVar(&o.httpAddr, "http-addr", "127.0.0.1:8443", `address of the HTTP/JSON gateway ("" turns it off)`)
+	f.StringVar(&o.metricsAddr, "metrics-addr", "127.0.0.1:9090", `address of the Prometheus metrics ("" turns them off)`)
+	f.StringSliceVar(&o.keys, "preshared-key", nil, "preshared key clients present as a bearer token (env "+presharedKeyEnv+"); repeat for several")
+	f.StringSliceVar(&o.keyAliases, "grpc-preshared-key", nil, "alias of --preshared-key")
+	f.BoolVar(&o.insecureNoAuth, "insecure-no-auth", false, "serve without authentication (loopback addresses only)")
+	f.StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate file (PEM) for gRPC and HTTP")
+	f.StringVar(&o.tlsKey, "tls-key", "", "TLS private key file (PEM)")
+	f.BoolVar(&o.inMemory, "in-memory", false, "serve an empty in-memory store instead of --data-dir (lost on exit)")
+	f.BoolVar(&o.syncWrites, "sync-writes", false, "make every write wait for fsync (survives a machine crash, not only a process crash)")
+	f.IntVar(&o.maxUpdates, "write-relationships-max-updates-per-call", tuples.DefaultMaxBatch, "most updates in one WriteRelationships")
+	f.IntVar(&o.limits.MaxPreconditions, "write-relationships-max-preconditions-per-call", server.DefaultMaxPreconditions, "most preconditions in one write or delete")
+	f.IntVar(&o.limits.MaxCheckItems, "max-bulk-check-items", server.DefaultMaxCheckItems, "most items in one CheckBulkPermissions")
+	f.IntVar(&o.limits.MaxReadLimit, "max-read-relationships-limit", server.DefaultMaxReadLimit, "largest limit of ReadRelationships")
+	f.IntVar(&o.limits.MaxLookupLimit, "max-lookup-resources-limit", server.DefaultMaxLookupLimit, "largest limit of LookupResources")
+	f.IntVar(&o.limits.MaxDeleteLimit, "max-delete-relationships-limit", server.DefaultMaxDeleteLimit, "largest limit of DeleteRelationships")
+	f.IntVar(&o.limits.MaxExportBatch, "max-bulk-export-relationships-limit", server.DefaultMaxExportBatch, "largest (and default) batch of ExportBulkRelationships")
+	f.IntVar(&o.limits.MaxMessageBytes, "max-message-bytes", server.DefaultMaxMessageBytes, "largest request message, in bytes")
+	f.DurationVar(&o.limits.RequestTimeout, "request-timeout", server.DefaultRequestTimeout, "longest a unary request may run")
+	f.Uint32Var(&o.limits.MaxConcurrentStreams, "max-concurrent-streams", server.DefaultMaxConcurrentStreams, "most requests one connection runs at once")
+	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", server.DefaultShutdownTimeout, "longest a graceful shutdown waits for requests in flight")
+	f.IntVar(&o.cacheSize, "cache-size", 0, "entries of the check cache (0: the engine's default; <0: off)")
+	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+	return cmd
+}
+
+func runServe(cmd *cobra.Command, o serveOptions) error {
+	log, err := newLogger(cmd, o.logLevel, o.logFormat)
+	if err != nil {
+		return err
+	}
+	o.keys = append(o.keys, o.keyAliases...)
+	if len(o.keys) == 0 {
+		if k := os.Getenv(presharedKeyEnv); k != "" {
+			o.keys = strings.Split(k, ",")
+		}
+	}
+	for _, k := range o.keys {
+		if strings.TrimSpace(k) == "" {
+			return usagef("a preshared key cannot be empty")
+		}
+	}
+	switch {
+	case len(o.keys) == 0 && !o.insecureNoAuth:
+		return usagef("a preshared key is required: --preshared-key KEY or %s (or --insecure-no-auth, on loopback only)", presharedKeyEnv)
+	case len(o.keys) > 0 && o.insecureNoAuth:
+		return usagef("--insecure-no-auth and a preshared key exclude each other")
+	case o.grpcAddr == "":
+		return usagef("--grpc-addr cannot be empty")
+	}
+	if o.insecureNoAuth {
+		for _, a := range []struct{ flag, addr string }{{"--grpc-addr", o.grpcAddr}, {"--http-addr", o.httpAddr}} {
+			if a.addr != "" && !isLoopback(a.addr) {
+				return usagef("--insecure-no-auth serves only on loopback addresses, not %s %s", a.flag, a.addr)
+			}
+		}
+	}
+	var tlsConf *tls.Config
+	if o.tlsCert != "" || o.tlsKey != "" {
+		if o.tlsCert == "" || o.tlsKey == "" {
+			return usagef("--tls-cert and --tls-key go together")
+		}
+		cert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
+		if err != nil {
+			return fmt.Errorf("loading the TLS key pair: %w", err)
+		}
+		tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+
+	dir := global.dataDir
+	if !o.inMemory {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("data directory %s: %w", dir, err)
+		}
+	}
+	store, err := tuples.Open(dir, tuples.Options{InMemory: o.inMemory, MaxBatch: o.maxUpdates, SyncWrites: o.syncWrites})
+	if err != nil {
+		return fmt.Errorf("opening the store in %s: %w", dir, err)
+	}
+	defer func() {
+		if err := store.Close(); err != nil {
+			log.Error("closing the store", "err", err)
+		} else {
+			log.Info("store closed")
+		}
+	}()
+	eng := engine.New(store, engine.Options{CacheSize: o.cacheSize})
+	srv, err := server.New(store, eng, server.Config{
+		PresharedKeys:   o.keys,
+		InsecureNoAuth:  o.insecureNoAuth,
+		TLS:             tlsConf,
+		Logger:          log,
+		Limits:          o.limits,
+		ShutdownTimeout: o.shutdownTimeout,
+	})
+	if err != nil {
+		return err
+	}
+
+	var ln server.Listeners
+	var opened []net.Listener
+	closeAll := func() {
+		for _, l := range opened {
+			l.Close()
+		}
+	}
+	for _, a := range []struct {
+		addr string
+		dst  *net.Listener
+	}{{o.grpcAddr, &ln.GRPC}, {o.httpAddr, &ln.HTTP}, {o.metricsAddr, &ln.Metrics}} {
+		if a.addr == "" {
+			continue
+		}
+		l, err := net.Listen("tcp", a.addr)
+		if err != nil {
+			closeAll()
+			return fmt.Errorf("listening on %s: %w", a.addr, err)
+		}
+		opened = append(opened, l)
+		*a.dst = l
+	}
+	ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	if err := srv.Run(ctx, ln); err != nil {
+		return err
+	}
+	return nil
+}
+
+// isLoopback reports whether addr (host:port) names a loopback host; an
+// empty host (every interface) is not.
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func newLogger(cmd *cobra.Command, level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, usagef("--log-level must be debug, info, warn or error, not %q", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	w := cmd.ErrOrStderr()
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, usagef("--log-format must be text or json, not %q", format)
+}

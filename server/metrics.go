@@ -1,0 +1,91 @@
+package server
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"google.golang.org/grpc/codes"
+
+	"github.com/reach-authz/reach/engine"
+)
+
+// metrics are the server's Prometheus metrics, in a registry of its own.
+type metrics struct {
+	reg      *prometheus.Registry
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+	checks   *prometheus.CounterVec
+	writes   prometheus.Counter
+	watchers prometheus.Gauge
+}
+
+func newMetrics(s *Server) *metrics {
+	m := &metrics{reg: prometheus.NewRegistry()}
+	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "reach", Subsystem: "grpc", Name: "requests_total",
+		Help: "gRPC requests handled, by method and status code.",
+	}, []string{"method", "code"})
+	m.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: "reach", Subsystem: "grpc", Name: "request_duration_seconds",
+		Help:    "Time to handle a gRPC request (a stream: until it ends), by method.",
+		Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+	}, []string{"method"})
+	m.checks = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "reach", Name: "checks_total",
+		Help: "Permission checks answered (single and bulk), by result.",
+	}, []string{"result"})
+	m.writes = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "reach", Name: "relationships_written_total",
+		Help: "Relationship updates written through WriteRelationships and ImportBulkRelationships.",
+	})
+	m.watchers = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: "reach", Name: "watch_streams",
+		Help: "Watch streams open.",
+	})
+	cacheHits := prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Namespace: "reach", Subsystem: "check_cache", Name: "hits_total",
+		Help: "Check cache hits.",
+	}, func() float64 { return float64(s.eng.CacheStats().Hits) })
+	cacheMisses := prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Namespace: "reach", Subsystem: "check_cache", Name: "misses_total",
+		Help: "Check cache misses.",
+	}, func() float64 { return float64(s.eng.CacheStats().Misses) })
+	cacheEntries := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "reach", Subsystem: "check_cache", Name: "entries",
+		Help: "Entries in the check cache.",
+	}, func() float64 { return float64(s.eng.CacheStats().Entries) })
+	head := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "reach", Name: "head_revision",
+		Help: "The store's head revision.",
+	}, func() float64 {
+		r, err := s.store.HeadRevision()
+		if err != nil {
+			return 0
+		}
+		return float64(r)
+	})
+	m.reg.MustRegister(m.requests, m.latency, m.checks, m.writes, m.watchers,
+		cacheHits, cacheMisses, cacheEntries, head,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+func (m *metrics) observeRequest(method string, code codes.Code, d time.Duration) {
+	method = strings.TrimPrefix(method, "/")
+	m.requests.WithLabelValues(method, code.String()).Inc()
+	m.latency.WithLabelValues(method).Observe(d.Seconds())
+}
+
+func (m *metrics) observeCheck(p engine.Permissionship) {
+	m.checks.WithLabelValues(p.String()).Inc()
+}
+
+func (m *metrics) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
+	return mux
+}

@@ -1,0 +1,417 @@
+package server
+
+import (
+	"context"
+	"crypto/subtle"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	v1 "github.com/authzed/authzed-go/proto/authzed/api/v1"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/test/bufconn"
+
+	"github.com/reach-authz/reach/engine"
+	"github.com/reach-authz/reach/tuples"
+)
+
+// Limits bound what one request may ask. The zero value of a field takes
+// its default (the Default* constants), which follow SpiceDB's.
+type Limits struct {
+	// MaxCheckItems is the most items of one CheckBulkPermissions.
+	MaxCheckItems int
+	// MaxPreconditions is the most preconditions of one write or delete.
+	// (The most updates of one write is the store's MaxBatch.)
+	MaxPreconditions int
+	// MaxReadLimit, MaxLookupLimit and MaxDeleteLimit are the largest
+	// optional_limit ReadRelationships, LookupResources and
+	// DeleteRelationships accept (0 there means no limit).
+	MaxReadLimit   int
+	MaxLookupLimit int
+	MaxDeleteLimit int
+	// MaxExportBatch is the largest (and default) batch of
+	// ExportBulkRelationships.
+	MaxExportBatch int
+	// MaxMessageBytes is the largest message received.
+	MaxMessageBytes int
+	// RequestTimeout bounds a unary request that has no earlier deadline
+	// (streams are not bounded).
+	RequestTimeout time.Duration
+	// MaxConcurrentStreams is the most requests one connection runs at once.
+	MaxConcurrentStreams uint32
+}
+
+// Defaults of Limits.
+const (
+	DefaultMaxCheckItems        = 1000
+	DefaultMaxPreconditions     = 1000
+	DefaultMaxReadLimit         = 1000
+	DefaultMaxLookupLimit       = 1000
+	DefaultMaxDeleteLimit       = 1000
+	DefaultMaxExportBatch       = 10000
+	DefaultMaxMessageBytes      = 4 << 20
+	DefaultRequestTimeout       = 30 * time.Second
+	DefaultMaxConcurrentStreams = 1000
+	// DefaultShutdownTimeout is how long a graceful shutdown waits for
+	// requests in flight.
+	DefaultShutdownTimeout = 15 * time.Second
+)
+
+func (l *Limits) setDefaults() {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&l.MaxCheckItems, DefaultMaxCheckItems)
+	def(&l.MaxPreconditions, DefaultMaxPreconditions)
+	def(&l.MaxReadLimit, DefaultMaxReadLimit)
+	def(&l.MaxLookupLimit, DefaultMaxLookupLimit)
+	def(&l.MaxDeleteLimit, DefaultMaxDeleteLimit)
+	def(&l.MaxExportBatch, DefaultMaxExportBatch)
+	def(&l.MaxMessageBytes, DefaultMaxMessageBytes)
+	if l.RequestTimeout <= 0 {
+		l.RequestTimeout = DefaultRequestTimeout
+	}
+	if l.MaxConcurrentStreams == 0 {
+		l.MaxConcurrentStreams = DefaultMaxConcurrentStreams
+	}
+}
+
+// Config configures a Server.
+type Config struct {
+	// PresharedKeys are the accepted bearer tokens. At least one is needed
+	// unless InsecureNoAuth.
+	PresharedKeys []string
+	// InsecureNoAuth serves without authentication.
+	InsecureNoAuth bool
+	// TLS, if set, serves gRPC and HTTP over TLS.
+	TLS *tls.Config
+	// Logger receives the server's structured logs (default: slog.Default()).
+	Logger *slog.Logger
+	// Limits bound requests.
+	Limits Limits
+	// ShutdownTimeout bounds the graceful shutdown (default
+	// DefaultShutdownTimeout); requests still running then are cut.
+	ShutdownTimeout time.Duration
+}
+
+// Server serves the authzed.api.v1 API over a store and an engine.
+type Server struct {
+	store   *tuples.Store
+	eng     *engine.Engine
+	cfg     Config
+	log     *slog.Logger
+	metrics *metrics
+	health  *health.Server
+
+	grpc   *grpc.Server // the public server
+	inproc *grpc.Server // plain server on an in-memory listener, for the gateway
+	pipe   *bufconn.Listener
+
+	// closingCtx is cancelled when shutdown begins, to end watch streams
+	// (which never finish by themselves).
+	closingCtx context.Context
+	closing    context.CancelFunc
+}
+
+// New builds a Server. It serves nothing until Run.
+func New(store *tuples.Store, eng *engine.Engine, cfg Config) (*Server, error) {
+	if len(cfg.PresharedKeys) == 0 && !cfg.InsecureNoAuth {
+		return nil, errors.New("a preshared key is required (or insecure-no-auth)")
+	}
+	for _, k := range cfg.PresharedKeys {
+		if k == "" {
+			return nil, errors.New("a preshared key cannot be empty")
+		}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.ShutdownTimeout <= 0 {
+		cfg.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	cfg.Limits.setDefaults()
+	s := &Server{store: store, eng: eng, cfg: cfg, log: cfg.Logger, health: health.NewServer()}
+	s.closingCtx, s.closing = context.WithCancel(context.Background())
+	s.metrics = newMetrics(s)
+
+	opts := []grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(s.unaryInterceptor),
+		grpc.ChainStreamInterceptor(s.streamInterceptor),
+		grpc.MaxRecvMsgSize(cfg.Limits.MaxMessageBytes),
+		grpc.MaxConcurrentStreams(cfg.Limits.MaxConcurrentStreams),
+	}
+	public := opts
+	if cfg.TLS != nil {
+		public = append(public, grpc.Creds(credentials.NewTLS(cfg.TLS)))
+	}
+	s.grpc = grpc.NewServer(public...)
+	s.inproc = grpc.NewServer(opts...)
+	for _, g := range []*grpc.Server{s.grpc, s.inproc} {
+		v1.RegisterPermissionsServiceServer(g, &permissionsService{s: s})
+		v1.RegisterSchemaServiceServer(g, &schemaService{s: s})
+		v1.RegisterWatchServiceServer(g, &watchService{s: s})
+		healthpb.RegisterHealthServer(g, s.health)
+	}
+	for _, name := range []string{"", "authzed.api.v1.PermissionsService", "authzed.api.v1.SchemaService", "authzed.api.v1.WatchService"} {
+		s.health.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
+	}
+	return s, nil
+}
+
+// GRPCServer is the public gRPC server (to serve on a listener of one's own).
+func (s *Server) GRPCServer() *grpc.Server { return s.grpc }
+
+// Listeners are where Run serves. GRPC is required; HTTP (the JSON
+// gateway) and Metrics (Prometheus) are optional.
+type Listeners struct {
+	GRPC, HTTP, Metrics net.Listener
+}
+
+// Run serves on the listeners until ctx ends, then shuts down gracefully:
+// it stops accepting, ends watch streams, lets requests in flight finish (up
+// to Config.ShutdownTimeout) and returns. It does not close the store. The
+// listeners are closed when Run returns.
+func (s *Server) Run(ctx context.Context, ln Listeners) error {
+	if ln.GRPC == nil {
+		return errors.New("no gRPC listener")
+	}
+	errc := make(chan error, 4)
+	var wg sync.WaitGroup
+	serve := func(name string, f func() error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, grpc.ErrServerStopped) {
+				errc <- fmt.Errorf("%s server: %w", name, err)
+			}
+		}()
+	}
+	s.log.Info("serving gRPC", "addr", ln.GRPC.Addr().String(), "tls", s.cfg.TLS != nil, "auth", !s.cfg.InsecureNoAuth)
+	serve("gRPC", func() error { return s.grpc.Serve(ln.GRPC) })
+
+	var httpSrv, metricsSrv *http.Server
+	if ln.HTTP != nil {
+		s.pipe = bufconn.Listen(1 << 20)
+		serve("in-process gRPC", func() error { return s.inproc.Serve(s.pipe) })
+		h, closeGW, err := s.gatewayHandler(ctx)
+		if err != nil {
+			s.grpc.Stop()
+			s.inproc.Stop()
+			wg.Wait()
+			return err
+		}
+		defer closeGW()
+		httpSrv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, TLSConfig: s.cfg.TLS}
+		s.log.Info("serving HTTP gateway", "addr", ln.HTTP.Addr().String(), "tls", s.cfg.TLS != nil)
+		serve("HTTP", func() error {
+			if s.cfg.TLS != nil {
+				return httpSrv.ServeTLS(ln.HTTP, "", "")
+			}
+			return httpSrv.Serve(ln.HTTP)
+		})
+	}
+	if ln.Metrics != nil {
+		metricsSrv = &http.Server{Handler: s.metrics.handler(), ReadHeaderTimeout: 10 * time.Second}
+		s.log.Info("serving metrics", "addr", ln.Metrics.Addr().String())
+		serve("metrics", func() error { return metricsSrv.Serve(ln.Metrics) })
+	}
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+	}
+	s.log.Info("shutting down")
+	s.shutdown(httpSrv, metricsSrv)
+	wg.Wait()
+	s.log.Info("stopped")
+	return runErr
+}
+
+// shutdown stops the servers gracefully, within the shutdown timeout.
+func (s *Server) shutdown(httpSrv, metricsSrv *http.Server) {
+	s.health.Shutdown()
+	s.closing()
+	deadline, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	if httpSrv != nil {
+		if err := httpSrv.Shutdown(deadline); err != nil {
+			httpSrv.Close()
+		}
+	}
+	done := make(chan struct{})
+	go func() {
+		s.grpc.GracefulStop()
+		s.inproc.GracefulStop()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-deadline.Done():
+		s.log.Warn("shutdown timeout: cutting requests in flight")
+		s.grpc.Stop()
+		s.inproc.Stop()
+		<-done
+	}
+	if metricsSrv != nil {
+		metricsSrv.Close()
+	}
+}
+
+// status converts an error for the API (see toStatus).
+func (s *Server) status(ctx context.Context, err error) error {
+	return toStatus(ctx, s.log, err)
+}
+
+// resolve picks the revision a read with consistency c reads, for the calls
+// that read the store directly (ReadRelationships, ExportBulkRelationships)
+// or need the revision before they start (LookupResources).
+// minimize_latency reads the head here, which is at least as fresh as
+// required.
+func (s *Server) resolve(c engine.Consistency) (tuples.Revision, error) {
+	head, err := s.store.HeadRevision()
+	if err != nil {
+		return 0, err
+	}
+	switch c.Mode {
+	case engine.AtLeastAsFresh, engine.AtExactSnapshot:
+		want, err := tuples.ParseToken(c.Token)
+		if err != nil {
+			return 0, err
+		}
+		if want > head {
+			return 0, fmt.Errorf("revision %d: %w", want, tuples.ErrRevisionInFuture)
+		}
+		if c.Mode == engine.AtExactSnapshot {
+			return want, nil
+		}
+	}
+	return head, nil
+}
+
+// Authentication and validation. SpiceDB checks the key first, then
+// validates the request: a request without a key is Unauthenticated even
+// when it is malformed. A wrong key is PermissionDenied (DESIGN.md, verified
+// against SpiceDB). The health service needs no key.
+
+const bearerPrefix = "bearer "
+
+func (s *Server) authenticate(ctx context.Context, fullMethod string) error {
+	if s.cfg.InsecureNoAuth || strings.HasPrefix(fullMethod, "/grpc.health.v1.Health/") {
+		return nil
+	}
+	md, _ := metadata.FromIncomingContext(ctx)
+	vals := md.Get("authorization")
+	if len(vals) == 0 {
+		return status.Error(codes.Unauthenticated, "Request unauthenticated with bearer")
+	}
+	v := vals[0]
+	if len(v) < len(bearerPrefix) || !strings.EqualFold(v[:len(bearerPrefix)], bearerPrefix) {
+		return status.Error(codes.Unauthenticated, "Request unauthenticated with bearer")
+	}
+	token := strings.TrimSpace(v[len(bearerPrefix):])
+	if token == "" {
+		return status.Error(codes.Unauthenticated, "Request unauthenticated with bearer")
+	}
+	ok := 0
+	for _, k := range s.cfg.PresharedKeys {
+		ok |= subtle.ConstantTimeCompare([]byte(token), []byte(k))
+	}
+	if ok != 1 {
+		return status.Error(codes.PermissionDenied, "invalid preshared key: invalid token")
+	}
+	return nil
+}
+
+// validatable is implemented by the generated messages (protoc-gen-validate).
+type validatable interface{ Validate() error }
+
+// handwritten is implemented by the messages authzed-go validates by hand.
+type handwritten interface{ HandwrittenValidate() error }
+
+func validate(m any) error {
+	if v, ok := m.(validatable); ok {
+		if err := v.Validate(); err != nil {
+			return status.Error(codes.InvalidArgument, err.Error())
+		}
+	}
+	if h, ok := m.(handwritten); ok {
+		if err := h.HandwrittenValidate(); err != nil {
+			return status.Error(codes.InvalidArgument, err.Error())
+		}
+	}
+	return nil
+}
+
+func (s *Server) unaryInterceptor(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	start := time.Now()
+	resp, err := func() (any, error) {
+		if err := s.authenticate(ctx, info.FullMethod); err != nil {
+			return nil, err
+		}
+		if err := validate(req); err != nil {
+			return nil, err
+		}
+		ctx, cancel := context.WithTimeout(ctx, s.cfg.Limits.RequestTimeout)
+		defer cancel()
+		return handler(ctx, req)
+	}()
+	s.observe(ctx, info.FullMethod, start, err)
+	return resp, err
+}
+
+func (s *Server) streamInterceptor(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	start := time.Now()
+	err := s.authenticate(ss.Context(), info.FullMethod)
+	if err == nil {
+		err = handler(srv, &validatingStream{ServerStream: ss})
+	}
+	s.observe(ss.Context(), info.FullMethod, start, err)
+	return err
+}
+
+// validatingStream validates every message received.
+type validatingStream struct{ grpc.ServerStream }
+
+func (v *validatingStream) RecvMsg(m any) error {
+	if err := v.ServerStream.RecvMsg(m); err != nil {
+		return err
+	}
+	return validate(m)
+}
+
+// observe logs a request and counts it in the metrics.
+func (s *Server) observe(ctx context.Context, method string, start time.Time, err error) {
+	code := status.Code(err)
+	d := time.Since(start)
+	s.metrics.observeRequest(method, code, d)
+	level := slog.LevelDebug
+	switch code {
+	case codes.OK, codes.Canceled:
+	case codes.Internal, codes.Unknown, codes.DataLoss:
+		level = slog.LevelError
+	default:
+		level = slog.LevelInfo
+	}
+	if s.log.Enabled(ctx, level) {
+		attrs := []any{"method", method, "code", code.String(), "duration", d}
+		if err != nil {
+			attrs = append(attrs, "err", status.Convert(err).Message())
+		}
+		s.log.Log(ctx, level, "request", attrs...)
+	}
+}
