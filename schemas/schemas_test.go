@@ -257,3 +257,25 @@ func blockOf(lines []string, n int) string {
 	}
 	return ""
 }
+
+// The seed models are kept in the canonical form `reach schema fmt` prints,
+// so that formatting one of them never produces a diff.
+func TestSeedSchemasCanonical(t *testing.T) {
+	files, err := filepath.Glob("*.zed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast, diags := schema.Parse(f, src)
+		if len(diags) > 0 {
+			t.Fatalf("%s: %v", f, diags)
+		}
+		if got := schema.Format(ast); got != string(src) {
+			t.Errorf("%s is not in canonical form: run reach schema fmt -w %s", f, f)
+		}
+	}
+}
