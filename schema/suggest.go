@@ -5,14 +5,20 @@ import "fmt"
 // suggest returns ` (did you mean "X"?)` for the candidate closest to name,
 // or "" when none is close enough to be a likely typo.
 func suggest(name string, candidates []string) string {
+	best := Closest(name, candidates)
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+// Closest returns the candidate closest to name by edit distance (a
+// transposition counts as one edit) when it is close enough to be a likely
+// typo (at most a third of name's length, between 1 and 3 edits), or "".
+// Commands use it for their own "did you mean" hints.
+func Closest(name string, candidates []string) string {
 	best, bestDist := "", -1
-	limit := len(name) / 3
-	if limit < 1 {
-		limit = 1
-	}
-	if limit > 3 {
-		limit = 3
-	}
+	limit := min(max(len(name)/3, 1), 3)
 	for _, c := range candidates {
 		if c == name {
 			continue
@@ -22,10 +28,7 @@ func suggest(name string, candidates []string) string {
 			best, bestDist = c, d
 		}
 	}
-	if best == "" {
-		return ""
-	}
-	return fmt.Sprintf(" (did you mean %q?)", best)
+	return best
 }
 
 // editDistance is the Damerau-Levenshtein (optimal string alignment)

@@ -434,39 +434,12 @@ func matrixTypeNames(prog *schema.Program) []string {
 	return names
 }
 
-// matrixSuggest returns `; did you mean "x"?` for the closest candidate
-// within a small edit distance, or "".
+// matrixSuggest returns `; did you mean "x"?` for the closest candidate, or "".
 func matrixSuggest(name string, candidates []string) string {
-	best, bestD := "", 3
-	for _, c := range candidates {
-		if d := matrixEditDistance(name, c); d < bestD {
-			best, bestD = c, d
-		}
+	if best := schema.Closest(name, candidates); best != "" {
+		return fmt.Sprintf("; did you mean %q?", best)
 	}
-	if best == "" {
-		return ""
-	}
-	return fmt.Sprintf("; did you mean %q?", best)
-}
-
-func matrixEditDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
+	return ""
 }
 
 // Cell texts by format.
