@@ -4,11 +4,9 @@ import (
 	"bufio"
 	"errors"
 	"io"
-	"strconv"
 
 	v1 "github.com/authzed/authzed-go/proto/authzed/api/v1"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 
 	"github.com/reach-authz/reach/tuples"
 )
@@ -79,12 +77,11 @@ func (p *permissionsService) ExportBulkRelationships(req *v1.ExportBulkRelations
 	s := p.s
 	ctx := stream.Context()
 	batch := int(req.GetOptionalLimit())
-	if max := s.cfg.Limits.MaxExportBatch; batch > max {
-		return withReason(codes.InvalidArgument, v1.ErrorReason_ERROR_REASON_EXCEEDS_MAXIMUM_ALLOWABLE_LIMIT,
-			map[string]string{"limit_provided": strconv.Itoa(batch), "maximum_limit_allowed": strconv.Itoa(max)},
-			"provided limit %d is greater than maximum allowed of %d", batch, max)
-	} else if batch == 0 {
-		batch = max
+	if err := checkLimit(batch, s.cfg.Limits.MaxExportBatch); err != nil {
+		return err
+	}
+	if batch == 0 {
+		batch = s.cfg.Limits.MaxExportBatch
 	}
 	var f tuples.Filter
 	if rf := req.GetOptionalRelationshipFilter(); rf != nil {
@@ -101,13 +98,9 @@ func (p *permissionsService) ExportBulkRelationships(req *v1.ExportBulkRelations
 		}
 		start = c
 	} else {
-		cons, err := consistency(req.GetConsistency())
+		rev, err := s.startRevision(ctx, req.GetConsistency())
 		if err != nil {
 			return err
-		}
-		rev, err := s.resolve(cons)
-		if err != nil {
-			return s.status(ctx, err)
 		}
 		start = pageCursor{Revision: rev}
 	}

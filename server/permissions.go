@@ -226,10 +226,8 @@ func (p *permissionsService) DeleteRelationships(ctx context.Context, req *v1.De
 			"precondition count of %d is greater than maximum allowed of %d", n, max)
 	}
 	limit := int(req.GetOptionalLimit())
-	if max := s.cfg.Limits.MaxDeleteLimit; limit > max {
-		return nil, withReason(codes.InvalidArgument, v1.ErrorReason_ERROR_REASON_EXCEEDS_MAXIMUM_ALLOWABLE_LIMIT,
-			map[string]string{"limit_provided": strconv.Itoa(limit), "maximum_limit_allowed": strconv.Itoa(max)},
-			"provided limit %d is greater than maximum allowed of %d", limit, max)
+	if err := checkLimit(limit, s.cfg.Limits.MaxDeleteLimit); err != nil {
+		return nil, err
 	}
 	pre, err := preconditionsFromProto(req.GetOptionalPreconditions())
 	if err != nil {
@@ -279,10 +277,8 @@ func (p *permissionsService) ReadRelationships(req *v1.ReadRelationshipsRequest,
 		return err
 	}
 	limit := int(req.GetOptionalLimit())
-	if max := s.cfg.Limits.MaxReadLimit; limit > max {
-		return withReason(codes.InvalidArgument, v1.ErrorReason_ERROR_REASON_EXCEEDS_MAXIMUM_ALLOWABLE_LIMIT,
-			map[string]string{"limit_provided": strconv.Itoa(limit), "maximum_limit_allowed": strconv.Itoa(max)},
-			"provided limit %d is greater than maximum allowed of %d", limit, max)
+	if err := checkLimit(limit, s.cfg.Limits.MaxReadLimit); err != nil {
+		return err
 	}
 	var start pageCursor
 	if req.GetOptionalCursor() != nil {
@@ -292,13 +288,9 @@ func (p *permissionsService) ReadRelationships(req *v1.ReadRelationshipsRequest,
 		}
 		start = c
 	} else {
-		cons, err := consistency(req.GetConsistency())
+		rev, err := s.startRevision(ctx, req.GetConsistency())
 		if err != nil {
 			return err
-		}
-		rev, err := s.resolve(cons)
-		if err != nil {
-			return s.status(ctx, err)
 		}
 		start = pageCursor{Revision: rev}
 	}
@@ -362,10 +354,8 @@ func (p *permissionsService) LookupResources(req *v1.LookupResourcesRequest, str
 	s := p.s
 	ctx := stream.Context()
 	limit := int(req.GetOptionalLimit())
-	if max := s.cfg.Limits.MaxLookupLimit; limit > max {
-		return withReason(codes.InvalidArgument, v1.ErrorReason_ERROR_REASON_EXCEEDS_MAXIMUM_ALLOWABLE_LIMIT,
-			map[string]string{"limit_provided": strconv.Itoa(limit), "maximum_limit_allowed": strconv.Itoa(max)},
-			"provided limit %d is greater than maximum allowed of %d", limit, max)
+	if err := checkLimit(limit, s.cfg.Limits.MaxLookupLimit); err != nil {
+		return err
 	}
 	var cur lookupCursor
 	if req.GetOptionalCursor() != nil {
@@ -375,13 +365,9 @@ func (p *permissionsService) LookupResources(req *v1.LookupResourcesRequest, str
 		}
 		cur = c
 	} else {
-		cons, err := consistency(req.GetConsistency())
+		rev, err := s.startRevision(ctx, req.GetConsistency())
 		if err != nil {
 			return err
-		}
-		rev, err := s.resolve(cons)
-		if err != nil {
-			return s.status(ctx, err)
 		}
 		cur = lookupCursor{Revision: rev}
 	}

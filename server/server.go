@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -275,6 +276,31 @@ func (s *Server) shutdown(httpSrv, metricsSrv *http.Server) {
 // status converts an error for the API (see toStatus).
 func (s *Server) status(ctx context.Context, err error) error {
 	return toStatus(ctx, s.log, err)
+}
+
+// checkLimit refuses a requested limit above the server's maximum, with
+// SpiceDB's reason and metadata.
+func checkLimit(limit, max int) error {
+	if limit <= max {
+		return nil
+	}
+	return withReason(codes.InvalidArgument, v1.ErrorReason_ERROR_REASON_EXCEEDS_MAXIMUM_ALLOWABLE_LIMIT,
+		map[string]string{"limit_provided": strconv.Itoa(limit), "maximum_limit_allowed": strconv.Itoa(max)},
+		"provided limit %d is greater than maximum allowed of %d", limit, max)
+}
+
+// startRevision is the revision a paged read without a cursor starts at:
+// the one its consistency asks for, resolved by resolve.
+func (s *Server) startRevision(ctx context.Context, c *v1.Consistency) (tuples.Revision, error) {
+	cons, err := consistency(c)
+	if err != nil {
+		return 0, err
+	}
+	rev, err := s.resolve(cons)
+	if err != nil {
+		return 0, s.status(ctx, err)
+	}
+	return rev, nil
 }
 
 // resolve picks the revision a read with consistency c reads, for the calls
