@@ -66,6 +66,15 @@ func (e *Engine) CacheStats() CacheStats {
 }
 
 // revision picks the revision a request with consistency c reads.
+// Revision returns the revision a read with consistency c reads: for
+// minimize_latency the revision shared by the current quantization window,
+// for at_least_as_fresh that one or a newer one if the token asks for it,
+// for at_exact_snapshot the token's own, for fully_consistent the head.
+// Servers that read the store directly (relationship reads, exports) use it
+// to see what the engine would see. A revision newer than the head, or older
+// than the garbage-collection window, is refused when it is read, not here.
+func (e *Engine) Revision(c Consistency) (tuples.Revision, error) { return e.revision(c) }
+
 func (e *Engine) revision(c Consistency) (tuples.Revision, error) {
 	switch c.Mode {
 	case MinimizeLatency:

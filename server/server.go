@@ -305,28 +305,23 @@ func (s *Server) startRevision(ctx context.Context, c *v1.Consistency) (tuples.R
 
 // resolve picks the revision a read with consistency c reads, for the calls
 // that read the store directly (ReadRelationships, ExportBulkRelationships)
-// or need the revision before they start (LookupResources).
-// minimize_latency reads the head here, which is at least as fresh as
-// required.
+// or need the revision before they start (LookupResources): the engine's
+// choice, so that minimize_latency shares the quantized revision (and its
+// cache entries) with checks. A token newer than the head is refused here,
+// before anything is streamed.
 func (s *Server) resolve(c engine.Consistency) (tuples.Revision, error) {
+	rev, err := s.eng.Revision(c)
+	if err != nil {
+		return 0, err
+	}
 	head, err := s.store.HeadRevision()
 	if err != nil {
 		return 0, err
 	}
-	switch c.Mode {
-	case engine.AtLeastAsFresh, engine.AtExactSnapshot:
-		want, err := tuples.ParseToken(c.Token)
-		if err != nil {
-			return 0, err
-		}
-		if want > head {
-			return 0, fmt.Errorf("revision %d: %w", want, tuples.ErrRevisionInFuture)
-		}
-		if c.Mode == engine.AtExactSnapshot {
-			return want, nil
-		}
+	if rev > head {
+		return 0, fmt.Errorf("revision %d: %w", rev, tuples.ErrRevisionInFuture)
 	}
-	return head, nil
+	return rev, nil
 }
 
 // Authentication and validation. SpiceDB checks the key first, then
