@@ -53,12 +53,27 @@ func (s *Store) bulkLimits() (count, size int64) {
 // bulkEntry is one key of a bulk batch.
 type bulkEntry struct {
 	key, val  []byte
+	pfx       uint64 // the key's first 8 bytes, big-endian: compared first
 	userMeta  byte
 	expiresAt uint64
 	idx       int32 // position in the batch, so the last of equal keys wins
 }
 
+// keyPrefix is the first 8 bytes of k (zero-padded) as a big-endian number,
+// so that comparing prefixes orders keys as bytes.Compare does on them.
+func keyPrefix(k []byte) uint64 {
+	if len(k) >= 8 {
+		return binary.BigEndian.Uint64(k)
+	}
+	var b [8]byte
+	copy(b[:], k)
+	return binary.BigEndian.Uint64(b[:])
+}
+
 func compareBulk(a, b bulkEntry) int {
+	if a.pfx != b.pfx {
+		return cmp.Compare(a.pfx, b.pfx)
+	}
 	if c := bytes.Compare(a.key, b.key); c != 0 {
 		return c
 	}
@@ -100,8 +115,8 @@ func buildBulk(na *nameAssigner, rels []Relationship, size int) (fwd, rvs []bulk
 		if len(val) > 0 {
 			meta = metaHasValue
 		}
-		fwd[i] = bulkEntry{key: fk, val: val, userMeta: meta, idx: int32(i)}
-		rvs[i] = bulkEntry{key: rk, val: val, userMeta: meta, idx: int32(i)}
+		fwd[i] = bulkEntry{key: fk, val: val, pfx: keyPrefix(fk), userMeta: meta, idx: int32(i)}
+		rvs[i] = bulkEntry{key: rk, val: val, pfx: keyPrefix(rk), userMeta: meta, idx: int32(i)}
 		changes = appendChange(changes, Touch, fk, val)
 	}
 	var wg sync.WaitGroup

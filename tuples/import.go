@@ -17,22 +17,6 @@ import (
 	"github.com/reach-authz/reach/schema"
 )
 
-// Import reads relationships from a file and writes them (as TOUCH: an
-// existing relationship is replaced) in large batches, each one atomic and
-// at its own revision. The input is either
-//
-//   - lines: one relationship per line in the string form Parse reads; blank
-//     lines and lines starting with `#` or `//` are skipped (what Export
-//     writes), or
-//   - YAML: the `relationships:` block of a validation file (the format of
-//     `zed validate`); its other keys are ignored.
-//
-// A line that does not parse, or that the schema in force does not allow,
-// stops the import with a *LineError (`FILE:N: ...`); nothing of the batch
-// holding it is written, while the batches before it stay written. With
-// ImportOptions.SkipInvalid such lines are counted and skipped instead.
-// Parsing runs concurrently with writing.
-
 // ImportFormat is the format of an import file.
 type ImportFormat uint8
 
@@ -106,9 +90,25 @@ func (e *LineError) Error() string { return fmt.Sprintf("%s:%d: %v", e.File, e.L
 // Unwrap returns the fault itself (a *ParseError or a *ValidationError).
 func (e *LineError) Unwrap() error { return e.Err }
 
-// Import reads relationships from r and writes them in batches; see the
-// comment at the top of import.go. It returns what was written even when it
-// fails part way.
+// Import reads relationships from r and writes them (as TOUCH: an
+// existing relationship is replaced) in large batches, each one atomic and
+// at its own revision. The input is either
+//
+//   - lines: one relationship per line in the string form Parse reads; blank
+//     lines and lines starting with `#` or `//` are skipped (what Export
+//     writes), or
+//   - YAML: the `relationships:` block of a validation file (the format of
+//     `zed validate`); its other keys are ignored.
+//
+// A line that does not parse, or that the schema in force does not allow,
+// stops the import with a *LineError (`FILE:N: ...`); nothing of the batch
+// holding it is written, while the batches before it stay written. With
+// ImportOptions.SkipInvalid such lines are counted and skipped instead.
+// Parsing runs concurrently with writing.
+// It returns what was written even when it fails part way.
+//
+// Batches bypass Badger's transactions for speed, keeping their atomicity
+// (see bulk.go); Options.MaxBatch does not apply.
 func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (ImportResult, error) {
 	if opts.Name == "" {
 		opts.Name = "input"

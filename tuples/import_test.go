@@ -542,3 +542,28 @@ func TestImportLongIDs(t *testing.T) {
 		})
 	}
 }
+
+// TestSortUnique checks the order of bulk entries (by prefix, then bytes,
+// then position) against bytes.Compare, and that the last of equal keys
+// stays.
+func TestSortUnique(t *testing.T) {
+	keys := []string{"", "a", "ab", "abcdefgh", "abcdefgh\x00", "abcdefghi", "abcdefgg\xff", "b", "\xff\xff\xff\xff\xff\xff\xff\xff\x01", "ab", "a"}
+	var es []bulkEntry
+	for i, k := range keys {
+		es = append(es, bulkEntry{key: []byte(k), pfx: keyPrefix([]byte(k)), idx: int32(i)})
+	}
+	got := sortUnique(es)
+	for i := 1; i < len(got); i++ {
+		if bytes.Compare(got[i-1].key, got[i].key) >= 0 {
+			t.Errorf("%q before %q", got[i-1].key, got[i].key)
+		}
+	}
+	for _, e := range got {
+		if string(e.key) == "a" && e.idx != 10 || string(e.key) == "ab" && e.idx != 9 {
+			t.Errorf("kept %q from position %d, want the last", e.key, e.idx)
+		}
+	}
+	if len(got) != len(keys)-2 {
+		t.Errorf("%d keys left of %d with 2 duplicates", len(got), len(keys))
+	}
+}
