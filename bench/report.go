@@ -18,7 +18,10 @@ type Report struct {
 	Target        int64   `json:"target_relationships"`
 	Relationships int64   `json:"relationships"`
 	Machine       Machine `json:"machine"`
-	Load          Load    `json:"load"`
+	// Server is the address of the server the workloads ran against
+	// (Config.Target); empty for the embedded store.
+	Server string `json:"server,omitempty"`
+	Load   Load   `json:"load"`
 	// Workloads in the order they ran.
 	Workloads []WorkloadResult `json:"workloads"`
 	// Memory is the process's memory use.
@@ -136,16 +139,26 @@ func (r *Report) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, ", scale %s", r.Scale)
 	}
 	fmt.Fprintf(&b, ": %s relationships (%s/%s, %d CPUs, %s)\n", count(r.Relationships), r.Machine.OS, r.Machine.Arch, r.Machine.CPUs, r.Machine.GoVersion)
-	if r.Load.Reused {
+	switch {
+	case r.Server != "" && r.Load.Reused:
+		fmt.Fprintf(&b, "server: %s (holding the dataset already; latencies are the client's, network included)\n", r.Server)
+	case r.Server != "":
+		fmt.Fprintf(&b, "server: %s (latencies are the client's, network included)\n", r.Server)
+		fmt.Fprintf(&b, "load: %s relationships in %.1fs (%s/s, %d batches) through the API\n",
+			count(r.Load.Relationships), r.Load.Seconds, count(int64(r.Load.PerSecond)), r.Load.Batches)
+	case r.Load.Reused:
 		fmt.Fprintf(&b, "load: reused the data directory; %s on disk (%.1f bytes per relationship)\n",
 			bytesize(r.Load.DiskBytes), r.Load.DiskBytesPerRelationship)
-	} else {
+	default:
 		fmt.Fprintf(&b, "load: %s relationships in %.1fs (%s/s, %d batches); %s on disk (%.1f bytes per relationship); reopened in %.2fs\n",
 			count(r.Load.Relationships), r.Load.Seconds, count(int64(r.Load.PerSecond)), r.Load.Batches,
 			bytesize(r.Load.DiskBytes), r.Load.DiskBytesPerRelationship, r.Load.ReopenSeconds)
 	}
+	if r.Server != "" {
+		b.WriteString("client ")
+	}
 	fmt.Fprintf(&b, "memory: peak RSS %s, peak Go heap %s", bytesize(int64(r.Memory.PeakRSSBytes)), bytesize(int64(r.Memory.PeakHeapBytes)))
-	if !r.Load.Reused {
+	if !r.Load.Reused && r.Server == "" {
 		fmt.Fprintf(&b, " (during the load: %s, %s)", bytesize(int64(r.Load.PeakRSSBytes)), bytesize(int64(r.Load.PeakHeapBytes)))
 	}
 	b.WriteString("\n\n")

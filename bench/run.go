@@ -78,6 +78,12 @@ type Config struct {
 	// LoadProfile and WorkloadProfile, if not nil, receive a CPU profile
 	// (runtime/pprof) of the load and of the workloads, for go tool pprof.
 	LoadProfile, WorkloadProfile io.Writer
+	// Target, if not nil, is a server to load the dataset into and run the
+	// workloads against, instead of a store in DataDir (which must be
+	// empty, as must CacheSize and LoadProfile). SkipLoad says that it holds
+	// the dataset already (the same dataset, seed and size).
+	Target   Target
+	SkipLoad bool
 }
 
 // markerFile, in a data directory, records the dataset the bench loaded.
@@ -133,6 +139,16 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		if cfg.Progress != nil {
 			fmt.Fprintf(cfg.Progress, format+"\n", args...)
 		}
+	}
+
+	if cfg.Target != nil {
+		if cfg.DataDir != "" {
+			return nil, errTargetWithDir
+		}
+		return runTarget(ctx, cfg, ds, rep, say)
+	}
+	if cfg.SkipLoad {
+		return nil, errors.New("bench: SkipLoad goes with a Target (a data directory is reused by itself)")
 	}
 
 	dir := cfg.DataDir
@@ -192,32 +208,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 	}
 
-	hotRng := rand.New(rand.NewPCG(cfg.Seed, 0x407))
-	hot := make([]CheckQuery, HotQueries)
-	for i := range hot {
-		hot[i] = ds.Check(hotRng, i%len(ds.CheckClasses()))
-	}
-	var writeSeq atomic.Uint64
-	stopProfile, err := startProfile(cfg.WorkloadProfile)
-	if err != nil {
+	if err := runWorkloads(ctx, cfg, ds, rep, func() *params {
+		return localParams(store, engine.Options{CacheSize: cfg.CacheSize})
+	}, say); err != nil {
 		return nil, err
-	}
-	defer stopProfile()
-	for i, name := range cfg.Workloads {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		wl := findWorkload(name)
-		// A fresh engine (and cache) per workload, so that each starts
-		// from the same state whatever ran before it.
-		p := &params{eng: engine.New(store, engine.Options{CacheSize: cfg.CacheSize}), store: store, ds: ds, hot: hot, writeSeq: &writeSeq}
-		if cfg.Count > 0 {
-			say("workload %s: %d operations on %d goroutines", name, cfg.Count, cfg.Concurrency)
-		} else {
-			say("workload %s: %s on %d goroutines", name, cfg.Duration, cfg.Concurrency)
-		}
-		res := runWorkload(ctx, p, wl, cfg.Seed+uint64(i)*0x1000, cfg.Concurrency, cfg.Duration, cfg.Count)
-		rep.Workloads = append(rep.Workloads, res)
 	}
 	rep.Memory.PeakRSSBytes, rep.Memory.PeakHeapBytes = mem.peaks()
 	if !rep.Load.Reused {
@@ -228,6 +222,41 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	return rep, nil
+}
+
+// runWorkloads runs the workloads of cfg one after the other, each on the
+// params newParams makes (a fresh engine and cache, or a Target), and
+// appends their results to rep.
+func runWorkloads(ctx context.Context, cfg Config, ds Dataset, rep *Report, newParams func() *params, say func(string, ...any)) error {
+	hotRng := rand.New(rand.NewPCG(cfg.Seed, 0x407))
+	hot := make([]CheckQuery, HotQueries)
+	for i := range hot {
+		hot[i] = ds.Check(hotRng, i%len(ds.CheckClasses()))
+	}
+	var writeSeq atomic.Uint64
+	stopProfile, err := startProfile(cfg.WorkloadProfile)
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
+	for i, name := range cfg.Workloads {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		wl := findWorkload(name)
+		// A fresh engine (and cache) per workload, so that each starts
+		// from the same state whatever ran before it.
+		p := newParams()
+		p.ds, p.hot, p.writeSeq = ds, hot, &writeSeq
+		if cfg.Count > 0 {
+			say("workload %s: %d operations on %d goroutines", name, cfg.Count, cfg.Concurrency)
+		} else {
+			say("workload %s: %s on %d goroutines", name, cfg.Duration, cfg.Concurrency)
+		}
+		res := runWorkload(ctx, p, wl, cfg.Seed+uint64(i)*0x1000, cfg.Concurrency, cfg.Duration, cfg.Count)
+		rep.Workloads = append(rep.Workloads, res)
+	}
+	return nil
 }
 
 // checkDataDir returns the marker of dir when it holds ds already, nil when

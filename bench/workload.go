@@ -166,13 +166,48 @@ type op struct {
 	write []tuples.Update
 }
 
+// querier answers the workloads' queries: the engine, or a Target.
+type querier interface {
+	Check(ctx context.Context, req engine.CheckRequest) (engine.CheckResult, error)
+	CheckBulk(ctx context.Context, reqs []engine.CheckRequest) ([]engine.CheckResult, error)
+	LookupResources(ctx context.Context, req engine.LookupResourcesRequest, fn func(engine.LookupResult) bool) (string, error)
+	LookupSubjects(ctx context.Context, req engine.LookupSubjectsRequest) ([]engine.FoundSubject, tuples.Revision, error)
+}
+
 // params is what every worker of one workload shares.
 type params struct {
-	eng      *engine.Engine
-	store    *tuples.Store
+	eng querier
+	// write writes a batch and returns its consistency token.
+	write func(ctx context.Context, updates []tuples.Update) (string, error)
+	// cache reads the engine's cache counters; nil for a Target.
+	cache    func() engine.CacheStats
 	ds       Dataset
 	hot      []CheckQuery
 	writeSeq *atomic.Uint64
+}
+
+// cacheStats reads p's cache counters (zero for a Target).
+func (p *params) cacheStats() engine.CacheStats {
+	if p.cache == nil {
+		return engine.CacheStats{}
+	}
+	return p.cache()
+}
+
+// localParams runs a workload on a fresh engine over store.
+func localParams(store *tuples.Store, opts engine.Options) *params {
+	eng := engine.New(store, opts)
+	return &params{
+		eng:   eng,
+		cache: eng.CacheStats,
+		write: func(ctx context.Context, updates []tuples.Update) (string, error) {
+			rev, err := store.Write(ctx, updates)
+			if err != nil {
+				return "", err
+			}
+			return rev.Token(), nil
+		},
+	}
 }
 
 // worker runs operations on one goroutine and keeps its own counters.
@@ -259,10 +294,10 @@ func (w *worker) do(ctx context.Context, o *op) time.Time {
 		found, _, err = eng.LookupSubjects(ctx, o.ls)
 		results = int64(len(found))
 	case opWrite:
-		var rev tuples.Revision
-		rev, err = w.p.store.Write(ctx, o.write)
+		var token string
+		token, err = w.p.write(ctx, o.write)
 		if err == nil {
-			w.token = rev.Token()
+			w.token = token
 		}
 	}
 	end := time.Now()
@@ -304,7 +339,7 @@ func runWorkload(ctx context.Context, p *params, wl *workload, seed uint64, conc
 		}
 	}
 	var issued atomic.Int64
-	before := p.eng.CacheStats()
+	before := p.cacheStats()
 	start := time.Now()
 	deadline := start.Add(d)
 	// An operation still running long after the end (a lookup can take
@@ -332,7 +367,7 @@ func runWorkload(ctx context.Context, p *params, wl *workload, seed uint64, conc
 	}
 	wg.Wait()
 	wall := time.Since(start)
-	after := p.eng.CacheStats()
+	after := p.cacheStats()
 
 	res := WorkloadResult{Name: wl.name, Description: wl.desc, Concurrency: concurrency, Seconds: wall.Seconds()}
 	var all Histogram
@@ -355,7 +390,7 @@ func runWorkload(ctx context.Context, p *params, wl *workload, seed uint64, conc
 		// Remove what write-mix added (untimed), so that the data stays
 		// what the generator made.
 		for _, rm := range w.pending {
-			if _, err := p.store.Write(ctx, rm); err != nil && res.Errors == 0 {
+			if _, err := p.write(ctx, rm); err != nil && res.Errors == 0 {
 				res.Errors++
 				res.Examples = append(res.Examples, "cleanup: "+err.Error())
 			}
@@ -414,7 +449,7 @@ func runWorkload(ctx context.Context, p *params, wl *workload, seed uint64, conc
 	}
 	runtime.ReadMemStats(&m1)
 	for _, rm := range cal.pending {
-		if _, err := p.store.Write(ctx, rm); err != nil {
+		if _, err := p.write(ctx, rm); err != nil {
 			res.Errors++
 		}
 	}

@@ -38,12 +38,20 @@ The store lives in a temporary directory unless --data-dir is given; a directory
 the same dataset (same --dataset, --seed and size, from an earlier bench) is reused without
 importing, and any other non-empty directory is refused.
 
+With --endpoint HOST:PORT (and --token KEY) the dataset is loaded into that server through
+ImportBulkRelationships (its schema through WriteSchema) and the workloads run through the
+authzed.api.v1 API: against reach serve or any server that speaks it (an empty one: the dataset's
+schema replaces the server's). Latencies are then the
+client's, network included, and there are no cache counters. --no-load skips the load when the
+server holds the dataset (same --dataset, --seed and size) already.
+
 Workloads (comma-separated, default all):
 ` + workloadHelp(),
 		Example: `  reach bench --scale small
   reach bench --scale medium --workload check-cold,check-hot --duration 10s --json
   reach bench --relationships 250000 --dataset campaigns --plot latency.svg
-  reach bench --scale large --data-dir /var/tmp/reach-bench-10m   # reused by later runs`,
+  reach bench --scale large --data-dir /var/tmp/reach-bench-10m   # reused by later runs
+  reach bench --endpoint 127.0.0.1:50051 --token "$KEY" --workload check-cold,check-hot,check`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if cmd.Flags().Changed("scale") && cmd.Flags().Changed("relationships") {
@@ -97,6 +105,19 @@ Workloads (comma-separated, default all):
 			}
 			if !quiet {
 				cfg.Progress = cmd.ErrOrStderr()
+			}
+			if isRemote() {
+				if cfg.DataDir != "" || cfg.CacheSize != 0 || loadProfile != "" {
+					return usagef("--data-dir, --cache-size and --cpuprofile-load concern the embedded store: they do not go with --endpoint")
+				}
+				t, err := newBenchTarget()
+				if err != nil {
+					return err
+				}
+				defer t.Close()
+				cfg.Target = t
+			} else if cfg.SkipLoad {
+				return usagef("--no-load goes with --endpoint")
 			}
 
 			for _, p := range []struct {
@@ -163,6 +184,7 @@ Workloads (comma-separated, default all):
 	f.BoolVarP(&quiet, "quiet", "q", false, "no progress lines on stderr")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the workloads to this file (for go tool pprof)")
 	f.StringVar(&loadProfile, "cpuprofile-load", "", "write a CPU profile of the load to this file")
+	f.BoolVar(&cfg.SkipLoad, "no-load", false, "with --endpoint: the server holds the dataset already; do not load it")
 	return c
 }
 

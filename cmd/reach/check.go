@@ -13,23 +13,34 @@ import (
 
 func init() { subcommands = append(subcommands, newCheckCmd) }
 
-// consistencyFlags are the --consistency and --token flags of the commands
-// that read the store through the engine.
+// consistencyFlags are the --consistency and --revision flags of the
+// commands that read the store through the engine.
 type consistencyFlags struct {
 	mode  string
-	token string
+	token string // --revision: a consistency token
 	file  string
 }
 
 func (f *consistencyFlags) add(c *cobra.Command) {
 	c.Flags().StringVar(&f.mode, "consistency", "", "revision to read: minimize_latency (default), at_least_as_fresh, at_exact_snapshot or fully_consistent")
-	c.Flags().StringVar(&f.token, "token", "", "consistency token (printed by writes) for at_least_as_fresh (the default when a token is given) and at_exact_snapshot")
+	c.Flags().StringVar(&f.token, "revision", "", "consistency TOKEN (printed by writes as \"revision: TOKEN\") for at_least_as_fresh (the default when one is given) and at_exact_snapshot")
 	c.Flags().StringVar(&f.file, "file", "", "read a validation file (schema and relationships, zed validate format) into memory instead of the store in --data-dir")
 }
 
-// open opens the engine the command reads: the --file validation file in
-// memory, or the store in --data-dir. Call closeFn when done.
-func (f *consistencyFlags) open(cmd *cobra.Command) (*engine.Engine, func() error, error) {
+// open opens what the command reads: the server of --endpoint, the --file
+// validation file in memory, or the store in --data-dir. Call closeFn when
+// done.
+func (f *consistencyFlags) open(cmd *cobra.Command) (queryBackend, func() error, error) {
+	if isRemote() {
+		if f.file != "" {
+			return nil, nil, usagef("--file reads a local file: it does not go with --endpoint")
+		}
+		c, err := dialRemote()
+		if err != nil {
+			return nil, nil, err
+		}
+		return c, c.Close, nil
+	}
 	e, _, closeFn, err := engineSource(cmd.Context(), f.file, engine.Options{})
 	return e, closeFn, err
 }
@@ -50,9 +61,9 @@ func (f *consistencyFlags) consistency() (engine.Consistency, error) {
 	needs := m == engine.AtLeastAsFresh || m == engine.AtExactSnapshot
 	switch {
 	case needs && f.token == "":
-		return engine.Consistency{}, usagef("--consistency %s needs --token", m)
+		return engine.Consistency{}, usagef("--consistency %s needs --revision", m)
 	case !needs && f.token != "":
-		return engine.Consistency{}, usagef("--token goes with --consistency at_least_as_fresh or at_exact_snapshot, not %s", m)
+		return engine.Consistency{}, usagef("--revision goes with --consistency at_least_as_fresh or at_exact_snapshot, not %s", m)
 	}
 	return engine.Consistency{Mode: m, Token: f.token}, nil
 }
@@ -67,7 +78,8 @@ func newCheckCmd() *cobra.Command {
 		Use:   "check RESOURCE PERMISSION SUBJECT",
 		Short: "Does SUBJECT reach PERMISSION on RESOURCE? (allowed, denied or conditional)",
 		Long: `Check whether SUBJECT (type:id, or a subject set type:id#relation) reaches PERMISSION
-(a permission or relation) on RESOURCE (type:id), reading the store in --data-dir.
+(a permission or relation) on RESOURCE (type:id), reading the store in --data-dir
+(or, with --endpoint, asking the server; --explain is local only).
 
 It prints one line, "allowed", "denied" or "conditional" (reached only through caveats
 that were not evaluated), and exits with status 0 for allowed, 1 for denied or
@@ -81,7 +93,8 @@ tree, the default) or a Graphviz digraph (--format dot; draw it with dot -Tsvg).
 		Example: `  reach check document:q3 view user:ana
   reach check document:q3 view group:eng#member --explain
   reach check document:q3 view user:ana --explain --format dot | dot -Tsvg > why.svg
-  reach check document:q3 edit user:ana --consistency at_exact_snapshot --token "$TOKEN" -o json`,
+  reach check document:q3 edit user:ana --consistency at_exact_snapshot --revision "$TOKEN" -o json
+  reach --endpoint reach.internal:50051 --token "$REACH_KEY" check document:q3 view user:ana`,
 		Args: cobra.ExactArgs(3),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			resource, err := engine.ParseObject(args[0])

@@ -87,6 +87,7 @@ func newRootCmd() *cobra.Command {
 	for _, f := range subcommands {
 		root.AddCommand(f())
 	}
+	addRemoteFlags(root) // --endpoint, --token, --insecure, --ca-cert (remote.go)
 	return root
 }
 

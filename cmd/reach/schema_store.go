@@ -106,7 +106,7 @@ be read.`,
 				return exitWith(exitError3, "reach: reading the schema: %v", err)
 			}
 			if rev == 0 {
-				return exitWith(exitNo, "reach: no schema has been written to %s (use reach schema write FILE)", global.dataDir)
+				return exitWith(exitNo, "reach: no schema has been written to %s (use reach schema write FILE)", storeName())
 			}
 			if global.output == "json" {
 				return printStoreJSON(cmd, struct {

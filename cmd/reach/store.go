@@ -10,10 +10,11 @@ import (
 	"github.com/reach-authz/reach/tuples"
 )
 
-// openStore opens the embedded store in --data-dir, creating the directory
-// if needed. Every command that reads or writes the store goes through it so
-// that the store options live in one place.
-func openStore() (*tuples.Store, error) {
+// openLocalStore opens the embedded store in --data-dir, creating the
+// directory if needed. Every command that reads or writes the store goes
+// through it (or through openStore, remote.go, which picks the server of
+// --endpoint instead) so that the store options live in one place.
+func openLocalStore() (*tuples.Store, error) {
 	if err := os.MkdirAll(global.dataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("data directory %s: %w", global.dataDir, err)
 	}
@@ -26,7 +27,7 @@ func openStore() (*tuples.Store, error) {
 
 // openEngine opens the store and an engine over it; close the store when done.
 func openEngine(opts engine.Options) (*engine.Engine, *tuples.Store, error) {
-	s, err := openStore()
+	s, err := openLocalStore()
 	if err != nil {
 		return nil, nil, err
 	}
