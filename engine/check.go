@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"sync"
 
 	"github.com/reach-authz/reach/schema"
 	"github.com/reach-authz/reach/tuples"
@@ -53,6 +54,8 @@ type checker struct {
 	prov    []nodeKey
 	bufs    [][]tuples.Relationship
 	steps   int
+
+	rootLooked bool // the next check is the top one, already missed in the cache
 }
 
 func (e *Engine) newChecker(ctx context.Context, snap tuples.Snapshot, m *model, explain bool) *checker {
@@ -87,8 +90,39 @@ func (e *Engine) Check(ctx context.Context, req CheckRequest) (CheckResult, erro
 		return CheckResult{}, err
 	}
 	defer snap.Close()
-	c := e.newChecker(ctx, snap, m, req.Explain)
-	return c.top(req)
+	c := e.pooledChecker(ctx, snap, m, req.Explain)
+	defer releaseChecker(c)
+	return c.top(req, e.cache != nil && !req.Explain && req.Consistency.Mode != AtExactSnapshot)
+}
+
+// checkers keeps the checkers of finished Check calls, so that a cold check
+// does not build its memo tables (and their growth) anew.
+var checkers sync.Pool
+
+// maxPooledMemo: a checker whose memo grew past this is dropped rather
+// than kept (clearing a large table costs more than making a small one).
+const maxPooledMemo = 512
+
+func (e *Engine) pooledChecker(ctx context.Context, snap tuples.Snapshot, m *model, explain bool) *checker {
+	c, _ := checkers.Get().(*checker)
+	if c == nil {
+		return e.newChecker(ctx, snap, m, explain)
+	}
+	c.e, c.ctx, c.snap, c.m, c.rev, c.explain = e, ctx, snap, m, snap.Revision(), explain
+	c.useCache = e.cache != nil && !explain
+	return c
+}
+
+func releaseChecker(c *checker) {
+	if len(c.memo) > maxPooledMemo {
+		return
+	}
+	clear(c.memo)
+	clear(c.onStack)
+	c.e, c.ctx, c.snap, c.m = nil, nil, nil, nil
+	c.depth, c.steps = 0, 0
+	c.prov = c.prov[:0]
+	checkers.Put(c)
 }
 
 // CheckBulk answers many checks at one revision with one memo table, so
@@ -133,7 +167,7 @@ func (e *Engine) CheckBulk(ctx context.Context, reqs []CheckRequest) ([]CheckRes
 		}
 		c.explain = req.Explain
 		c.useCache = e.cache != nil && !req.Explain
-		res, err := c.top(req)
+		res, err := c.top(req, e.cache != nil && !req.Explain && req.Consistency.Mode != AtExactSnapshot)
 		if err != nil {
 			return nil, fmt.Errorf("check %d (%s#%s@%s): %w", i, req.Resource, req.Permission, req.Subject, err)
 		}
@@ -152,7 +186,9 @@ func validateCheck(req CheckRequest) error {
 	return nil
 }
 
-func (c *checker) top(req CheckRequest) (CheckResult, error) {
+// top answers req; looked says the caller found it missing from the cache
+// already (so the walk does not ask the cache again).
+func (c *checker) top(req CheckRequest, looked bool) (CheckResult, error) {
 	if c.m.lookup(req.Resource.Type, req.Permission) == nil {
 		return CheckResult{}, errUnknownRelation(req.Resource.Type, req.Permission, c.m)
 	}
@@ -166,7 +202,9 @@ func (c *checker) top(req CheckRequest) (CheckResult, error) {
 		// An explanation needs every step, not memo entries of earlier checks.
 		clear(c.memo)
 	}
+	c.rootLooked = looked
 	o, err := c.check(req.Resource.Type, req.Resource.ID, req.Permission, req.Subject)
+	c.rootLooked = false
 	if err != nil {
 		return CheckResult{}, err
 	}
@@ -179,6 +217,8 @@ func (c *checker) top(req CheckRequest) (CheckResult, error) {
 
 // check answers the sub-problem "does s reach rel on rt:rid?".
 func (c *checker) check(rt, rid, rel string, s Subject) (outcome, error) {
+	looked := c.rootLooked
+	c.rootLooked = false
 	k := nodeKey{rt, rid, rel, s}
 	if o, ok := c.memo[k]; ok {
 		return o, nil
@@ -209,13 +249,20 @@ func (c *checker) check(rt, rid, rel string, s Subject) (outcome, error) {
 		}
 		return o, nil
 	}
+	// The shared cache, but for the relationships of a leaf relation (no
+	// subject set) below the top: looking one up is a Get or two, no
+	// dearer than the cache, whose entries are better spent on the
+	// sub-problems that walk.
+	useCache := c.useCache && (c.depth == 0 || rd.perm || len(rd.subjectSets) > 0)
 	var ck cacheKey
-	if c.useCache {
+	if useCache {
 		ck = cacheKey{c.rev, rt, rid, rel, s.Type, s.ID, s.Relation}
-		if p, ok := c.e.cache.get(ck); ok {
-			o := outcome{perm: p, low: exact}
-			c.memo[k] = o
-			return o, nil
+		if !looked { // (else the caller asked the cache already)
+			if p, ok := c.e.cache.get(ck); ok {
+				o := outcome{perm: p, low: exact}
+				c.memo[k] = o
+				return o, nil
+			}
 		}
 	}
 	if int(c.depth) >= c.e.opts.MaxDepth {
@@ -280,7 +327,7 @@ func (c *checker) check(rt, rid, rel string, s Subject) (outcome, error) {
 		}
 		c.prov = c.prov[:mark]
 		c.memo[k] = o
-		if c.useCache {
+		if useCache {
 			c.e.cache.add(ck, o.perm)
 		}
 		return o, nil
@@ -351,51 +398,235 @@ func (c *checker) direct(rd *relDef, rid string, s Subject) (outcome, error) {
 		}
 		res.perm = max(res.perm, p)
 	}
-	// Subject sets: recurse into each.
-	for _, ss := range rd.subjectSets {
-		buf := c.takeBuf()
-		err := c.snap.Subjects(rd.typ, rid, rd.name, ss.typ, ss.rel, func(r tuples.Relationship) bool {
-			buf = append(buf, r)
-			return true
-		})
+	if len(rd.subjectSets) == 0 {
+		return c.finishDirect(rd, rid, res, tried), nil
+	}
+	// Subject sets: read them all, then recurse into each. Where there
+	// are many and the subject is a plain one, walking up from the subject
+	// is cheaper (see walkUp): the read stops past walkUpFanOut.
+	limit := -1
+	if rd.upRels != nil && !c.explain && s.Relation == "" {
+		limit = walkUpFanOut
+	}
+	buf := c.takeBuf()
+	defer func() { c.putBuf(buf) }()
+	var err error
+	if buf, err = c.subjectSets(rd, rid, buf, limit); err != nil {
+		return outcome{}, err
+	}
+	if limit >= 0 && len(buf) > limit {
+		p, ok, err := c.walkUp(rd, rid, s)
 		if err != nil {
-			c.putBuf(buf)
 			return outcome{}, err
 		}
-		for i := range buf {
-			r := &buf[i]
-			sub, err := c.check(r.SubjectType, r.SubjectID, r.SubjectRelation, s)
-			if err != nil {
-				c.putBuf(buf)
-				return outcome{}, err
-			}
-			p := sub.perm
-			if r.Caveat != nil {
-				p = min(p, Conditional)
-			}
-			if c.explain {
-				e := &Explanation{Rule: RuleRelationship, Relationship: r.String(), Result: p, Children: []*Explanation{sub.expl}}
-				if p == Allowed {
-					c.putBuf(buf)
-					return outcome{perm: Allowed, low: exact, expl: e}, nil
-				}
-				tried = append(tried, e)
-			} else if p == Allowed {
-				c.putBuf(buf)
-				return outcome{perm: Allowed, low: exact}, nil
-			}
-			res.perm = max(res.perm, p)
-			res.low = min(res.low, sub.low)
+		if ok {
+			return outcome{perm: max(res.perm, p), low: exact}, nil
 		}
-		c.putBuf(buf)
+		if buf, err = c.subjectSets(rd, rid, buf[:0], -1); err != nil {
+			return outcome{}, err
+		}
 	}
+	for i := range buf {
+		r := &buf[i]
+		sub, err := c.check(r.SubjectType, r.SubjectID, r.SubjectRelation, s)
+		if err != nil {
+			return outcome{}, err
+		}
+		p := sub.perm
+		if r.Caveat != nil {
+			p = min(p, Conditional)
+		}
+		if c.explain {
+			e := &Explanation{Rule: RuleRelationship, Relationship: r.String(), Result: p, Children: []*Explanation{sub.expl}}
+			if p == Allowed {
+				return outcome{perm: Allowed, low: exact, expl: e}, nil
+			}
+			tried = append(tried, e)
+		} else if p == Allowed {
+			return outcome{perm: Allowed, low: exact}, nil
+		}
+		res.perm = max(res.perm, p)
+		res.low = min(res.low, sub.low)
+	}
+	return c.finishDirect(rd, rid, res, tried), nil
+}
+
+// subjectSets appends the subject-set relationships of rd.typ:rid#rd.name
+// to buf, all of them, or limit+1 at most when limit >= 0.
+func (c *checker) subjectSets(rd *relDef, rid string, buf []tuples.Relationship, limit int) ([]tuples.Relationship, error) {
+	for _, ss := range rd.subjectSets {
+		err := c.snap.Subjects(rd.typ, rid, rd.name, ss.typ, ss.rel, func(r tuples.Relationship) bool {
+			buf = append(buf, r)
+			return limit < 0 || len(buf) <= limit
+		})
+		if err != nil {
+			return buf, err
+		}
+		if limit >= 0 && len(buf) > limit {
+			break
+		}
+	}
+	return buf, nil
+}
+
+func (c *checker) finishDirect(rd *relDef, rid string, res outcome, tried []*Explanation) outcome {
 	if c.explain {
 		if len(tried) == 0 { // no subject type to look up, no subject set
 			tried = append(tried, &Explanation{Rule: RuleRelationship, Relationship: rd.typ + ":" + rid + "#" + rd.name, Result: Denied})
 		}
 		res.expl = &Explanation{Rule: ruleList, Children: tried}
 	}
-	return res, nil
+	return res
+}
+
+// Walking up. A check of a relation whose subject sets nest only relations
+// (team#member in team#member in department#member) walks down through
+// every subject set of the object: a department with hundreds of teams
+// costs hundreds of lookups, all of them for a subject in none. Walking up
+// from the subject instead (its relationships through the reverse index,
+// then those of the subject sets found, and so on) costs a few lookups per
+// group the subject is in. The answer is the same: the relation holds for
+// the subject if a chain of relationships, each allowed by the schema, leads
+// from the object to the subject or to its type's wildcard; Allowed if one
+// chain has no caveat, Conditional if every chain has one (the least
+// fixpoint the downward walk computes, cycles included).
+const (
+	// walkUpFanOut: more subject sets than this on the object and the walk
+	// goes up.
+	walkUpFanOut = 4
+	// walkUpBudget bounds the lookups and relationships read by one walk
+	// up; past it (a subject in very many groups) the walk goes down.
+	walkUpBudget = 256
+)
+
+type walkNode struct {
+	typ, id, rel string
+}
+
+type upEntry struct {
+	perm     Permissionship
+	level    int32
+	expanded bool
+}
+
+// walkUp answers whether plain subject s reaches rd on rd.typ:rid through
+// rd's subject sets (the relationships naming s itself were looked up by
+// direct). ok is false when the walk gave up (its budget, or a chain so deep
+// that the downward walk's depth limit must decide).
+func (c *checker) walkUp(rd *relDef, rid string, s Subject) (Permissionship, bool, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, false, err
+	}
+	target := walkNode{rd.typ, rid, rd.name}
+	maxLevel := int32(c.e.opts.MaxDepth) - c.depth - 1
+	seen := map[walkNode]*upEntry{}
+	var allowedQ, condQ []walkNode
+	found := Denied
+	budget := walkUpBudget
+	add := func(n walkNode, p Permissionship, level int32) {
+		if n == target {
+			found = max(found, p)
+			return
+		}
+		e := seen[n]
+		if e == nil {
+			seen[n] = &upEntry{perm: p, level: level}
+		} else if p > e.perm && !e.expanded {
+			e.perm, e.level = p, level
+		} else {
+			return
+		}
+		if p == Allowed {
+			allowedQ = append(allowedQ, n)
+		} else {
+			condQ = append(condQ, n)
+		}
+	}
+	// expand follows the relationships whose subject is n into the
+	// relations of the walk that allow n.
+	expand := func(n walkNode, p Permissionship, level int32, wildcard bool) error {
+		for _, q := range rd.upRels {
+			if wildcard {
+				if !q.wildcard[n.typ] {
+					continue
+				}
+			} else if !q.direct[typeRel{n.typ, n.rel}] {
+				continue
+			}
+			budget--
+			if q == rd && !rd.upSelf {
+				// Only the object asked about matters here.
+				if n.typ == s.Type && (n.id == s.ID || wildcard) && n.rel == "" {
+					continue // direct looked these up
+				}
+				r, ok, err := c.snap.Get(rd.typ, rid, rd.name, n.typ, n.id, n.rel)
+				if err != nil {
+					return err
+				}
+				if ok {
+					add(target, edgePerm(p, r.Caveat != nil), level+1)
+				}
+				continue
+			}
+			err := c.snap.Resources(n.typ, n.id, n.rel, q.typ, q.name, func(r tuples.Relationship) bool {
+				budget--
+				add(walkNode{q.typ, r.ResourceID, q.name}, edgePerm(p, r.Caveat != nil), level+1)
+				return budget > 0
+			})
+			if err != nil {
+				return err
+			}
+			if budget <= 0 {
+				return nil
+			}
+		}
+		return nil
+	}
+	if err := expand(walkNode{s.Type, s.ID, ""}, Allowed, 0, false); err != nil {
+		return 0, false, err
+	}
+	if err := expand(walkNode{s.Type, wildcardID, ""}, Allowed, 0, true); err != nil {
+		return 0, false, err
+	}
+	for budget > 0 && found != Allowed {
+		var n walkNode
+		switch {
+		case len(allowedQ) > 0:
+			n, allowedQ = allowedQ[0], allowedQ[1:]
+		case found == Conditional:
+			// No more Allowed chain can be found: every node reached
+			// without a caveat was expanded.
+			return Conditional, true, nil
+		case len(condQ) > 0:
+			n, condQ = condQ[0], condQ[1:]
+		default:
+			return found, true, nil
+		}
+		e := seen[n]
+		if e.expanded {
+			continue
+		}
+		e.expanded = true
+		if e.level >= maxLevel {
+			return 0, false, nil
+		}
+		if err := expand(n, e.perm, e.level, false); err != nil {
+			return 0, false, err
+		}
+	}
+	if found == Allowed {
+		return Allowed, true, nil
+	}
+	return 0, false, nil
+}
+
+// edgePerm is what a chain reaching a node with p gives through one more
+// relationship.
+func edgePerm(p Permissionship, caveated bool) Permissionship {
+	if caveated {
+		return min(p, Conditional)
+	}
+	return p
 }
 
 // rewrite evaluates a permission's expression tree on object rd.typ:rid.

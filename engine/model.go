@@ -40,6 +40,15 @@ type relDef struct {
 	// usedBy says where this relation or permission feeds another one, for
 	// walking up in LookupResources.
 	usedBy []usage
+
+	// upRels, for a relation with subject sets whose nesting reaches only
+	// relations (no permission), lists the relations reachable from it
+	// through subject sets, itself first: a check of it may then walk up
+	// from the subject instead of down (see checker.walkUp). nil otherwise.
+	upRels []*relDef
+	// upSelf says whether one of upRels allows this relation itself as a
+	// subject set (it nests in itself, as team#member does).
+	upSelf bool
 }
 
 type usageKind uint8
@@ -110,6 +119,11 @@ func newModel(defs []*schema.Definition) *model {
 			td.rels[r.Name] = rd
 		}
 	}
+	for _, td := range m.types {
+		for _, rd := range td.rels {
+			rd.upRels, rd.upSelf = m.subjectSetClosure(rd)
+		}
+	}
 	// The walk-up graph.
 	for _, d := range defs {
 		for _, r := range d.Relations {
@@ -126,6 +140,43 @@ func newModel(defs []*schema.Definition) *model {
 		}
 	}
 	return m
+}
+
+// subjectSetClosure returns the relations that rd reaches through subject
+// sets (rd first), and whether one of them allows rd itself as a subject
+// set; nil if rd is a permission, has no subject set, or reaches a
+// permission through one. Subject sets naming a relation that does not
+// exist are left out (they are "not a member").
+func (m *model) subjectSetClosure(rd *relDef) ([]*relDef, bool) {
+	if rd.perm || len(rd.subjectSets) == 0 {
+		return nil, false
+	}
+	out := []*relDef{rd}
+	self := false
+	for i := 0; i < len(out); i++ {
+		for _, ss := range out[i].subjectSets {
+			child := m.lookup(ss.typ, ss.rel)
+			switch {
+			case child == nil:
+				continue
+			case child.perm:
+				return nil, false
+			case child == rd:
+				self = true
+			}
+			found := false
+			for _, x := range out {
+				if x == child {
+					found = true
+					break
+				}
+			}
+			if !found {
+				out = append(out, child)
+			}
+		}
+	}
+	return out, self
 }
 
 func (rd *relDef) addUsage(u usage) {

@@ -42,11 +42,56 @@ type snapshot struct {
 	names *names
 	now   time.Time
 	buf   []byte // key buffer, reused (a snapshot serves one request at a time)
+
+	// Idle iterators over the forward and reverse index, reused by later
+	// scans: creating a Badger iterator (merging every memtable and level)
+	// costs more than the Seek that a scan needs. A scan takes one from its
+	// list and gives it back when done, so scans nested in a callback get
+	// their own.
+	fwdIters, revIters []*badger.Iterator
+	pbuf               []byte // prefix buffer, lent to one scan at a time (takePrefix)
 }
 
 func (sn *snapshot) Revision() Revision      { return sn.rev }
 func (sn *snapshot) Schema() *schema.Program { return sn.prog }
-func (sn *snapshot) Close()                  { sn.txn.Discard() }
+
+// Close closes the snapshot's iterators and discards its transaction.
+func (sn *snapshot) Close() {
+	for _, it := range sn.fwdIters {
+		it.Close()
+	}
+	for _, it := range sn.revIters {
+		it.Close()
+	}
+	sn.fwdIters, sn.revIters = nil, nil
+	sn.txn.Discard()
+}
+
+// iterator takes an idle iterator over one index space (spaceForward or
+// spaceReverse), or opens one; give it back with putIterator.
+func (sn *snapshot) iterator(space byte) *badger.Iterator {
+	list := &sn.fwdIters
+	if space == spaceReverse {
+		list = &sn.revIters
+	}
+	if n := len(*list); n > 0 {
+		it := (*list)[n-1]
+		*list = (*list)[:n-1]
+		return it
+	}
+	// Prefix narrows the tables merged to those holding keys of the space;
+	// keys only: values (caveats, expirations) are read for the few keys
+	// that have one.
+	return sn.txn.NewIterator(badger.IteratorOptions{Prefix: []byte{space}, PrefetchValues: false})
+}
+
+func (sn *snapshot) putIterator(space byte, it *badger.Iterator) {
+	if space == spaceReverse {
+		sn.revIters = append(sn.revIters, it)
+	} else {
+		sn.fwdIters = append(sn.fwdIters, it)
+	}
+}
 
 // ids looks up four names; false if any was never written.
 func (sn *snapshot) ids(resType, rel, subjType, subjRel string) (relIDs, bool) {
@@ -107,6 +152,32 @@ func (sn *snapshot) Get(resourceType, resourceID, relation, subjectType, subject
 	return r, true, nil
 }
 
+// scan calls fn with the item of every key of one index space that starts
+// with p, in key order, until fn returns false. p must not be sn.pbuf's
+// array unless scan was given it by takePrefix (it stays untouched while fn
+// runs: a scan nested in fn builds its prefix in a buffer of its own).
+func (sn *snapshot) scan(space byte, p []byte, fn func(*badger.Item) (bool, error)) error {
+	it := sn.iterator(space)
+	defer sn.putIterator(space, it)
+	for it.Seek(p); it.ValidForPrefix(p); it.Next() {
+		more, err := fn(it.Item())
+		if err != nil || !more {
+			return err
+		}
+	}
+	return nil
+}
+
+// takePrefix lends the snapshot's prefix buffer (nil while lent, so a scan
+// nested in a callback allocates its own); givePrefix returns it.
+func (sn *snapshot) takePrefix() []byte {
+	p := sn.pbuf[:0]
+	sn.pbuf = nil
+	return p
+}
+
+func (sn *snapshot) givePrefix(p []byte) { sn.pbuf = p[:0] }
+
 func (sn *snapshot) Subjects(resourceType, resourceID, relation, subjectType, subjectRelation string, fn func(Relationship) bool) error {
 	var ids relIDs
 	var ok bool
@@ -116,10 +187,6 @@ func (sn *snapshot) Subjects(resourceType, resourceID, relation, subjectType, su
 	if ids.rel, ok = sn.names.id(relation); !ok {
 		return nil
 	}
-	p := []byte{spaceForward}
-	p = binary.AppendUvarint(p, ids.resType)
-	p = binary.AppendUvarint(p, ids.rel)
-	p = append(append(p, resourceID...), 0)
 	if subjectType != "" {
 		if ids.subjType, ok = sn.names.id(subjectType); !ok {
 			return nil
@@ -127,13 +194,17 @@ func (sn *snapshot) Subjects(resourceType, resourceID, relation, subjectType, su
 		if ids.subjRel, ok = sn.names.id(subjectRelation); !ok {
 			return nil
 		}
+	}
+	p := append(sn.takePrefix(), spaceForward)
+	p = binary.AppendUvarint(p, ids.resType)
+	p = binary.AppendUvarint(p, ids.rel)
+	p = append(append(p, resourceID...), 0)
+	if subjectType != "" {
 		p = binary.AppendUvarint(p, ids.subjType)
 		p = binary.AppendUvarint(p, ids.subjRel)
 	}
-	it := sn.txn.NewIterator(badger.IteratorOptions{Prefix: p, PrefetchValues: false})
-	defer it.Close()
-	for it.Rewind(); it.Valid(); it.Next() {
-		item := it.Item()
+	defer sn.givePrefix(p)
+	return sn.scan(spaceForward, p, func(item *badger.Item) (bool, error) {
 		r := Relationship{ResourceType: resourceType, ResourceID: resourceID, Relation: relation}
 		rest := item.Key()[len(p):]
 		if subjectType != "" {
@@ -141,31 +212,28 @@ func (sn *snapshot) Subjects(resourceType, resourceID, relation, subjectType, su
 		} else {
 			st, k := binary.Uvarint(rest)
 			if k <= 0 {
-				return fmt.Errorf("corrupt forward key")
+				return false, fmt.Errorf("corrupt forward key")
 			}
 			rest = rest[k:]
 			sr, k := binary.Uvarint(rest)
 			if k <= 0 {
-				return fmt.Errorf("corrupt forward key")
+				return false, fmt.Errorf("corrupt forward key")
 			}
 			rest = rest[k:]
 			var ok1, ok2 bool
 			r.SubjectType, ok1 = sn.names.name(st)
 			r.SubjectRelation, ok2 = sn.names.name(sr)
 			if !ok1 || !ok2 {
-				return fmt.Errorf("corrupt forward key: unknown name id")
+				return false, fmt.Errorf("corrupt forward key: unknown name id")
 			}
 		}
 		r.SubjectID = string(rest)
 		live, err := sn.withValue(item, &r)
 		if err != nil {
-			return err
+			return false, err
 		}
-		if live && !fn(r) {
-			return nil
-		}
-	}
-	return nil
+		return !live || fn(r), nil
+	})
 }
 
 func (sn *snapshot) Resources(subjectType, subjectID, subjectRelation, resourceType, relation string, fn func(Relationship) bool) error {
@@ -173,23 +241,28 @@ func (sn *snapshot) Resources(subjectType, subjectID, subjectRelation, resourceT
 	if !ok {
 		return nil
 	}
-	p := reversePrefix(ids)
+	p := appendReversePrefix(sn.takePrefix(), ids)
 	p = append(append(p, subjectID...), 0)
-	it := sn.txn.NewIterator(badger.IteratorOptions{Prefix: p, PrefetchValues: false})
-	defer it.Close()
-	for it.Rewind(); it.Valid(); it.Next() {
-		item := it.Item()
+	defer sn.givePrefix(p)
+	return sn.scan(spaceReverse, p, func(item *badger.Item) (bool, error) {
 		r := Relationship{
 			ResourceType: resourceType, ResourceID: string(item.Key()[len(p):]), Relation: relation,
 			SubjectType: subjectType, SubjectID: subjectID, SubjectRelation: subjectRelation,
 		}
 		live, err := sn.withValue(item, &r)
 		if err != nil {
-			return err
+			return false, err
 		}
-		if live && !fn(r) {
-			return nil
-		}
-	}
-	return nil
+		return !live || fn(r), nil
+	})
+}
+
+// appendReversePrefix appends the reverse index prefix of ids (up to the
+// subject id) to b.
+func appendReversePrefix(b []byte, ids relIDs) []byte {
+	b = append(b, spaceReverse)
+	b = binary.AppendUvarint(b, ids.subjType)
+	b = binary.AppendUvarint(b, ids.subjRel)
+	b = binary.AppendUvarint(b, ids.resType)
+	return binary.AppendUvarint(b, ids.rel)
 }

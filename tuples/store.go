@@ -125,9 +125,15 @@ func Open(dir string, opts Options) (*Store, error) {
 		WithSyncWrites(opts.SyncWrites).
 		WithCompression(options.None).
 		WithValueThreshold(1 << 10).
-		WithMetricsEnabled(false)
+		WithMetricsEnabled(false).
+		// No block cache: tables are uncompressed and memory-mapped, so a
+		// block is read in place, and Badger's cache only adds overhead
+		// (its doc says so; and it charges each mmapped block the capacity
+		// of the rest of the file, so it churns: half the allocations of a
+		// cold check were the cache's).
+		WithBlockCacheSize(0)
 	if opts.IndexCacheSize > 0 {
-		bo = bo.WithIndexCacheSize(opts.IndexCacheSize).WithBlockCacheSize(opts.IndexCacheSize)
+		bo = bo.WithIndexCacheSize(opts.IndexCacheSize)
 	}
 	if opts.MemTableSize > 0 {
 		bo = bo.WithMemTableSize(max(opts.MemTableSize, 8<<20))
