@@ -56,6 +56,14 @@ type checker struct {
 	steps   int
 
 	rootLooked bool // the next check is the top one, already missed in the cache
+
+	// expiring is set once the request has read a relationship with an
+	// expiration. From then on nothing it computes enters the shared cache:
+	// the cache is keyed on revision, not time, and with no writes the
+	// revision stays the same after the relationship expires. (Expired
+	// relationships are invisible to the snapshot, so answers computed
+	// without them stay true at their revision.)
+	expiring bool
 }
 
 func (e *Engine) newChecker(ctx context.Context, snap tuples.Snapshot, m *model, explain bool) *checker {
@@ -110,6 +118,7 @@ func (e *Engine) pooledChecker(ctx context.Context, snap tuples.Snapshot, m *mod
 	}
 	c.e, c.ctx, c.snap, c.m, c.rev, c.explain = e, ctx, snap, m, snap.Revision(), explain
 	c.useCache = e.cache != nil && !explain
+	c.expiring = false
 	return c
 }
 
@@ -318,7 +327,7 @@ func (c *checker) check(rt, rid, rel string, s Subject) (outcome, error) {
 				po := c.memo[pk]
 				po.low = exact
 				c.memo[pk] = po
-				if c.useCache {
+				if c.useCache && !c.expiring {
 					c.e.cache.add(cacheKey{c.rev, pk.rt, pk.rid, pk.rel, pk.s.Type, pk.s.ID, pk.s.Relation}, po.perm)
 				}
 			}
@@ -327,7 +336,7 @@ func (c *checker) check(rt, rid, rel string, s Subject) (outcome, error) {
 		}
 		c.prov = c.prov[:mark]
 		c.memo[k] = o
-		if useCache {
+		if useCache && !c.expiring {
 			c.e.cache.add(ck, o.perm)
 		}
 		return o, nil
@@ -376,6 +385,9 @@ func (c *checker) direct(rd *relDef, rid string, s Subject) (outcome, error) {
 		r, ok, err := c.snap.Get(rd.typ, rid, rd.name, s.Type, sid, srel)
 		if err != nil {
 			return outcome{}, err
+		}
+		if ok && r.Expiration != nil {
+			c.expiring = true
 		}
 		if !ok {
 			if c.explain {
@@ -456,6 +468,9 @@ func (c *checker) direct(rd *relDef, rid string, s Subject) (outcome, error) {
 func (c *checker) subjectSets(rd *relDef, rid string, buf []tuples.Relationship, limit int) ([]tuples.Relationship, error) {
 	for _, ss := range rd.subjectSets {
 		err := c.snap.Subjects(rd.typ, rid, rd.name, ss.typ, ss.rel, func(r tuples.Relationship) bool {
+			if r.Expiration != nil {
+				c.expiring = true
+			}
 			buf = append(buf, r)
 			return limit < 0 || len(buf) <= limit
 		})
@@ -563,6 +578,9 @@ func (c *checker) walkUp(rd *relDef, rid string, s Subject) (Permissionship, boo
 				if err != nil {
 					return err
 				}
+				if ok && r.Expiration != nil {
+					c.expiring = true
+				}
 				if ok {
 					add(target, edgePerm(p, r.Caveat != nil), level+1)
 				}
@@ -570,6 +588,9 @@ func (c *checker) walkUp(rd *relDef, rid string, s Subject) (Permissionship, boo
 			}
 			err := c.snap.Resources(n.typ, n.id, n.rel, q.typ, q.name, func(r tuples.Relationship) bool {
 				budget--
+				if r.Expiration != nil {
+					c.expiring = true
+				}
 				add(walkNode{q.typ, r.ResourceID, q.name}, edgePerm(p, r.Caveat != nil), level+1)
 				return budget > 0
 			})
@@ -730,6 +751,9 @@ func (c *checker) arrow(rd *relDef, rid string, rw *schema.Rewrite, s Subject) (
 	buf := c.takeBuf()
 	defer func() { c.putBuf(buf) }()
 	err := c.snap.Subjects(rd.typ, rid, rw.Relation, "", "", func(r tuples.Relationship) bool {
+		if r.Expiration != nil {
+			c.expiring = true
+		}
 		buf = append(buf, r)
 		return true
 	})

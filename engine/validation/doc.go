@@ -13,7 +13,7 @@
 // tuple store and the engine: Read parses a file, Run loads it into a fresh
 // in-memory store and reports one result per assertion, with the explanation
 // of each failure; RunPath does either kind of file. Files that need caveat
-// or relationship-expiration evaluation, which the engine does not do yet,
-// are reported Unsupported rather than run. `reach validate` and the
+// evaluation, which the engine does not do yet, are reported Unsupported
+// rather than run (relationship expiration is evaluated). `reach validate` and the
 // conformance tests are built on it.
 package validation

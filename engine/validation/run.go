@@ -56,10 +56,11 @@ type Options struct {
 }
 
 // DefaultOptions are the options matching what the engine evaluates today:
-// caveats make a check conditional but are not evaluated, so files that
-// need caveat evaluation are unsupported; so are files using relationship
-// expiration.
-func DefaultOptions() Options { return Options{} }
+// relationship expiration is evaluated (the store reads an expired
+// relationship as absent, and the check cache keeps no answer that rests on
+// an expiring one); caveats make a check conditional but are not evaluated,
+// so files that need caveat evaluation are unsupported.
+func DefaultOptions() Options { return Options{Expiration: true} }
 
 // Result is the outcome of one validation file.
 type Result struct {

@@ -200,7 +200,6 @@ func TestRunUnsupported(t *testing.T) {
 		{"caveated relationship", "schema: |-\n  caveat cav(x int) { x > 1 }\n  definition user {}\n  definition doc {\n    relation rel: user with cav\n  }\nrelationships: 'doc:a#rel@user:b[cav]'\n", "caveats (line 7: caveated relationship"},
 		{"assertCaveated", "schema: 'definition user {}'\nassertions:\n  assertCaveated:\n    - user:a#b@user:c\n", "line 4: assertCaveated"},
 		{"caveat context", "schema: 'definition user {}'\nassertions:\n  assertTrue:\n    - 'user:a#b@user:c with {\"x\": 1}'\n", "line 4: assertion with caveat context"},
-		{"expiration", "schema: |-\n  use expiration\n  definition user {}\n  definition doc {\n    relation rel: user with expiration\n  }\nrelationships: 'doc:a#rel@user:b[expiration:2030-01-01T00:00:00Z]'\n", "relationship expiration"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -209,6 +208,42 @@ func TestRunUnsupported(t *testing.T) {
 				t.Errorf("status %v unsupported %q error %q, want unsupported mentioning %q", r.Status, r.Unsupported, r.Error, tt.want)
 			}
 		})
+	}
+}
+
+// Relationship expiration is evaluated by default; with Options.Expiration
+// off, a file that uses it is reported unsupported rather than run.
+func TestRunExpiration(t *testing.T) {
+	const src = `schema: |-
+  use expiration
+  definition user {}
+  definition doc {
+    relation rel: user with expiration
+  }
+relationships: |-
+  doc:a#rel@user:b[expiration:2030-01-01T00:00:00Z]
+  doc:a#rel@user:c[expiration:2020-01-01T00:00:00Z]
+assertions:
+  assertTrue:
+    - doc:a#rel@user:b
+  assertFalse:
+    - doc:a#rel@user:c
+`
+	if r := runText(t, src); r.Status != Passed {
+		t.Fatalf("status %v %s %+v, want passed (user:c's relationship has expired)", r.Status, r.Error, r.Failures())
+	}
+	f, err := Parse("t.yaml", []byte(src), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := DefaultOptions()
+	opts.Expiration = false
+	r, err := Run(context.Background(), f, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != Unsupported || !strings.Contains(strings.Join(r.Unsupported, "; "), "relationship expiration") {
+		t.Errorf("with expiration off: status %v unsupported %q, want unsupported mentioning relationship expiration", r.Status, r.Unsupported)
 	}
 }
 
