@@ -2,22 +2,20 @@ package bench
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
 
+	goldenfile "github.com/reach-authz/reach/internal/golden"
+
 	"github.com/reach-authz/reach/engine"
 	"github.com/reach-authz/reach/schema"
 	"github.com/reach-authz/reach/tuples"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 func TestSchemasCompile(t *testing.T) {
 	for _, name := range Datasets() {
@@ -120,19 +118,7 @@ func TestGenerateGolden(t *testing.T) {
 
 func golden(t *testing.T, path, got string) {
 	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs (run with -update if the change is meant):\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
+	goldenfile.Check(t, path, got)
 }
 
 func TestSeedsDiffer(t *testing.T) {

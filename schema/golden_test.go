@@ -2,17 +2,17 @@ package schema
 
 import (
 	"bytes"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/reach-authz/reach/internal/golden"
 )
 
 // update rewrites the golden files under testdata from the current output:
 //
 //	go test ./schema -run 'Golden' -update
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 // goldenCase is one input file under testdata/DIR and its golden file.
 type goldenCase struct {
@@ -48,19 +48,7 @@ func goldenCases(t *testing.T, dir string) []goldenCase {
 // checkGolden compares got with the golden file, or rewrites it under -update.
 func checkGolden(t *testing.T, path, got string) {
 	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("output differs from %s (run with -update to accept)\n--- got:\n%s--- want:\n%s", path, got, want)
-	}
+	golden.Check(t, path, got)
 }
 
 // diagText renders diagnostics one per line as LINE:COL: message (the file

@@ -2,7 +2,6 @@ package tuples
 
 import (
 	"bufio"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,9 +9,9 @@ import (
 	"strings"
 	"testing"
 	"time"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+	"github.com/reach-authz/reach/internal/golden"
+)
 
 // TestParseGolden parses every line of testdata/parse.txt and compares the
 // printed result (or the error) with testdata/parse.golden.
@@ -40,19 +39,7 @@ func TestParseGolden(t *testing.T) {
 			t.Errorf("%s: reparsing %s gave %+v, %v", line, r, again, err)
 		}
 	}
-	golden := filepath.Join("testdata", "parse.golden")
-	if *update {
-		if err := os.WriteFile(golden, []byte(out.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := out.String(); got != string(want) {
-		t.Errorf("parse results differ from %s (run with -update to accept):\n%s", golden, got)
-	}
+	golden.Check(t, filepath.Join("testdata", "parse.golden"), out.String())
 }
 
 func TestParseFields(t *testing.T) {

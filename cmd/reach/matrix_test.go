@@ -3,29 +3,15 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	goldenfile "github.com/reach-authz/reach/internal/golden"
+
 	"github.com/reach-authz/reach/tuples"
 )
-
-// -update rewrites the golden files instead of comparing with them. The
-// flag may be defined by another test file of this package; it is
-// registered here only if it is not.
-func init() {
-	if flag.Lookup("update") == nil {
-		flag.Bool("update", false, "rewrite the golden files in testdata")
-	}
-}
-
-func updateGoldens() bool {
-	f := flag.Lookup("update")
-	return f != nil && f.Value.String() == "true"
-}
 
 // matrixGoldens are the seed tables of schemas/README.md (markdown) and one
 // golden per other format. Each runs on a seed's validation file, so it
@@ -97,22 +83,7 @@ func TestMatrixGolden(t *testing.T) {
 				t.Fatalf("exit %d, stderr:\n%s", code, stderr)
 			}
 			golden := filepath.Join("testdata", "matrix", tt.name+".golden")
-			if updateGoldens() {
-				if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(golden, []byte(stdout), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -run TestMatrixGolden -update)", err)
-			}
-			if stdout != string(want) {
-				t.Errorf("output differs from %s (run with -update after checking):\n%s", golden, lineDiff(string(want), stdout))
-			}
+			goldenfile.Check(t, golden, stdout)
 		})
 	}
 }
@@ -150,27 +121,6 @@ func readmeArgs(args []string) []string {
 		out[i] = strings.TrimPrefix(a, "../../")
 	}
 	return out
-}
-
-// lineDiff shows the first differing lines of two texts.
-func lineDiff(want, got string) string {
-	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	var b strings.Builder
-	n := 0
-	for i := 0; i < max(len(w), len(g)) && n < 10; i++ {
-		var wl, gl string
-		if i < len(w) {
-			wl = w[i]
-		}
-		if i < len(g) {
-			gl = g[i]
-		}
-		if wl != gl {
-			n++
-			fmt.Fprintf(&b, "line %d:\n  want %s\n  got  %s\n", i+1, wl, gl)
-		}
-	}
-	return b.String()
 }
 
 // A small model with a caveat, a wildcard and a subject set, for the

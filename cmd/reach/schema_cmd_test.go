@@ -2,44 +2,23 @@ package main
 
 import (
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/reach-authz/reach/internal/golden"
+
 	"github.com/reach-authz/reach/schema"
 )
-
-// The golden files of `reach schema validate|fmt|graph` are rewritten with
-//
-//	go test ./cmd/reach -run TestSchema -update
-func init() {
-	if flag.Lookup("update") == nil { // another test file may define it
-		flag.Bool("update", false, "rewrite golden files")
-	}
-}
 
 const sdir = "testdata/schema/"
 
 // schemaGolden compares got with testdata/schema/NAME, or rewrites it with
-// -update.
+// -update (go test ./cmd/reach -run TestSchema -update).
 func schemaGolden(t *testing.T, name, got string) {
 	t.Helper()
-	path := sdir + name
-	if f := flag.Lookup("update"); f != nil && f.Value.String() == "true" {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("output differs from %s (run with -update to accept)\n--- got:\n%s--- want:\n%s", path, got, want)
-	}
+	golden.Check(t, sdir+name, got)
 }
 
 func TestSchemaValidate(t *testing.T) {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"flag"
 	"fmt"
 	"os"
 	"regexp"
@@ -10,18 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reach-authz/reach/internal/golden"
+
 	"github.com/reach-authz/reach/tuples"
 )
-
-// The golden transcript of `reach schema write|read` and `reach tuple ...`
-// is rewritten with
-//
-//	go test ./cmd/reach -run TestTupleSession -update
-func init() {
-	if flag.Lookup("update") == nil { // another test file may define it
-		flag.Bool("update", false, "rewrite golden files")
-	}
-}
 
 const tdir = "testdata/tuple/"
 
@@ -96,22 +87,11 @@ func TestTupleSession(t *testing.T) {
 	tupleGolden(t, "session.golden", b.String())
 }
 
+// tupleGolden compares got with testdata/tuple/NAME, or rewrites it with
+// -update (go test ./cmd/reach -run TestTupleSession -update).
 func tupleGolden(t *testing.T, name, got string) {
 	t.Helper()
-	path := tdir + name
-	if f := flag.Lookup("update"); f != nil && f.Value.String() == "true" {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("output differs from %s (run with -update to accept)\n--- got:\n%s", path, got)
-	}
+	golden.Check(t, tdir+name, got)
 }
 
 // storeWith returns a data directory holding docs.zed and rels.txt.

@@ -2,26 +2,13 @@ package main
 
 import (
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	goldenfile "github.com/reach-authz/reach/internal/golden"
 )
-
-// The golden files of `reach validate` are rewritten with
-//
-//	go test ./cmd/reach -run TestValidateGolden -update
-func init() {
-	if flag.Lookup("update") == nil { // another test file may define it
-		flag.Bool("update", false, "rewrite golden files")
-	}
-}
-
-func updateGolden() bool {
-	f := flag.Lookup("update")
-	return f != nil && f.Value.String() == "true"
-}
 
 const vdir = "testdata/validate/"
 
@@ -78,18 +65,7 @@ func TestValidateGolden(t *testing.T) {
 				t.Errorf("stderr: %s", stderr)
 			}
 			golden := vdir + tt.golden
-			if updateGolden() {
-				if err := os.WriteFile(golden, []byte(stdout), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if stdout != string(want) {
-				t.Errorf("output differs from %s (run with -update to accept):\n%s", golden, stdout)
-			}
+			goldenfile.Check(t, golden, stdout)
 		})
 	}
 }
