@@ -16,7 +16,7 @@ import (
 // transaction with CREATE semantics, the store imports in large atomic
 // batches (one revision each) with TOUCH semantics: a relationship already
 // present is replaced, and a failure part way leaves the earlier batches
-// written.
+// written (see the package documentation, "Differences from SpiceDB").
 func (p *permissionsService) ImportBulkRelationships(stream grpc.ClientStreamingServer[v1.ImportBulkRelationshipsRequest, v1.ImportBulkRelationshipsResponse]) error {
 	s := p.s
 	ctx := stream.Context()

@@ -12,6 +12,29 @@
 // of the API maps to the engine's. Faults come back with the status codes
 // and ErrorInfo reasons SpiceDB uses (see toStatus).
 //
+// # Differences from SpiceDB
+//
+// ImportBulkRelationships is not one transaction. SpiceDB writes the whole
+// stream in one transaction with CREATE semantics: a relationship that
+// already exists (or comes twice in the stream) fails the call with
+// AlreadyExists (ERROR_REASON_ATTEMPT_TO_RECREATE_RELATIONSHIP) and nothing
+// is written. The tuples store offers no atomic write larger than
+// tuples.Store.MaxBatch updates (Store.Write) and imports through
+// Store.Import, which commits large batches, each atomic at a revision of
+// its own, with TOUCH semantics. So here a relationship already present (or
+// repeated) is replaced without error, and a call that fails part way (a
+// relationship the schema refuses, a broken stream) leaves the batches
+// before the fault written; NumLoaded counts what was written only when the
+// call succeeds. Matching SpiceDB needs an all-or-nothing CREATE import in
+// the tuples package.
+//
+// LookupSubjects answers Unimplemented to optional_concrete_limit and
+// ignores optional_cursor, exactly as SpiceDB does today. ReflectSchema and
+// DiffSchema report a caveat's expression as written rather than in CEL's
+// canonical form (see reflect.go). Watch coalesces schema writes that land
+// between two reads of the change log, and sends checkpoints per revision
+// (as SpiceDB's in-memory datastore) but none on a timer.
+//
 // The server also runs the gRPC health service, Prometheus metrics on an
 // address of their own, and structured logs through log/slog; Run shuts down
 // gracefully when its context ends. The command `reach serve` wraps it.

@@ -414,8 +414,11 @@ func (p *permissionsService) LookupResources(req *v1.LookupResourcesRequest, str
 func (p *permissionsService) LookupSubjects(req *v1.LookupSubjectsRequest, stream grpc.ServerStreamingServer[v1.LookupSubjectsResponse]) error {
 	s := p.s
 	ctx := stream.Context()
-	if req.GetOptionalConcreteLimit() != 0 || req.GetOptionalCursor() != nil {
-		// As SpiceDB: "concrete limit is not yet supported".
+	if req.GetOptionalConcreteLimit() != 0 {
+		// As SpiceDB (internal/services/v1/permissions.go, LookupSubjects):
+		// a concrete limit is refused with Unimplemented before anything
+		// else; a cursor alone is accepted and ignored (every subject is
+		// streamed, without cursors).
 		return status.Error(codes.Unimplemented, "concrete limit is not yet supported")
 	}
 	cons, err := consistency(req.GetConsistency())

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
 
 	"github.com/reach-authz/reach/engine"
 )
@@ -421,6 +422,59 @@ func TestLookupSubjects(t *testing.T) {
 		Resource: obj("document", "d1"), Permission: "nope", SubjectObjectType: "user",
 	})))
 	requireStatus(t, err, codes.FailedPrecondition, "ERROR_REASON_UNKNOWN_RELATION_OR_PERMISSION")
+}
+
+// TestLookupSubjectsLimitAndCursor follows SpiceDB's LookupSubjects
+// (internal/services/v1/permissions.go): `if req.OptionalConcreteLimit != 0`
+// it answers Unimplemented "concrete limit is not yet supported", before
+// resolving the revision or checking the schema; optional_cursor is not
+// looked at, so a request with a cursor and no limit streams every subject,
+// none of them with an after_result_cursor.
+func TestLookupSubjectsLimitAndCursor(t *testing.T) {
+	ts := startServer(t, testOptions{})
+	c := ts.client
+	ctx := testCtx(t)
+	mustWriteSchema(t, c, testSchema)
+	mustWrite(t, c, "document:d1#viewer@user:ana", "document:d1#viewer@user:bo", "document:d1#owner@user:cy")
+	cursor := &v1.Cursor{Token: "not-a-cursor-reach-ever-made"}
+	tests := []struct {
+		name   string
+		limit  uint32
+		cursor *v1.Cursor
+		perm   string
+		want   []string
+		code   codes.Code
+	}{
+		{name: "limit", limit: 1, perm: "view", code: codes.Unimplemented},
+		{name: "limit and cursor", limit: 2, cursor: cursor, perm: "view", code: codes.Unimplemented},
+		// The limit is refused before the permission is looked up.
+		{name: "limit on unknown permission", limit: 1, perm: "nope", code: codes.Unimplemented},
+		{name: "cursor is ignored", cursor: cursor, perm: "view", want: []string{"ana", "bo", "cy"}},
+		{name: "no limit", perm: "view", want: []string{"ana", "bo", "cy"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st, err := c.LookupSubjects(ctx, &v1.LookupSubjectsRequest{
+				Consistency: fully(), Resource: obj("document", "d1"), Permission: tt.perm, SubjectObjectType: "user",
+				OptionalConcreteLimit: tt.limit, OptionalCursor: tt.cursor,
+			})
+			require.NoError(t, err)
+			resps, err := recvAll[*v1.LookupSubjectsResponse](t, st)
+			if tt.code != codes.OK {
+				requireStatus(t, err, tt.code, "")
+				require.Contains(t, status.Convert(err).Message(), "concrete limit is not yet supported")
+				return
+			}
+			require.NoError(t, err)
+			var got []string
+			for _, r := range resps {
+				require.Nil(t, r.GetAfterResultCursor())
+				got = append(got, r.GetSubject().GetSubjectObjectId())
+			}
+			slices.Sort(got)
+			require.Equal(t, tt.want, got)
+		})
+	}
 }
 
 func TestExpand(t *testing.T) {

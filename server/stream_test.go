@@ -268,6 +268,14 @@ func TestHTTPGateway(t *testing.T) {
 	require.Equal(t, http.StatusOK, code, out)
 	require.Equal(t, "PERMISSIONSHIP_HAS_PERMISSION", out["permissionship"])
 
+	// The reflection API through the gateway, as SpiceDB's HTTP API.
+	code, out = post("/v1/schema/reflectschema", testKey, `{}`)
+	require.Equal(t, http.StatusOK, code, out)
+	require.Len(t, out["definitions"], 3)
+	code, out = post("/v1/schema/diffschema", testKey, `{"comparisonSchema":"definition user {}"}`)
+	require.Equal(t, http.StatusOK, code, out)
+	require.Len(t, out["diffs"], 2) // group and document removed
+
 	code, out = post("/v1/permissions/check", "", check)
 	require.Equal(t, http.StatusUnauthorized, code, out)
 	code, out = post("/v1/permissions/check", "wrong", check)
