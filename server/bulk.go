@@ -90,19 +90,9 @@ func (p *permissionsService) ExportBulkRelationships(req *v1.ExportBulkRelations
 		}
 		f = filterFromProto(rf)
 	}
-	var start pageCursor
-	if req.GetOptionalCursor() != nil {
-		c, err := decodePageCursor(req.GetOptionalCursor())
-		if err != nil {
-			return s.status(ctx, err)
-		}
-		start = c
-	} else {
-		rev, err := s.startRevision(ctx, req.GetConsistency())
-		if err != nil {
-			return err
-		}
-		start = pageCursor{Revision: rev}
+	start, err := s.pageStart(ctx, req.GetOptionalCursor(), req.GetConsistency())
+	if err != nil {
+		return err
 	}
 	var out []*v1.Relationship
 	var last pageCursor
@@ -114,7 +104,7 @@ func (p *permissionsService) ExportBulkRelationships(req *v1.ExportBulkRelations
 		out = nil
 		return err
 	}
-	err := s.readPages(ctx, f, start, 0, func(r tuples.Relationship, after pageCursor) error {
+	err = s.readPages(ctx, f, start, 0, func(r tuples.Relationship, after pageCursor) error {
 		pr, err := relationshipToProto(r)
 		if err != nil {
 			return err

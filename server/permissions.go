@@ -280,19 +280,9 @@ func (p *permissionsService) ReadRelationships(req *v1.ReadRelationshipsRequest,
 	if err := checkLimit(limit, s.cfg.Limits.MaxReadLimit); err != nil {
 		return err
 	}
-	var start pageCursor
-	if req.GetOptionalCursor() != nil {
-		c, err := decodePageCursor(req.GetOptionalCursor())
-		if err != nil {
-			return s.status(ctx, err)
-		}
-		start = c
-	} else {
-		rev, err := s.startRevision(ctx, req.GetConsistency())
-		if err != nil {
-			return err
-		}
-		start = pageCursor{Revision: rev}
+	start, err := s.pageStart(ctx, req.GetOptionalCursor(), req.GetConsistency())
+	if err != nil {
+		return err
 	}
 	token := zedToken(start.Revision)
 	return s.readPages(ctx, filterFromProto(req.GetRelationshipFilter()), start, limit, func(r tuples.Relationship, after pageCursor) error {

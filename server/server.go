@@ -303,6 +303,23 @@ func (s *Server) startRevision(ctx context.Context, c *v1.Consistency) (tuples.R
 	return rev, nil
 }
 
+// pageStart is where a paged read of the store starts: after its cursor
+// when it continues one, else at the revision its consistency asks for.
+func (s *Server) pageStart(ctx context.Context, cursor *v1.Cursor, c *v1.Consistency) (pageCursor, error) {
+	if cursor != nil {
+		pc, err := decodePageCursor(cursor)
+		if err != nil {
+			return pageCursor{}, s.status(ctx, err)
+		}
+		return pc, nil
+	}
+	rev, err := s.startRevision(ctx, c)
+	if err != nil {
+		return pageCursor{}, err
+	}
+	return pageCursor{Revision: rev}, nil
+}
+
 // resolve picks the revision a read with consistency c reads, for the calls
 // that read the store directly (ReadRelationships, ExportBulkRelationships)
 // or need the revision before they start (LookupResources): the engine's
