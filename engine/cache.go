@@ -22,10 +22,17 @@ type cacheKey struct {
 	st, sid, srel string
 }
 
+// cacheValue is a cached result: the answer and, for Conditional, the
+// caveat parameters that would decide it.
+type cacheValue struct {
+	perm    Permissionship
+	missing []string
+}
+
 // checkCache is a sharded, bounded LRU of definite sub-problem results.
 type checkCache struct {
 	seed   maphash.Seed
-	shards []*lru.Cache[cacheKey, Permissionship]
+	shards []*lru.Cache[cacheKey, cacheValue]
 	hits   atomic.Uint64
 	misses atomic.Uint64
 }
@@ -40,13 +47,13 @@ type CacheStats struct {
 // over at most shards LRUs.
 func newCheckCache(size, shards int) *checkCache {
 	shards = max(1, min(shards, size))
-	c := &checkCache{seed: maphash.MakeSeed(), shards: make([]*lru.Cache[cacheKey, Permissionship], shards)}
+	c := &checkCache{seed: maphash.MakeSeed(), shards: make([]*lru.Cache[cacheKey, cacheValue], shards)}
 	for i := range c.shards {
 		per := size / shards
 		if i < size%shards {
 			per++
 		}
-		l, err := lru.New[cacheKey, Permissionship](per)
+		l, err := lru.New[cacheKey, cacheValue](per)
 		if err != nil { // only for a size <= 0, excluded above
 			panic(err)
 		}
@@ -55,7 +62,7 @@ func newCheckCache(size, shards int) *checkCache {
 	return c
 }
 
-func (c *checkCache) shard(k *cacheKey) *lru.Cache[cacheKey, Permissionship] {
+func (c *checkCache) shard(k *cacheKey) *lru.Cache[cacheKey, cacheValue] {
 	if len(c.shards) == 1 {
 		return c.shards[0]
 	}
@@ -67,18 +74,18 @@ func (c *checkCache) shard(k *cacheKey) *lru.Cache[cacheKey, Permissionship] {
 	return c.shards[h.Sum64()%uint64(len(c.shards))]
 }
 
-func (c *checkCache) get(k cacheKey) (Permissionship, bool) {
-	p, ok := c.shard(&k).Get(k)
+func (c *checkCache) get(k cacheKey) (cacheValue, bool) {
+	v, ok := c.shard(&k).Get(k)
 	if ok {
 		c.hits.Add(1)
 	} else {
 		c.misses.Add(1)
 	}
-	return p, ok
+	return v, ok
 }
 
-func (c *checkCache) add(k cacheKey, p Permissionship) {
-	c.shard(&k).Add(k, p)
+func (c *checkCache) add(k cacheKey, v cacheValue) {
+	c.shard(&k).Add(k, v)
 }
 
 func (c *checkCache) stats() CacheStats {

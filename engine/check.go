@@ -2,10 +2,12 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"sync"
 
+	"github.com/reach-authz/reach/caveats"
 	"github.com/reach-authz/reach/schema"
 	"github.com/reach-authz/reach/tuples"
 )
@@ -26,6 +28,54 @@ type outcome struct {
 	perm Permissionship
 	low  int32
 	expl *Explanation // only when explaining
+	// missing: for Conditional, the caveat parameters lacking (sorted).
+	missing []string
+}
+
+// mergeMissing returns the sorted union of two sorted lists of names (a
+// or b itself when the other adds nothing).
+func mergeMissing(a, b []string) []string {
+	if len(b) == 0 {
+		return a
+	}
+	if len(a) == 0 {
+		return b
+	}
+	out := make([]string, 0, len(a)+len(b))
+	i, j := 0, 0
+	for i < len(a) && j < len(b) {
+		switch {
+		case a[i] < b[j]:
+			out = append(out, a[i])
+			i++
+		case a[i] > b[j]:
+			out = append(out, b[j])
+			j++
+		default:
+			out = append(out, a[i])
+			i++
+			j++
+		}
+	}
+	out = append(out, a[i:]...)
+	return append(out, b[j:]...)
+}
+
+// andMissing is the missing list of min(a, b) for a relationship whose
+// caveat gave cv (with cvMissing) and whose sub-problem gave sub: the names
+// of the Conditional sides, nil unless the result is Conditional.
+func andMissing(cv Permissionship, cvMissing []string, sub outcome) []string {
+	if min(cv, sub.perm) != Conditional {
+		return nil
+	}
+	var m []string
+	if cv == Conditional {
+		m = cvMissing
+	}
+	if sub.perm == Conditional {
+		m = mergeMissing(m, sub.missing)
+	}
+	return m
 }
 
 // checker evaluates the sub-problems of one request (or one CheckBulk) at
@@ -47,6 +97,14 @@ type checker struct {
 	rev      tuples.Revision
 	explain  bool
 	useCache bool
+
+	// reqCtx is the caveat context of the request being answered; ctxKey
+	// its canonical JSON ("" when empty), which the memo entries were
+	// computed under (CheckBulk clears the memo when it changes). A
+	// request with a context never uses the shared cache, whose keys have
+	// none.
+	reqCtx map[string]any
+	ctxKey string
 
 	memo    map[nodeKey]outcome
 	onStack map[nodeKey]int32
@@ -87,10 +145,11 @@ func (e *Engine) Check(ctx context.Context, req CheckRequest) (CheckResult, erro
 	// The warm path: the answer is in the cache; no snapshot is opened.
 	// Not for at_exact_snapshot, whose revision may have left the GC window
 	// since it was cached (opening the snapshot says so).
-	if e.cache != nil && !req.Explain && req.Consistency.Mode != AtExactSnapshot {
+	cacheable := e.cache != nil && !req.Explain && req.Consistency.Mode != AtExactSnapshot && len(req.Context) == 0
+	if cacheable {
 		k := cacheKey{rev, req.Resource.Type, req.Resource.ID, req.Permission, req.Subject.Type, req.Subject.ID, req.Subject.Relation}
-		if p, ok := e.cache.get(k); ok {
-			return CheckResult{Permissionship: p, Revision: rev}, nil
+		if v, ok := e.cache.get(k); ok {
+			return CheckResult{Permissionship: v.perm, Revision: rev, Missing: v.missing}, nil
 		}
 	}
 	snap, m, err := e.snapshot(rev)
@@ -100,7 +159,7 @@ func (e *Engine) Check(ctx context.Context, req CheckRequest) (CheckResult, erro
 	defer snap.Close()
 	c := e.pooledChecker(ctx, snap, m, req.Explain)
 	defer releaseChecker(c)
-	return c.top(req, e.cache != nil && !req.Explain && req.Consistency.Mode != AtExactSnapshot)
+	return c.top(req, cacheable)
 }
 
 // checkers keeps the checkers of finished Check calls, so that a cold check
@@ -129,6 +188,7 @@ func releaseChecker(c *checker) {
 	clear(c.memo)
 	clear(c.onStack)
 	c.e, c.ctx, c.snap, c.m = nil, nil, nil, nil
+	c.reqCtx, c.ctxKey = nil, ""
 	c.depth, c.steps = 0, 0
 	c.prov = c.prov[:0]
 	checkers.Put(c)
@@ -159,10 +219,11 @@ func (e *Engine) CheckBulk(ctx context.Context, reqs []CheckRequest) ([]CheckRes
 	out := make([]CheckResult, len(reqs))
 	var c *checker
 	for i, req := range reqs {
-		if e.cache != nil && !req.Explain && req.Consistency.Mode != AtExactSnapshot {
+		cacheable := e.cache != nil && !req.Explain && req.Consistency.Mode != AtExactSnapshot && len(req.Context) == 0
+		if cacheable {
 			k := cacheKey{rev, req.Resource.Type, req.Resource.ID, req.Permission, req.Subject.Type, req.Subject.ID, req.Subject.Relation}
-			if p, ok := e.cache.get(k); ok {
-				out[i] = CheckResult{Permissionship: p, Revision: rev}
+			if v, ok := e.cache.get(k); ok {
+				out[i] = CheckResult{Permissionship: v.perm, Revision: rev, Missing: v.missing}
 				continue
 			}
 		}
@@ -176,7 +237,7 @@ func (e *Engine) CheckBulk(ctx context.Context, reqs []CheckRequest) ([]CheckRes
 		}
 		c.explain = req.Explain
 		c.useCache = e.cache != nil && !req.Explain
-		res, err := c.top(req, e.cache != nil && !req.Explain && req.Consistency.Mode != AtExactSnapshot)
+		res, err := c.top(req, cacheable)
 		if err != nil {
 			return nil, fmt.Errorf("check %d (%s#%s@%s): %w", i, req.Resource, req.Permission, req.Subject, err)
 		}
@@ -211,6 +272,7 @@ func (c *checker) top(req CheckRequest, looked bool) (CheckResult, error) {
 		// An explanation needs every step, not memo entries of earlier checks.
 		clear(c.memo)
 	}
+	c.setContext(req.Context)
 	c.rootLooked = looked
 	o, err := c.check(req.Resource.Type, req.Resource.ID, req.Permission, req.Subject)
 	c.rootLooked = false
@@ -218,10 +280,70 @@ func (c *checker) top(req CheckRequest, looked bool) (CheckResult, error) {
 		return CheckResult{}, err
 	}
 	res := CheckResult{Permissionship: o.perm, Revision: c.rev}
+	if o.perm == Conditional {
+		res.Missing = o.missing
+	}
 	if c.explain {
 		res.Explanation = o.expl
 	}
 	return res, nil
+}
+
+// setContext makes ctx the caveat context of the checks that follow. The
+// memo entries computed under another context are dropped (a CheckBulk's
+// requests may differ), and a non-empty context turns the shared cache off,
+// but under a schema without caveats, where no answer depends on it.
+func (c *checker) setContext(ctx map[string]any) {
+	if len(c.m.caveats) == 0 {
+		ctx = nil
+	}
+	key := ""
+	if len(ctx) > 0 {
+		c.useCache = false
+		b, err := json.Marshal(ctx) // map keys sorted: canonical
+		if err != nil {
+			key = "\x00unencodable" // never equal to a JSON text; compared below
+			clear(c.memo)
+		} else {
+			key = string(b)
+		}
+	}
+	if key != c.ctxKey {
+		clear(c.memo)
+	}
+	c.reqCtx, c.ctxKey = ctx, key
+}
+
+// caveat evaluates the caveat of r with the request's context and returns
+// what r counts as: Allowed (no caveat, or a true one: as if uncaveated),
+// Denied (a false one: the relationship is absent) or Conditional (the
+// context lacks parameters that decide it). SpiceDB merges the contexts
+// with the relationship's stored one winning (caveats.Caveat.Evaluate). A
+// model without compiled caveats (built by hand in tests) answers
+// Conditional for every caveat.
+// For Conditional it also returns the parameters missing.
+func (c *checker) caveat(r *tuples.Relationship) (Permissionship, []string, error) {
+	if r.Caveat == nil {
+		return Allowed, nil, nil
+	}
+	if c.m.caveats == nil {
+		return Conditional, nil, nil
+	}
+	cv := c.m.caveats[r.Caveat.Name]
+	if cv == nil {
+		return Denied, nil, fmt.Errorf("relationship %s: caveat %q: %w", r, r.Caveat.Name, ErrUnknown)
+	}
+	res, err := cv.Evaluate(r.Caveat.Context, c.reqCtx)
+	if err != nil {
+		return Denied, nil, fmt.Errorf("relationship %s: %w", r, err)
+	}
+	switch res.Outcome {
+	case caveats.True:
+		return Allowed, nil, nil
+	case caveats.False:
+		return Denied, nil, nil
+	}
+	return Conditional, res.Missing, nil
 }
 
 // check answers the sub-problem "does s reach rel on rt:rid?".
@@ -267,8 +389,8 @@ func (c *checker) check(rt, rid, rel string, s Subject) (outcome, error) {
 	if useCache {
 		ck = cacheKey{c.rev, rt, rid, rel, s.Type, s.ID, s.Relation}
 		if !looked { // (else the caller asked the cache already)
-			if p, ok := c.e.cache.get(ck); ok {
-				o := outcome{perm: p, low: exact}
+			if v, ok := c.e.cache.get(ck); ok {
+				o := outcome{perm: v.perm, low: exact, missing: v.missing}
 				c.memo[k] = o
 				return o, nil
 			}
@@ -328,7 +450,7 @@ func (c *checker) check(rt, rid, rel string, s Subject) (outcome, error) {
 				po.low = exact
 				c.memo[pk] = po
 				if c.useCache && !c.expiring {
-					c.e.cache.add(cacheKey{c.rev, pk.rt, pk.rid, pk.rel, pk.s.Type, pk.s.ID, pk.s.Relation}, po.perm)
+					c.e.cache.add(cacheKey{c.rev, pk.rt, pk.rid, pk.rel, pk.s.Type, pk.s.ID, pk.s.Relation}, cacheValue{po.perm, po.missing})
 				}
 			}
 		} else {
@@ -337,7 +459,7 @@ func (c *checker) check(rt, rid, rel string, s Subject) (outcome, error) {
 		c.prov = c.prov[:mark]
 		c.memo[k] = o
 		if useCache && !c.expiring {
-			c.e.cache.add(ck, o.perm)
+			c.e.cache.add(ck, cacheValue{o.perm, o.missing})
 		}
 		return o, nil
 	}
@@ -395,9 +517,12 @@ func (c *checker) direct(rd *relDef, rid string, s Subject) (outcome, error) {
 			}
 			continue
 		}
-		p := Allowed
-		if r.Caveat != nil {
-			p = Conditional
+		p, missing, err := c.caveat(&r)
+		if err != nil {
+			return outcome{}, err
+		}
+		if p == Conditional {
+			res.missing = mergeMissing(res.missing, missing)
 		}
 		if c.explain {
 			e := &Explanation{Rule: RuleRelationship, Relationship: r.String(), Result: p}
@@ -427,12 +552,16 @@ func (c *checker) direct(rd *relDef, rid string, s Subject) (outcome, error) {
 		return outcome{}, err
 	}
 	if limit >= 0 && len(buf) > limit {
-		p, ok, err := c.walkUp(rd, rid, s)
+		p, missing, ok, err := c.walkUp(rd, rid, s)
 		if err != nil {
 			return outcome{}, err
 		}
 		if ok {
-			return outcome{perm: max(res.perm, p), low: exact}, nil
+			o := outcome{perm: max(res.perm, p), low: exact}
+			if o.perm == Conditional {
+				o.missing = mergeMissing(res.missing, missing)
+			}
+			return o, nil
 		}
 		if buf, err = c.subjectSets(rd, rid, buf[:0], -1); err != nil {
 			return outcome{}, err
@@ -440,14 +569,22 @@ func (c *checker) direct(rd *relDef, rid string, s Subject) (outcome, error) {
 	}
 	for i := range buf {
 		r := &buf[i]
+		cv, cvMissing, err := c.caveat(r)
+		if err != nil {
+			return outcome{}, err
+		}
+		if cv == Denied { // a false caveat: the relationship is absent
+			if c.explain {
+				tried = append(tried, &Explanation{Rule: RuleRelationship, Relationship: r.String(), Result: Denied})
+			}
+			continue
+		}
 		sub, err := c.check(r.SubjectType, r.SubjectID, r.SubjectRelation, s)
 		if err != nil {
 			return outcome{}, err
 		}
-		p := sub.perm
-		if r.Caveat != nil {
-			p = min(p, Conditional)
-		}
+		p := min(sub.perm, cv)
+		res.missing = mergeMissing(res.missing, andMissing(cv, cvMissing, sub))
 		if c.explain {
 			e := &Explanation{Rule: RuleRelationship, Relationship: r.String(), Result: p, Children: []*Explanation{sub.expl}}
 			if p == Allowed {
@@ -522,32 +659,44 @@ type upEntry struct {
 	perm     Permissionship
 	level    int32
 	expanded bool
+	missing  []string // Conditional: the caveat parameters lacking on the chain
 }
 
 // walkUp answers whether plain subject s reaches rd on rd.typ:rid through
 // rd's subject sets (the relationships naming s itself were looked up by
 // direct). ok is false when the walk gave up (its budget, or a chain so deep
-// that the downward walk's depth limit must decide).
-func (c *checker) walkUp(rd *relDef, rid string, s Subject) (Permissionship, bool, error) {
+// that the downward walk's depth limit must decide). missing, for a
+// Conditional answer, lists the caveat parameters lacking on the chains
+// that reached the object.
+func (c *checker) walkUp(rd *relDef, rid string, s Subject) (_ Permissionship, missing []string, ok bool, _ error) {
 	if err := c.ctx.Err(); err != nil {
-		return 0, false, err
+		return 0, nil, false, err
 	}
 	target := walkNode{rd.typ, rid, rd.name}
 	maxLevel := int32(c.e.opts.MaxDepth) - c.depth - 1
 	seen := map[walkNode]*upEntry{}
 	var allowedQ, condQ []walkNode
 	found := Denied
+	var foundMissing []string
 	budget := walkUpBudget
-	add := func(n walkNode, p Permissionship, level int32) {
+	add := func(n walkNode, p Permissionship, m []string, level int32) {
+		if p != Conditional {
+			m = nil
+		}
 		if n == target {
+			if p > found {
+				foundMissing = m
+			} else if p == Conditional && found == Conditional {
+				foundMissing = mergeMissing(foundMissing, m)
+			}
 			found = max(found, p)
 			return
 		}
 		e := seen[n]
 		if e == nil {
-			seen[n] = &upEntry{perm: p, level: level}
+			seen[n] = &upEntry{perm: p, level: level, missing: m}
 		} else if p > e.perm && !e.expanded {
-			e.perm, e.level = p, level
+			e.perm, e.level, e.missing = p, level, m
 		} else {
 			return
 		}
@@ -559,7 +708,12 @@ func (c *checker) walkUp(rd *relDef, rid string, s Subject) (Permissionship, boo
 	}
 	// expand follows the relationships whose subject is n into the
 	// relations of the walk that allow n.
-	expand := func(n walkNode, p Permissionship, level int32, wildcard bool) error {
+	expand := func(n walkNode, p Permissionship, pm []string, level int32, wildcard bool) error {
+		// edge: what a chain reaching n gives through one more
+		// relationship whose caveat gave cv.
+		edge := func(cv Permissionship, cvMissing []string) (Permissionship, []string) {
+			return min(p, cv), andMissing(cv, cvMissing, outcome{perm: p, missing: pm})
+		}
 		for _, q := range rd.upRels {
 			if wildcard {
 				if !q.wildcard[n.typ] {
@@ -582,18 +736,37 @@ func (c *checker) walkUp(rd *relDef, rid string, s Subject) (Permissionship, boo
 					c.expiring = true
 				}
 				if ok {
-					add(target, edgePerm(p, r.Caveat != nil), level+1)
+					cv, cvMissing, err := c.caveat(&r)
+					if err != nil {
+						return err
+					}
+					if cv != Denied {
+						ep, em := edge(cv, cvMissing)
+						add(target, ep, em, level+1)
+					}
 				}
 				continue
 			}
+			var cerr error
 			err := c.snap.Resources(n.typ, n.id, n.rel, q.typ, q.name, func(r tuples.Relationship) bool {
 				budget--
 				if r.Expiration != nil {
 					c.expiring = true
 				}
-				add(walkNode{q.typ, r.ResourceID, q.name}, edgePerm(p, r.Caveat != nil), level+1)
+				cv, cvMissing, err := c.caveat(&r)
+				if err != nil {
+					cerr = err
+					return false
+				}
+				if cv != Denied { // a false caveat: the relationship is absent
+					ep, em := edge(cv, cvMissing)
+					add(walkNode{q.typ, r.ResourceID, q.name}, ep, em, level+1)
+				}
 				return budget > 0
 			})
+			if err == nil {
+				err = cerr
+			}
 			if err != nil {
 				return err
 			}
@@ -603,11 +776,11 @@ func (c *checker) walkUp(rd *relDef, rid string, s Subject) (Permissionship, boo
 		}
 		return nil
 	}
-	if err := expand(walkNode{s.Type, s.ID, ""}, Allowed, 0, false); err != nil {
-		return 0, false, err
+	if err := expand(walkNode{s.Type, s.ID, ""}, Allowed, nil, 0, false); err != nil {
+		return 0, nil, false, err
 	}
-	if err := expand(walkNode{s.Type, wildcardID, ""}, Allowed, 0, true); err != nil {
-		return 0, false, err
+	if err := expand(walkNode{s.Type, wildcardID, ""}, Allowed, nil, 0, true); err != nil {
+		return 0, nil, false, err
 	}
 	for budget > 0 && found != Allowed {
 		var n walkNode
@@ -617,11 +790,11 @@ func (c *checker) walkUp(rd *relDef, rid string, s Subject) (Permissionship, boo
 		case found == Conditional:
 			// No more Allowed chain can be found: every node reached
 			// without a caveat was expanded.
-			return Conditional, true, nil
+			return Conditional, foundMissing, true, nil
 		case len(condQ) > 0:
 			n, condQ = condQ[0], condQ[1:]
 		default:
-			return found, true, nil
+			return found, foundMissing, true, nil
 		}
 		e := seen[n]
 		if e.expanded {
@@ -629,25 +802,16 @@ func (c *checker) walkUp(rd *relDef, rid string, s Subject) (Permissionship, boo
 		}
 		e.expanded = true
 		if e.level >= maxLevel {
-			return 0, false, nil
+			return 0, nil, false, nil
 		}
-		if err := expand(n, e.perm, e.level, false); err != nil {
-			return 0, false, err
+		if err := expand(n, e.perm, e.missing, e.level, false); err != nil {
+			return 0, nil, false, err
 		}
 	}
 	if found == Allowed {
-		return Allowed, true, nil
+		return Allowed, nil, true, nil
 	}
-	return 0, false, nil
-}
-
-// edgePerm is what a chain reaching a node with p gives through one more
-// relationship.
-func edgePerm(p Permissionship, caveated bool) Permissionship {
-	if caveated {
-		return min(p, Conditional)
-	}
-	return p
+	return 0, nil, false, nil
 }
 
 // rewrite evaluates a permission's expression tree on object rd.typ:rid.
@@ -679,6 +843,9 @@ func (c *checker) rewrite(rd *relDef, rid string, rw *schema.Rewrite, s Subject)
 			}
 			res.perm = max(res.perm, o.perm)
 			res.low = min(res.low, o.low)
+			if o.perm == Conditional {
+				res.missing = mergeMissing(res.missing, o.missing)
+			}
 			tried = append(tried, o.expl)
 		}
 		if c.explain {
@@ -700,6 +867,9 @@ func (c *checker) rewrite(rd *relDef, rid string, rw *schema.Rewrite, s Subject)
 			}
 			res.perm = min(res.perm, o.perm)
 			res.low = min(res.low, o.low)
+			if o.perm == Conditional {
+				res.missing = mergeMissing(res.missing, o.missing)
+			}
 		}
 		if c.explain {
 			res.expl = &Explanation{Rule: RuleIntersection, Result: res.perm, Children: tried}
@@ -729,9 +899,12 @@ func (c *checker) rewrite(rd *relDef, rid string, rw *schema.Rewrite, s Subject)
 			case Allowed:
 				res = outcome{perm: Denied, low: sub.low}
 			case Conditional:
-				res = outcome{perm: Conditional, low: min(base.low, sub.low)}
+				res = outcome{perm: Conditional, low: min(base.low, sub.low), missing: sub.missing}
+				if base.perm == Conditional {
+					res.missing = mergeMissing(base.missing, sub.missing)
+				}
 			default:
-				res = outcome{perm: base.perm, low: min(base.low, sub.low)}
+				res = outcome{perm: base.perm, low: min(base.low, sub.low), missing: base.missing}
 			}
 		}
 		if c.explain {
@@ -781,14 +954,22 @@ func (c *checker) arrow(rd *relDef, rid string, rw *schema.Rewrite, s Subject) (
 			if r.IsWildcard() {
 				continue
 			}
+			cv, cvMissing, err := c.caveat(r)
+			if err != nil {
+				return outcome{}, err
+			}
+			if cv == Denied { // a false caveat: the relationship is absent
+				if c.explain {
+					tried = append(tried, &Explanation{Rule: RuleRelationship, Relationship: r.String(), Result: Denied})
+				}
+				continue
+			}
 			sub, err := c.check(r.SubjectType, r.SubjectID, rw.Target, s)
 			if err != nil {
 				return outcome{}, err
 			}
-			p := sub.perm
-			if r.Caveat != nil {
-				p = min(p, Conditional)
-			}
+			p := min(sub.perm, cv)
+			res.missing = mergeMissing(res.missing, andMissing(cv, cvMissing, sub))
 			if c.explain {
 				tried = append(tried, &Explanation{Rule: RuleRelationship, Relationship: r.String(), Result: p, Children: []*Explanation{sub.expl}})
 			}
@@ -805,15 +986,26 @@ func (c *checker) arrow(rd *relDef, rid string, rw *schema.Rewrite, s Subject) (
 	}
 	// .all: every subject of the tupleset must reach target, and there must
 	// be at least one (SpiceDB: intersection arrow over an empty set is
-	// "no"). A caveated tupleset relationship might be absent, so it can
-	// only make the answer Conditional.
+	// "no"). SpiceDB ANDs, over every tupleset relationship, its caveat and
+	// the target's check: a relationship whose caveat is false makes the
+	// whole arrow false (it is not read as absent;
+	// caveatedintersectionarrow.yaml's negativeteam asserts it).
 	if len(buf) == 0 {
 		return finish(outcome{perm: Denied, low: exact})
 	}
 	res := outcome{perm: Allowed, low: exact}
-	caveated := false
 	for i := range buf {
 		r := &buf[i]
+		cv, cvMissing, err := c.caveat(r)
+		if err != nil {
+			return outcome{}, err
+		}
+		if cv == Denied {
+			if c.explain {
+				tried = []*Explanation{{Rule: RuleRelationship, Relationship: r.String(), Result: Denied}}
+			}
+			return finish(outcome{perm: Denied, low: exact})
+		}
 		var sub outcome
 		if r.IsWildcard() {
 			sub = outcome{perm: Denied, low: exact}
@@ -823,25 +1015,19 @@ func (c *checker) arrow(rd *relDef, rid string, rw *schema.Rewrite, s Subject) (
 				return outcome{}, err
 			}
 		}
+		p := min(sub.perm, cv)
 		if c.explain {
-			tried = append(tried, &Explanation{Rule: RuleRelationship, Relationship: r.String(), Result: sub.perm, Children: []*Explanation{sub.expl}})
+			tried = append(tried, &Explanation{Rule: RuleRelationship, Relationship: r.String(), Result: p, Children: []*Explanation{sub.expl}})
 		}
-		if r.Caveat != nil {
-			caveated = true
-			res.low = min(res.low, sub.low)
-			continue
-		}
-		if sub.perm == Denied {
+		if p == Denied {
 			if c.explain {
 				tried = tried[len(tried)-1:]
 			}
 			return finish(outcome{perm: Denied, low: sub.low})
 		}
-		res.perm = min(res.perm, sub.perm)
+		res.perm = min(res.perm, p)
 		res.low = min(res.low, sub.low)
-	}
-	if caveated {
-		res.perm = min(res.perm, Conditional)
+		res.missing = mergeMissing(res.missing, andMissing(cv, cvMissing, sub))
 	}
 	return finish(res)
 }

@@ -34,8 +34,16 @@
 // queries, and with the truth tables SpiceDB computed for its own test
 // files (../shared/conformance).
 //
-// Caveated relationships are not evaluated yet: a caveat on the path makes
-// the answer Conditional, propagated with three-valued logic (Denied <
-// Conditional < Allowed; union takes the maximum, intersection the minimum,
-// exclusion a-b is Allowed only when a is Allowed and b is Denied).
+// Caveats are compiled once per schema (package caveats) and evaluated
+// where a caveated relationship is met, with the request's Context merged
+// under the relationship's stored context: a true caveat counts as no
+// caveat, a false one as no relationship (but in a .all arrow, where it
+// makes the whole arrow false, as SpiceDB ANDs caveat and check), and one
+// whose parameters are missing makes that path Conditional. Answers combine
+// with three-valued logic (Denied < Conditional < Allowed; union takes the
+// maximum, intersection the minimum, exclusion a-b is Allowed only when a
+// is Allowed and b is Denied), which is SpiceDB's caveat expression logic.
+// A request with a non-empty Context bypasses the shared cache (whose keys
+// carry no context); without one, answers depend only on the revision and
+// are cached as before.
 package engine

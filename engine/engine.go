@@ -176,7 +176,10 @@ func (e *Engine) modelOf(snap tuples.Snapshot) (*model, error) {
 		if len(e.models) > 64 { // schemas change rarely; forget old ones
 			clear(e.models)
 		}
-		m = newModel(prog.Definitions())
+		var err error
+		if m, err = newProgramModel(prog); err != nil {
+			return nil, fmt.Errorf("revision %d: %w", snap.Revision(), err)
+		}
 		e.models[prog] = m
 	}
 	return m, nil

@@ -64,15 +64,20 @@ func (e *Engine) LookupResources(ctx context.Context, req LookupResourcesRequest
 	slices.Sort(ids)
 
 	c := e.newChecker(ctx, snap, m, false)
+	c.setContext(req.Context)
 	n, last := 0, ""
 	for _, id := range ids {
 		p := Allowed
+		var missing []string
 		if !cands[id] {
 			o, err := c.check(req.ResourceType, id, req.Permission, s)
 			if err != nil {
 				return "", fmt.Errorf("confirming %s:%s: %w", req.ResourceType, id, err)
 			}
 			p = o.perm
+			if p == Conditional {
+				missing = o.missing
+			}
 		}
 		if p == Denied {
 			continue
@@ -80,7 +85,7 @@ func (e *Engine) LookupResources(ctx context.Context, req LookupResourcesRequest
 		if req.Limit > 0 && n == req.Limit {
 			return encodeCursor(rev, last), nil // one more exists
 		}
-		if !fn(LookupResult{ResourceID: id, Permissionship: p}) {
+		if !fn(LookupResult{ResourceID: id, Permissionship: p, Missing: missing}) {
 			return encodeCursor(rev, id), nil
 		}
 		n++

@@ -49,6 +49,7 @@ func (e *Engine) LookupSubjects(ctx context.Context, req LookupSubjectsRequest) 
 	slices.Sort(ids)
 
 	c := e.newChecker(ctx, snap, m, false)
+	c.setContext(req.Context)
 	var out, denied []FoundSubject
 	for _, id := range ids {
 		o, err := c.check(req.Resource.Type, req.Resource.ID, req.Permission, Subject{req.SubjectType, id, req.SubjectRelation})
@@ -59,7 +60,11 @@ func (e *Engine) LookupSubjects(ctx context.Context, req LookupSubjectsRequest) 
 			denied = append(denied, FoundSubject{ID: id})
 			continue
 		}
-		out = append(out, FoundSubject{ID: id, Permissionship: o.perm})
+		f := FoundSubject{ID: id, Permissionship: o.perm}
+		if o.perm == Conditional {
+			f.Missing = o.missing
+		}
+		out = append(out, f)
 	}
 	if wildcard {
 		o, err := c.check(req.Resource.Type, req.Resource.ID, req.Permission, Subject{req.SubjectType, "*", req.SubjectRelation})
@@ -68,6 +73,9 @@ func (e *Engine) LookupSubjects(ctx context.Context, req LookupSubjectsRequest) 
 		}
 		if o.perm != Denied {
 			w := FoundSubject{ID: "*", Permissionship: o.perm}
+			if o.perm == Conditional {
+				w.Missing = o.missing
+			}
 			for _, d := range denied {
 				w.Excluded = append(w.Excluded, d.ID)
 			}

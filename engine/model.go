@@ -1,6 +1,9 @@
 package engine
 
 import (
+	"fmt"
+
+	"github.com/reach-authz/reach/caveats"
 	"github.com/reach-authz/reach/schema"
 )
 
@@ -13,6 +16,25 @@ type model struct {
 	// relation) directly; wildcardBy those that allow type:*.
 	allowedBy  map[typeRel][]*relDef
 	wildcardBy map[string][]*relDef
+	// caveats are the schema's caveats, compiled once per model; nil for
+	// a model built by hand without a Program (tests), where a caveated
+	// relationship is then conditional, never evaluated.
+	caveats map[string]*caveats.Caveat
+}
+
+// newProgramModel builds the model of a compiled schema, its caveats
+// compiled with it.
+func newProgramModel(prog *schema.Program) (*model, error) {
+	cs, err := caveats.CompileProgram(prog, nil)
+	if err != nil {
+		return nil, fmt.Errorf("compiling the schema's caveats: %w", err)
+	}
+	m := newModel(prog.Definitions())
+	if cs == nil {
+		cs = map[string]*caveats.Caveat{}
+	}
+	m.caveats = cs
+	return m, nil
 }
 
 type typeDef struct {

@@ -125,7 +125,8 @@ const (
 	// Denied: the subject does not reach the permission.
 	Denied Permissionship = iota
 	// Conditional: the subject reaches it only through caveated
-	// relationships whose caveats were not evaluated.
+	// relationships whose caveats the request's context does not decide
+	// (it lacks some of their parameters).
 	Conditional
 	// Allowed: the subject reaches the permission.
 	Allowed
@@ -168,8 +169,12 @@ type CheckRequest struct {
 	Permission  string
 	Subject     Subject
 	Consistency Consistency
-	// Context is the caveat context given with the request. Caveats are not
-	// evaluated yet: a caveated path makes the answer Conditional.
+	// Context is the caveat context given with the request. Each caveated
+	// relationship met is evaluated with it merged under the
+	// relationship's own context (which wins for a name both give): a true
+	// caveat counts as no caveat, a false one as no relationship, and one
+	// lacking parameters makes the answer Conditional. A check with a
+	// context does not use the shared cache.
 	Context map[string]any
 	// Explain asks for the proof (or the branches tried) in the result. An
 	// explained check bypasses the cache so that the proof is complete.
@@ -184,6 +189,11 @@ type CheckResult struct {
 	// (Conditional) or the branches tried (Denied), when asked for. A later
 	// version will add the partially evaluated caveat expression beside it.
 	Explanation *Explanation
+	// Missing lists, for a Conditional answer, the caveat parameters
+	// (sorted) whose values the context lacked on the conditional paths
+	// (SpiceDB's partial_caveat_info.missing_required_context). Like
+	// SpiceDB's, the list may depend on the order the paths were tried.
+	Missing []string
 }
 
 // LookupResourcesRequest asks which resources of ResourceType the Subject
@@ -205,6 +215,7 @@ type LookupResourcesRequest struct {
 type LookupResult struct {
 	ResourceID     string
 	Permissionship Permissionship // Allowed or Conditional
+	Missing        []string       // Conditional: as CheckResult.Missing
 }
 
 // LookupSubjectsRequest asks which subjects of SubjectType (with
@@ -225,6 +236,7 @@ type FoundSubject struct {
 	ID             string
 	Permissionship Permissionship
 	Excluded       []string
+	Missing        []string // Conditional: as CheckResult.Missing
 }
 
 // wildcardID is the subject id of a wildcard relationship (type:*).

@@ -73,6 +73,7 @@ func newCheckCmd() *cobra.Command {
 		cons    consistencyFlags
 		explain bool
 		format  string
+		ctxJSON string
 	)
 	c := &cobra.Command{
 		Use:   "check RESOURCE PERMISSION SUBJECT",
@@ -81,8 +82,12 @@ func newCheckCmd() *cobra.Command {
 (a permission or relation) on RESOURCE (type:id), reading the store in --data-dir
 (or, with --endpoint, asking the server; --explain is local only).
 
+Caveated relationships are evaluated with --context, a JSON object of caveat
+parameters (merged under each relationship's own context, which wins for a name
+both give).
+
 It prints one line, "allowed", "denied" or "conditional" (reached only through caveats
-that were not evaluated), and exits with status 0 for allowed, 1 for denied or
+whose parameters the context lacks), and exits with status 0 for allowed, 1 for denied or
 conditional, 3 for an error (with the message on stderr) and 2 for bad arguments.
 With -o json it prints {"permissionship": ..., "allowed": ..., "token": ...}, with the
 same exit status.
@@ -92,6 +97,7 @@ the permission, or, for a denial, every branch tried; as an indented tree (--for
 tree, the default) or a Graphviz digraph (--format dot; draw it with dot -Tsvg).`,
 		Example: `  reach check document:q3 view user:ana
   reach check document:q3 view group:eng#member --explain
+  reach check document:q3 view user:ana --context '{"ip": "10.0.0.7"}'
   reach check document:q3 view user:ana --explain --format dot | dot -Tsvg > why.svg
   reach check document:q3 edit user:ana --consistency at_exact_snapshot --revision "$TOKEN" -o json
   reach --endpoint reach.internal:50051 --token "$REACH_KEY" check document:q3 view user:ana`,
@@ -112,6 +118,10 @@ tree, the default) or a Graphviz digraph (--format dot; draw it with dot -Tsvg).
 			if format != "tree" && format != "dot" {
 				return usagef("--format must be tree or dot, not %q", format)
 			}
+			caveatCtx, err := parseContextFlag(ctxJSON)
+			if err != nil {
+				return err
+			}
 			e, closeFn, err := cons.open(cmd)
 			if err != nil {
 				return err
@@ -119,6 +129,7 @@ tree, the default) or a Graphviz digraph (--format dot; draw it with dot -Tsvg).
 			defer closeFn()
 			res, err := e.Check(cmd.Context(), engine.CheckRequest{
 				Resource: resource, Permission: args[1], Subject: subject, Consistency: consistency, Explain: explain,
+				Context: caveatCtx,
 			})
 			if err != nil {
 				return err
@@ -135,7 +146,28 @@ tree, the default) or a Graphviz digraph (--format dot; draw it with dot -Tsvg).
 	cons.add(c)
 	c.Flags().BoolVar(&explain, "explain", false, "print why: the proof of an allowed check, or the branches a denied one tried")
 	c.Flags().StringVar(&format, "format", "tree", "explanation format: tree or dot")
+	c.Flags().StringVar(&ctxJSON, "context", "", "caveat context: a JSON object of caveat parameters, e.g. '{\"day\": \"monday\"}'")
 	return c
+}
+
+// parseContextFlag reads --context: a JSON object, nil when empty. Numbers
+// are decoded as float64, as the caveats package expects from JSON.
+func parseContextFlag(s string) (map[string]any, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	dec := json.NewDecoder(strings.NewReader(s))
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return nil, usagef("--context: want a JSON object: %v", err)
+	}
+	if m == nil {
+		return nil, usagef("--context: want a JSON object, not null")
+	}
+	if dec.More() {
+		return nil, usagef("--context: text after the JSON object")
+	}
+	return m, nil
 }
 
 // checkJSON is the -o json form of a check's answer.

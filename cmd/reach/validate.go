@@ -29,10 +29,9 @@ relationships of the matrix file it names: every LookupResources result set,
 errored lookup and check, and conditional check must match.
 
 Each failing assertion is printed with its explanation, then a summary line
-per file and a total. Files that need caveat evaluation,
-which reach does not do yet, are reported unsupported; they count as
-failures unless --skip-unsupported is given. (Relationship expiration is
-evaluated.)
+per file and a total. Caveats and relationship expiration are evaluated. A file that needs a
+feature reach does not evaluate is reported unsupported; it counts as a
+failure unless --skip-unsupported is given.
 
 Exit status: 0 when every file holds (unsupported files skipped with
 --skip-unsupported), 1 when an assertion or expected relation fails (or a
@@ -70,7 +69,7 @@ that does not fit the schema).`,
 			return nil
 		},
 	}
-	c.Flags().BoolVar(&skipUnsupported, "skip-unsupported", false, "skip files that need caveat evaluation instead of failing")
+	c.Flags().BoolVar(&skipUnsupported, "skip-unsupported", false, "skip files that need a feature reach does not evaluate instead of failing")
 	return c
 }
 

@@ -12,8 +12,9 @@
 // It sits at the end of reach's pipeline, after the schema compiler, the
 // tuple store and the engine: Read parses a file, Run loads it into a fresh
 // in-memory store and reports one result per assertion, with the explanation
-// of each failure; RunPath does either kind of file. Files that need caveat
-// evaluation, which the engine does not do yet, are reported Unsupported
-// rather than run (relationship expiration is evaluated). `reach validate` and the
+// of each failure; RunPath does either kind of file. The engine evaluates
+// caveats (with each assertion's context) and relationship expiration; with
+// Options.Caveats or Options.Expiration turned off, files that need them are
+// reported Unsupported rather than run. `reach validate` and the
 // conformance tests are built on it.
 package validation

@@ -116,11 +116,16 @@ func TestIsLookups(t *testing.T) {
 
 func runLookups(t *testing.T, src string) *Result {
 	t.Helper()
+	return runLookupsOpts(t, src, DefaultOptions())
+}
+
+func runLookupsOpts(t *testing.T, src string, opts Options) *Result {
+	t.Helper()
 	l, err := ParseLookups("groups.lookups.yaml", []byte(src), readGroups)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := RunLookups(context.Background(), l, DefaultOptions())
+	r, err := RunLookups(context.Background(), l, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,12 +172,21 @@ erroredLookups:
 		t.Errorf("failure %+v", f)
 	}
 
-	r = runLookups(t, `matrix: groups.matrix.yaml
+	// Conditional results need caveats: unsupported with them off; with
+	// them on (the default) they are compared, and groups has no caveat.
+	const conditional = `matrix: groups.matrix.yaml
 conditionalLookupResources:
   - "document#view@user:tom -> [doc]"
-`)
+`
+	noCaveats := DefaultOptions()
+	noCaveats.Caveats = false
+	r = runLookupsOpts(t, conditional, noCaveats)
 	if r.Status != Unsupported || !strings.Contains(strings.Join(r.Unsupported, ";"), "line 3: conditional lookup results") {
-		t.Errorf("conditional results: status %v %q", r.Status, r.Unsupported)
+		t.Errorf("conditional results, caveats off: status %v %q", r.Status, r.Unsupported)
+	}
+	r = runLookups(t, conditional)
+	if fails := r.Failures(); r.Status != Failed || len(fails) != 1 || !strings.Contains(fails[0].Explanation, "missing conditional doc") {
+		t.Errorf("conditional results: status %v failures %+v, want failed: no conditional result", r.Status, fails)
 	}
 	r = runLookups(t, "matrix: groups.matrix.yaml\nlookupResources:\n  - 'document#frobnicate@user:tom -> []'\n")
 	if r.Status != Invalid || !strings.Contains(r.Error, "`frobnicate` not found") {

@@ -56,11 +56,12 @@ type Options struct {
 }
 
 // DefaultOptions are the options matching what the engine evaluates today:
-// relationship expiration is evaluated (the store reads an expired
-// relationship as absent, and the check cache keeps no answer that rests on
-// an expiring one); caveats make a check conditional but are not evaluated,
-// so files that need caveat evaluation are unsupported.
-func DefaultOptions() Options { return Options{Expiration: true} }
+// relationship expiration (the store reads an expired relationship as
+// absent, and the check cache keeps no answer that rests on an expiring
+// one) and caveats (each caveated relationship is evaluated with the
+// assertion's context: true, false, or conditional when parameters are
+// missing).
+func DefaultOptions() Options { return Options{Caveats: true, Expiration: true} }
 
 // Result is the outcome of one validation file.
 type Result struct {

@@ -39,11 +39,16 @@ relationships: |-
 
 func runText(t *testing.T, src string) *Result {
 	t.Helper()
+	return runTextOpts(t, src, DefaultOptions())
+}
+
+func runTextOpts(t *testing.T, src string, opts Options) *Result {
+	t.Helper()
 	f, err := Parse("t.yaml", []byte(src), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := Run(context.Background(), f, DefaultOptions())
+	r, err := Run(context.Background(), f, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,6 +186,9 @@ func TestRunInvalid(t *testing.T) {
 		{"unknown subject type", "schema: 'definition user {}'\nassertions:\n  assertFalse:\n    - user:a#friend@robot:b\n", "not found"},
 		{"wildcard assertion", "schema: 'definition user {}'\nassertions:\n  assertFalse:\n    - user:a#friend@user:*\n", "wildcard"},
 		{"unknown validation relation", "schema: 'definition user {}'\nvalidation:\n  user:a#friend: []\n", "`friend` not found"},
+		{"caveat type error", "schema: |-\n  caveat cav(x int) { x == 'a' }\n  definition user {}\n", "caveat cav: t.yaml:2:23: found no matching overload"},
+		{"caveat context: unknown name", "schema: |-\n  caveat cav(x int) { x > 1 }\n  definition user {}\n  definition doc {\n    relation rel: user with cav\n  }\nrelationships: 'doc:a#rel@user:b[cav:{\"y\":1}]'\n", "t.yaml:7"},
+		{"caveat context: bad type", "schema: |-\n  caveat cav(x int) { x > 1 }\n  definition user {}\n  definition doc {\n    relation rel: user with cav\n  }\nrelationships: 'doc:a#rel@user:b[cav:{\"x\":\"z\"}]'\n", "could not convert context parameter"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -192,7 +200,11 @@ func TestRunInvalid(t *testing.T) {
 	}
 }
 
+// With Options.Caveats off, a file that needs caveat evaluation is reported
+// unsupported rather than run.
 func TestRunUnsupported(t *testing.T) {
+	opts := DefaultOptions()
+	opts.Caveats = false
 	tests := []struct {
 		name, src, want string
 	}{
@@ -203,7 +215,7 @@ func TestRunUnsupported(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := runText(t, tt.src)
+			r := runTextOpts(t, tt.src, opts)
 			if r.Status != Unsupported || !strings.Contains(strings.Join(r.Unsupported, "; "), tt.want) {
 				t.Errorf("status %v unsupported %q error %q, want unsupported mentioning %q", r.Status, r.Unsupported, r.Error, tt.want)
 			}
