@@ -42,7 +42,7 @@ func (p *permissionsService) CheckPermission(ctx context.Context, req *v1.CheckP
 		Permissionship: permissionshipToProto(res.Permissionship),
 	}
 	if res.Permissionship == engine.Conditional {
-		out.PartialCaveatInfo = &v1.PartialCaveatInfo{}
+		out.PartialCaveatInfo = partialCaveatInfo(res.Missing)
 	}
 	return out, nil
 }
@@ -94,7 +94,7 @@ func (p *permissionsService) CheckBulkPermissions(ctx context.Context, req *v1.C
 		s.metrics.observeCheck(r.Permissionship)
 		item := &v1.CheckBulkPermissionsResponseItem{Permissionship: permissionshipToProto(r.Permissionship)}
 		if r.Permissionship == engine.Conditional {
-			item.PartialCaveatInfo = &v1.PartialCaveatInfo{}
+			item.PartialCaveatInfo = partialCaveatInfo(r.Missing)
 		}
 		out.Pairs[i] = &v1.CheckBulkPermissionsPair{
 			Request:  req.GetItems()[i],
@@ -137,7 +137,7 @@ func (p *permissionsService) checkEach(ctx context.Context, req *v1.CheckBulkPer
 			s.metrics.observeCheck(res.Permissionship)
 			item := &v1.CheckBulkPermissionsResponseItem{Permissionship: permissionshipToProto(res.Permissionship)}
 			if res.Permissionship == engine.Conditional {
-				item.PartialCaveatInfo = &v1.PartialCaveatInfo{}
+				item.PartialCaveatInfo = partialCaveatInfo(res.Missing)
 			}
 			pair.Response = &v1.CheckBulkPermissionsPair_Item{Item: item}
 		}
@@ -384,7 +384,7 @@ func (p *permissionsService) LookupResources(req *v1.LookupResourcesRequest, str
 			AfterResultCursor: after.encode(),
 		}
 		if r.Permissionship == engine.Conditional {
-			resp.PartialCaveatInfo = &v1.PartialCaveatInfo{}
+			resp.PartialCaveatInfo = partialCaveatInfo(r.Missing)
 		}
 		if sendErr = stream.Send(resp); sendErr != nil {
 			return false
@@ -440,8 +440,8 @@ func (p *permissionsService) LookupSubjects(req *v1.LookupSubjectsRequest, strea
 			Subject:            &v1.ResolvedSubject{SubjectObjectId: f.ID, Permissionship: perm},
 		}
 		if f.Permissionship == engine.Conditional {
-			resp.PartialCaveatInfo = &v1.PartialCaveatInfo{}
-			resp.Subject.PartialCaveatInfo = &v1.PartialCaveatInfo{}
+			resp.PartialCaveatInfo = partialCaveatInfo(f.Missing)
+			resp.Subject.PartialCaveatInfo = partialCaveatInfo(f.Missing)
 		}
 		for _, x := range f.Excluded {
 			resp.ExcludedSubjects = append(resp.ExcludedSubjects, &v1.ResolvedSubject{
@@ -462,4 +462,10 @@ func normRelation(rel string) string {
 		return ""
 	}
 	return rel
+}
+
+// partialCaveatInfo reports a conditional answer's missing caveat context,
+// as SpiceDB's missing_required_context.
+func partialCaveatInfo(missing []string) *v1.PartialCaveatInfo {
+	return &v1.PartialCaveatInfo{MissingRequiredContext: missing}
 }
