@@ -176,6 +176,7 @@ type checkJSON struct {
 	Allowed        bool             `json:"allowed"`
 	Token          string           `json:"token"`
 	Revision       uint64           `json:"revision"`
+	MissingContext []string         `json:"missing_context,omitempty"`
 	Explanation    *explanationJSON `json:"explanation,omitempty"`
 	Dot            string           `json:"dot,omitempty"`
 }
@@ -211,7 +212,7 @@ func toExplanationJSON(x *engine.Explanation) *explanationJSON {
 func printCheck(w io.Writer, res engine.CheckResult, format string) error {
 	if global.output == "json" {
 		out := checkJSON{Permissionship: res.Permissionship.String(), Allowed: res.Permissionship == engine.Allowed,
-			Token: res.Revision.Token(), Revision: uint64(res.Revision)}
+			Token: res.Revision.Token(), Revision: uint64(res.Revision), MissingContext: res.Missing}
 		if res.Explanation != nil {
 			if format == "dot" {
 				var b strings.Builder
@@ -230,6 +231,12 @@ func printCheck(w io.Writer, res engine.CheckResult, format string) error {
 	}
 	if _, err := fmt.Fprintln(w, res.Permissionship); err != nil {
 		return err
+	}
+	if len(res.Missing) > 0 {
+		// A conditional answer: the caveat context it lacks.
+		if _, err := fmt.Fprintf(w, "missing context: %s\n", strings.Join(res.Missing, ", ")); err != nil {
+			return err
+		}
 	}
 	if res.Explanation != nil {
 		return res.Explanation.WriteTree(w)

@@ -16,11 +16,11 @@ func TestCheckContext(t *testing.T) {
 		want    int
 		out     string
 	}{
-		{"no context", nil, exitNo, "conditional"},
-		{"empty", []string{"--context", ""}, exitNo, "conditional"},
+		{"no context", nil, exitNo, "conditional\nmissing context: day"},
+		{"empty", []string{"--context", ""}, exitNo, "conditional\nmissing context: day"},
 		{"true", []string{"--context", `{"day": "monday"}`}, exitOK, "allowed"},
 		{"false", []string{"--context", `{"day": "sunday"}`}, exitNo, "denied"},
-		{"unrelated name", []string{"--context", `{"hour": 3}`}, exitNo, "conditional"},
+		{"unrelated name", []string{"--context", `{"hour": 3}`}, exitNo, "conditional\nmissing context: day"},
 		{"badly typed", []string{"--context", `{"day": 3}`}, exitError3, ""},
 		{"not JSON", []string{"--context", `day=monday`}, exitUsage, ""},
 		{"not an object", []string{"--context", `[1]`}, exitUsage, ""},

@@ -536,7 +536,7 @@ func (c *remoteClient) Check(ctx context.Context, req engine.CheckRequest) (engi
 		return engine.CheckResult{}, c.fromStatus(err)
 	}
 	rev, err := c.revisionOf(resp.GetCheckedAt())
-	return engine.CheckResult{Permissionship: permissionshipOf(resp.GetPermissionship()), Revision: rev}, err
+	return engine.CheckResult{Permissionship: permissionshipOf(resp.GetPermissionship()), Revision: rev, Missing: resp.GetPartialCaveatInfo().GetMissingRequiredContext()}, err
 }
 
 func (c *remoteClient) Expand(ctx context.Context, resource engine.Object, permission string, cons engine.Consistency) (*engine.ExpandNode, tuples.Revision, error) {
