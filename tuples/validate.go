@@ -3,8 +3,11 @@ package tuples
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
+	"github.com/reach-authz/reach/caveats"
 	"github.com/reach-authz/reach/schema"
 )
 
@@ -61,8 +64,14 @@ func ValidateAgainst(p *schema.Program, r Relationship) error {
 	if r.SubjectRelation != "" && sdef.Relation(r.SubjectRelation) == nil {
 		return bad("subject relation `%s` not found on `%s`", r.SubjectRelation, r.SubjectType)
 	}
-	if r.Caveat != nil && p.Caveat(r.Caveat.Name) == nil {
-		return bad("caveat `%s` not found", r.Caveat.Name)
+	if r.Caveat != nil {
+		c := p.Caveat(r.Caveat.Name)
+		if c == nil {
+			return bad("caveat `%s` not found", r.Caveat.Name)
+		}
+		if err := checkCaveatContext(c, r.Caveat.Context); err != nil {
+			return bad("caveat `%s`: %v", r.Caveat.Name, err)
+		}
 	}
 	wildcard := r.IsWildcard()
 	caveat := ""
@@ -136,4 +145,24 @@ func allowedList(as []schema.AllowedType) string {
 		parts[i] = s
 	}
 	return strings.Join(parts, " | ")
+}
+
+// checkCaveatContext checks the context stored with a caveated relationship
+// as SpiceDB does on write: every name must be a parameter of the caveat and
+// every value must convert to the parameter's type.
+func checkCaveatContext(c *schema.Caveat, ctx map[string]any) error {
+	for _, k := range slices.Sorted(maps.Keys(ctx)) {
+		i := slices.IndexFunc(c.Params, func(p schema.CaveatParam) bool { return p.Name == k })
+		if i < 0 {
+			return fmt.Errorf("unknown parameter `%s`", k)
+		}
+		t, err := caveats.ParseType(c.Params[i].Type)
+		if err != nil {
+			return fmt.Errorf("parameter `%s`: %w", k, err)
+		}
+		if _, err := t.Convert(ctx[k]); err != nil {
+			return fmt.Errorf("could not convert context parameter `%s`: %w", k, err)
+		}
+	}
+	return nil
 }

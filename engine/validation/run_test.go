@@ -186,7 +186,7 @@ func TestRunInvalid(t *testing.T) {
 		{"unknown subject type", "schema: 'definition user {}'\nassertions:\n  assertFalse:\n    - user:a#friend@robot:b\n", "not found"},
 		{"wildcard assertion", "schema: 'definition user {}'\nassertions:\n  assertFalse:\n    - user:a#friend@user:*\n", "wildcard"},
 		{"unknown validation relation", "schema: 'definition user {}'\nvalidation:\n  user:a#friend: []\n", "`friend` not found"},
-		{"caveat type error", "schema: |-\n  caveat cav(x int) { x == 'a' }\n  definition user {}\n", "caveat cav: t.yaml:2:23: found no matching overload"},
+		{"caveat type error", "schema: |-\n  caveat cav(x int) { x == 'a' }\n  definition user {}\n", "t.yaml:2:23: caveat cav: found no matching overload"},
 		{"caveat context: unknown name", "schema: |-\n  caveat cav(x int) { x > 1 }\n  definition user {}\n  definition doc {\n    relation rel: user with cav\n  }\nrelationships: 'doc:a#rel@user:b[cav:{\"y\":1}]'\n", "t.yaml:7"},
 		{"caveat context: bad type", "schema: |-\n  caveat cav(x int) { x > 1 }\n  definition user {}\n  definition doc {\n    relation rel: user with cav\n  }\nrelationships: 'doc:a#rel@user:b[cav:{\"x\":\"z\"}]'\n", "could not convert context parameter"},
 	}
