@@ -8,6 +8,7 @@ import (
 	v1 "github.com/authzed/authzed-go/proto/authzed/api/v1"
 	"google.golang.org/grpc"
 
+	"github.com/reach-authz/reach/internal/v1conv"
 	"github.com/reach-authz/reach/tuples"
 )
 
@@ -105,7 +106,7 @@ func (p *permissionsService) ExportBulkRelationships(req *v1.ExportBulkRelations
 		return err
 	}
 	err = s.readPages(ctx, f, start, 0, func(r tuples.Relationship, after pageCursor) error {
-		pr, err := relationshipToProto(r)
+		pr, err := v1conv.RelationshipToProto(r)
 		if err != nil {
 			return err
 		}

@@ -10,9 +10,9 @@ import (
 
 	v1 "github.com/authzed/authzed-go/proto/authzed/api/v1"
 	"google.golang.org/protobuf/types/known/structpb"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/reach-authz/reach/engine"
+	"github.com/reach-authz/reach/internal/v1conv"
 	"github.com/reach-authz/reach/tuples"
 )
 
@@ -48,59 +48,14 @@ func consistency(c *v1.Consistency) (engine.Consistency, error) {
 // relationshipFromProto converts a relationship of the API. The caller has
 // validated the message; the fields are checked again by the store.
 func relationshipFromProto(r *v1.Relationship) (tuples.Relationship, error) {
-	out := tuples.Relationship{
-		ResourceType:    r.GetResource().GetObjectType(),
-		ResourceID:      r.GetResource().GetObjectId(),
-		Relation:        r.GetRelation(),
-		SubjectType:     r.GetSubject().GetObject().GetObjectType(),
-		SubjectID:       r.GetSubject().GetObject().GetObjectId(),
-		SubjectRelation: r.GetSubject().GetOptionalRelation(),
-	}
-	if out.SubjectRelation == tuples.Ellipsis {
-		out.SubjectRelation = ""
-	}
-	if c := r.GetOptionalCaveat(); c != nil {
-		out.Caveat = &tuples.Caveat{Name: c.GetCaveatName()}
-		if c.GetContext() != nil && len(c.GetContext().GetFields()) > 0 {
-			out.Caveat.Context = c.GetContext().AsMap()
-		}
-	}
 	if ts := r.GetOptionalExpiresAt(); ts != nil {
 		if err := ts.CheckValid(); err != nil {
-			return tuples.Relationship{}, invalidArgument("relationship %s: expiration: %v", out, err)
+			return tuples.Relationship{}, invalidArgument("relationship %s: expiration: %v", v1conv.RelationshipFromProto(r).WithoutTraits(), err)
 		}
-		t := ts.AsTime().UTC()
-		out.Expiration = &t
 	}
+	out := v1conv.RelationshipFromProto(r)
 	if err := out.Validate(); err != nil {
 		return tuples.Relationship{}, invalidArgument("%s", err)
-	}
-	return out, nil
-}
-
-// relationshipToProto converts a stored relationship for the API.
-func relationshipToProto(r tuples.Relationship) (*v1.Relationship, error) {
-	out := &v1.Relationship{
-		Resource: &v1.ObjectReference{ObjectType: r.ResourceType, ObjectId: r.ResourceID},
-		Relation: r.Relation,
-		Subject: &v1.SubjectReference{
-			Object:           &v1.ObjectReference{ObjectType: r.SubjectType, ObjectId: r.SubjectID},
-			OptionalRelation: r.SubjectRelation,
-		},
-	}
-	if r.Caveat != nil {
-		c := &v1.ContextualizedCaveat{CaveatName: r.Caveat.Name}
-		if r.Caveat.Context != nil {
-			st, err := structpb.NewStruct(r.Caveat.Context)
-			if err != nil {
-				return nil, fmt.Errorf("caveat context of %s: %w", r.WithoutTraits(), err)
-			}
-			c.Context = st
-		}
-		out.OptionalCaveat = c
-	}
-	if r.Expiration != nil {
-		out.OptionalExpiresAt = timestamppb.New(*r.Expiration)
 	}
 	return out, nil
 }
@@ -187,23 +142,6 @@ func contextFromProto(s *structpb.Struct) map[string]any {
 		return nil
 	}
 	return s.AsMap()
-}
-
-func permissionshipToProto(p engine.Permissionship) v1.CheckPermissionResponse_Permissionship {
-	switch p {
-	case engine.Allowed:
-		return v1.CheckPermissionResponse_PERMISSIONSHIP_HAS_PERMISSION
-	case engine.Conditional:
-		return v1.CheckPermissionResponse_PERMISSIONSHIP_CONDITIONAL_PERMISSION
-	}
-	return v1.CheckPermissionResponse_PERMISSIONSHIP_NO_PERMISSION
-}
-
-func lookupPermissionshipToProto(p engine.Permissionship) v1.LookupPermissionship {
-	if p == engine.Conditional {
-		return v1.LookupPermissionship_LOOKUP_PERMISSIONSHIP_CONDITIONAL_PERMISSION
-	}
-	return v1.LookupPermissionship_LOOKUP_PERMISSIONSHIP_HAS_PERMISSION
 }
 
 // expandToProto converts the engine's userset tree.

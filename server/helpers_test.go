@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/reach-authz/reach/engine"
+	"github.com/reach-authz/reach/internal/v1conv"
 	"github.com/reach-authz/reach/tuples"
 )
 
@@ -158,7 +159,7 @@ func rel(t *testing.T, s string) *v1.Relationship {
 	t.Helper()
 	r, err := tuples.Parse(s)
 	require.NoError(t, err)
-	pr, err := relationshipToProto(r)
+	pr, err := v1conv.RelationshipToProto(r)
 	require.NoError(t, err)
 	return pr
 }

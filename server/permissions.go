@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/reach-authz/reach/engine"
+	"github.com/reach-authz/reach/internal/v1conv"
 	"github.com/reach-authz/reach/tuples"
 )
 
@@ -39,7 +40,7 @@ func (p *permissionsService) CheckPermission(ctx context.Context, req *v1.CheckP
 	s.metrics.observeCheck(res.Permissionship)
 	out := &v1.CheckPermissionResponse{
 		CheckedAt:      zedToken(res.Revision),
-		Permissionship: permissionshipToProto(res.Permissionship),
+		Permissionship: v1conv.PermissionshipToProto(res.Permissionship),
 	}
 	if res.Permissionship == engine.Conditional {
 		out.PartialCaveatInfo = partialCaveatInfo(res.Missing)
@@ -92,7 +93,7 @@ func (p *permissionsService) CheckBulkPermissions(ctx context.Context, req *v1.C
 	}
 	for i, r := range results {
 		s.metrics.observeCheck(r.Permissionship)
-		item := &v1.CheckBulkPermissionsResponseItem{Permissionship: permissionshipToProto(r.Permissionship)}
+		item := &v1.CheckBulkPermissionsResponseItem{Permissionship: v1conv.PermissionshipToProto(r.Permissionship)}
 		if r.Permissionship == engine.Conditional {
 			item.PartialCaveatInfo = partialCaveatInfo(r.Missing)
 		}
@@ -135,7 +136,7 @@ func (p *permissionsService) checkEach(ctx context.Context, req *v1.CheckBulkPer
 			pair.Response = &v1.CheckBulkPermissionsPair_Error{Error: st.Proto()}
 		default:
 			s.metrics.observeCheck(res.Permissionship)
-			item := &v1.CheckBulkPermissionsResponseItem{Permissionship: permissionshipToProto(res.Permissionship)}
+			item := &v1.CheckBulkPermissionsResponseItem{Permissionship: v1conv.PermissionshipToProto(res.Permissionship)}
 			if res.Permissionship == engine.Conditional {
 				item.PartialCaveatInfo = partialCaveatInfo(res.Missing)
 			}
@@ -286,7 +287,7 @@ func (p *permissionsService) ReadRelationships(req *v1.ReadRelationshipsRequest,
 	}
 	token := zedToken(start.Revision)
 	return s.readPages(ctx, filterFromProto(req.GetRelationshipFilter()), start, limit, func(r tuples.Relationship, after pageCursor) error {
-		pr, err := relationshipToProto(r)
+		pr, err := v1conv.RelationshipToProto(r)
 		if err != nil {
 			return err
 		}
@@ -380,7 +381,7 @@ func (p *permissionsService) LookupResources(req *v1.LookupResourcesRequest, str
 		resp := &v1.LookupResourcesResponse{
 			LookedUpAt:        token,
 			ResourceObjectId:  r.ResourceID,
-			Permissionship:    lookupPermissionshipToProto(r.Permissionship),
+			Permissionship:    v1conv.LookupPermissionshipToProto(r.Permissionship),
 			AfterResultCursor: after.encode(),
 		}
 		if r.Permissionship == engine.Conditional {
@@ -431,7 +432,7 @@ func (p *permissionsService) LookupSubjects(req *v1.LookupSubjectsRequest, strea
 		if f.ID == "*" && req.GetWildcardOption() == v1.LookupSubjectsRequest_WILDCARD_OPTION_EXCLUDE_WILDCARDS {
 			continue
 		}
-		perm := lookupPermissionshipToProto(f.Permissionship)
+		perm := v1conv.LookupPermissionshipToProto(f.Permissionship)
 		resp := &v1.LookupSubjectsResponse{
 			LookedUpAt:         token,
 			SubjectObjectId:    f.ID,

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/reach-authz/reach/internal/v1conv"
 	"github.com/reach-authz/reach/tuples"
 )
 
@@ -186,7 +187,7 @@ func (w *watcher) sendRevision(cs tuples.ChangeSet, withSchema bool) error {
 		if c.Op == tuples.Delete {
 			op = v1.RelationshipUpdate_OPERATION_DELETE
 		}
-		r, err := relationshipToProto(c.Relationship)
+		r, err := v1conv.RelationshipToProto(c.Relationship)
 		if err != nil {
 			return err
 		}

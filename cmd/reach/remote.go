@@ -32,9 +32,9 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/structpb"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/reach-authz/reach/engine"
+	"github.com/reach-authz/reach/internal/v1conv"
 	"github.com/reach-authz/reach/schema"
 	"github.com/reach-authz/reach/tuples"
 )
@@ -373,70 +373,6 @@ func revisionOf(t *v1.ZedToken) (tuples.Revision, error) {
 	return rev, nil
 }
 
-func permissionshipOf(p v1.CheckPermissionResponse_Permissionship) engine.Permissionship {
-	switch p {
-	case v1.CheckPermissionResponse_PERMISSIONSHIP_HAS_PERMISSION:
-		return engine.Allowed
-	case v1.CheckPermissionResponse_PERMISSIONSHIP_CONDITIONAL_PERMISSION:
-		return engine.Conditional
-	}
-	return engine.Denied
-}
-
-func lookupPermissionshipOf(p v1.LookupPermissionship) engine.Permissionship {
-	if p == v1.LookupPermissionship_LOOKUP_PERMISSIONSHIP_CONDITIONAL_PERMISSION {
-		return engine.Conditional
-	}
-	return engine.Allowed
-}
-
-func relationshipProto(r tuples.Relationship) (*v1.Relationship, error) {
-	out := &v1.Relationship{
-		Resource: &v1.ObjectReference{ObjectType: r.ResourceType, ObjectId: r.ResourceID},
-		Relation: r.Relation,
-		Subject: &v1.SubjectReference{
-			Object:           &v1.ObjectReference{ObjectType: r.SubjectType, ObjectId: r.SubjectID},
-			OptionalRelation: r.SubjectRelation,
-		},
-	}
-	if r.Caveat != nil {
-		ctx, err := contextStruct(r.Caveat.Context)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", r.WithoutTraits(), err)
-		}
-		out.OptionalCaveat = &v1.ContextualizedCaveat{CaveatName: r.Caveat.Name, Context: ctx}
-	}
-	if r.Expiration != nil {
-		out.OptionalExpiresAt = timestamppb.New(*r.Expiration)
-	}
-	return out, nil
-}
-
-func relationshipOf(r *v1.Relationship) tuples.Relationship {
-	out := tuples.Relationship{
-		ResourceType:    r.GetResource().GetObjectType(),
-		ResourceID:      r.GetResource().GetObjectId(),
-		Relation:        r.GetRelation(),
-		SubjectType:     r.GetSubject().GetObject().GetObjectType(),
-		SubjectID:       r.GetSubject().GetObject().GetObjectId(),
-		SubjectRelation: r.GetSubject().GetOptionalRelation(),
-	}
-	if out.SubjectRelation == tuples.Ellipsis {
-		out.SubjectRelation = ""
-	}
-	if c := r.GetOptionalCaveat(); c != nil {
-		out.Caveat = &tuples.Caveat{Name: c.GetCaveatName()}
-		if len(c.GetContext().GetFields()) > 0 {
-			out.Caveat.Context = c.GetContext().AsMap()
-		}
-	}
-	if ts := r.GetOptionalExpiresAt(); ts != nil {
-		t := ts.AsTime().UTC()
-		out.Expiration = &t
-	}
-	return out
-}
-
 // filterProto converts a filter; the empty filter has no form in the API
 // (callers export instead).
 func filterProto(f tuples.Filter) *v1.RelationshipFilter {
@@ -536,7 +472,7 @@ func (c *remoteClient) Check(ctx context.Context, req engine.CheckRequest) (engi
 		return engine.CheckResult{}, c.fromStatus(err)
 	}
 	rev, err := c.revisionOf(resp.GetCheckedAt())
-	return engine.CheckResult{Permissionship: permissionshipOf(resp.GetPermissionship()), Revision: rev, Missing: resp.GetPartialCaveatInfo().GetMissingRequiredContext()}, err
+	return engine.CheckResult{Permissionship: v1conv.PermissionshipFromProto(resp.GetPermissionship()), Revision: rev, Missing: resp.GetPartialCaveatInfo().GetMissingRequiredContext()}, err
 }
 
 func (c *remoteClient) Expand(ctx context.Context, resource engine.Object, permission string, cons engine.Consistency) (*engine.ExpandNode, tuples.Revision, error) {
@@ -590,7 +526,7 @@ func (c *remoteClient) LookupResources(ctx context.Context, req engine.LookupRes
 		}
 		n++
 		last = resp.GetAfterResultCursor().GetToken()
-		if !fn(engine.LookupResult{ResourceID: resp.GetResourceObjectId(), Permissionship: lookupPermissionshipOf(resp.GetPermissionship())}) {
+		if !fn(engine.LookupResult{ResourceID: resp.GetResourceObjectId(), Permissionship: v1conv.LookupPermissionshipFromProto(resp.GetPermissionship())}) {
 			return "", nil
 		}
 	}
@@ -620,7 +556,7 @@ func (c *remoteClient) LookupSubjects(ctx context.Context, req engine.LookupSubj
 		}
 		token = resp.GetLookedUpAt()
 		s := resp.GetSubject()
-		f := engine.FoundSubject{ID: s.GetSubjectObjectId(), Permissionship: lookupPermissionshipOf(s.GetPermissionship())}
+		f := engine.FoundSubject{ID: s.GetSubjectObjectId(), Permissionship: v1conv.LookupPermissionshipFromProto(s.GetPermissionship())}
 		for _, x := range resp.GetExcludedSubjects() {
 			f.Excluded = append(f.Excluded, x.GetSubjectObjectId())
 		}
@@ -662,7 +598,7 @@ func (c *remoteClient) readSchema(ctx context.Context) (src string, found bool, 
 func (c *remoteClient) Write(ctx context.Context, updates []tuples.Update, preconditions ...tuples.Precondition) (tuples.Revision, error) {
 	req := &v1.WriteRelationshipsRequest{Updates: make([]*v1.RelationshipUpdate, len(updates)), OptionalPreconditions: preconditionsProto(preconditions)}
 	for i, u := range updates {
-		r, err := relationshipProto(u.Relationship)
+		r, err := v1conv.RelationshipToProto(u.Relationship)
 		if err != nil {
 			return 0, err
 		}
@@ -750,7 +686,7 @@ func (c *remoteClient) ReadRelationships(ctx context.Context, f tuples.Filter, o
 			res.Cursor = last
 			return res, nil
 		}
-		res.Relationships = append(res.Relationships, relationshipOf(resp.GetRelationship()))
+		res.Relationships = append(res.Relationships, v1conv.RelationshipFromProto(resp.GetRelationship()))
 		last = resp.GetAfterResultCursor().GetToken()
 	}
 }
@@ -778,7 +714,7 @@ func (c *remoteClient) readAll(ctx context.Context, cons *v1.Consistency, cursor
 			return res, nil // more remain: res.Cursor continues
 		}
 		for _, r := range resp.GetRelationships() {
-			res.Relationships = append(res.Relationships, relationshipOf(r))
+			res.Relationships = append(res.Relationships, v1conv.RelationshipFromProto(r))
 		}
 		res.Cursor = resp.GetAfterResultCursor().GetToken()
 	}
@@ -810,7 +746,7 @@ func (c *remoteClient) ForEach(ctx context.Context, rev tuples.Revision, f tuple
 			return rev, c.fromStatus(err)
 		}
 		for _, r := range resp.GetRelationships() {
-			more, err := fn(relationshipOf(r))
+			more, err := fn(v1conv.RelationshipFromProto(r))
 			if err != nil || !more {
 				return rev, err
 			}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/reach-authz/reach/bench"
 	"github.com/reach-authz/reach/engine"
+	"github.com/reach-authz/reach/internal/v1conv"
 	"github.com/reach-authz/reach/tuples"
 )
 
@@ -93,7 +94,7 @@ func (t benchTarget) Import(ctx context.Context, generate func(emit func(tuples.
 		return nil
 	}
 	err := generate(func(r tuples.Relationship) error {
-		p, err := relationshipProto(r)
+		p, err := v1conv.RelationshipToProto(r)
 		if err != nil {
 			return err
 		}
@@ -141,7 +142,7 @@ func (t benchTarget) CheckBulk(ctx context.Context, reqs []engine.CheckRequest) 
 		if e := p.GetError(); e != nil {
 			return nil, fmt.Errorf("check %d: %s", i, e.GetMessage())
 		}
-		out[i] = engine.CheckResult{Permissionship: permissionshipOf(p.GetItem().GetPermissionship()), Revision: rev}
+		out[i] = engine.CheckResult{Permissionship: v1conv.PermissionshipFromProto(p.GetItem().GetPermissionship()), Revision: rev}
 	}
 	return out, nil
 }
@@ -150,7 +151,7 @@ func (t benchTarget) CheckBulk(ctx context.Context, reqs []engine.CheckRequest) 
 func (t benchTarget) Write(ctx context.Context, updates []tuples.Update) (string, error) {
 	req := &v1.WriteRelationshipsRequest{Updates: make([]*v1.RelationshipUpdate, len(updates))}
 	for i, u := range updates {
-		r, err := relationshipProto(u.Relationship)
+		r, err := v1conv.RelationshipToProto(u.Relationship)
 		if err != nil {
 			return "", err
 		}
