@@ -82,65 +82,156 @@ func compareBulk(a, b bulkEntry) int {
 
 // sortUnique sorts es by key and keeps, of equal keys, the last written.
 func sortUnique(es []bulkEntry) []bulkEntry {
-	slices.SortFunc(es, compareBulk)
-	out := es[:0]
-	for i := range es {
-		if i+1 < len(es) && bytes.Equal(es[i].key, es[i+1].key) {
-			continue
-		}
-		out = append(out, es[i])
+	var recs []sortRec
+	return sortUniqueInto(nil, es, &recs)
+}
+
+// sortRec is what sorting a bulk entry moves: the first 16 bytes of its key
+// (big-endian, zero-padded, so comparing them orders keys as bytes.Compare
+// does on the bytes they hold) and its position. Sorting these 24-byte
+// records rather than the entries themselves moves a third of the bytes, and
+// the two prefixes decide nearly every comparison without reading the keys.
+type sortRec struct {
+	p0, p1 uint64
+	i      int32
+}
+
+func keyPrefix16(k []byte) (uint64, uint64) {
+	if len(k) >= 16 {
+		return binary.BigEndian.Uint64(k), binary.BigEndian.Uint64(k[8:])
 	}
-	return out
+	var b [16]byte
+	copy(b[:], k)
+	return binary.BigEndian.Uint64(b[:]), binary.BigEndian.Uint64(b[8:])
+}
+
+// sortUniqueInto appends to dst[:0] the entries of es sorted by key, keeping
+// of equal keys the one with the highest idx (the last written). *recs is
+// scratch space, kept for the next call.
+func sortUniqueInto(dst, es []bulkEntry, recs *[]sortRec) []bulkEntry {
+	rs := (*recs)[:0]
+	for i := range es {
+		p0, p1 := keyPrefix16(es[i].key)
+		rs = append(rs, sortRec{p0: p0, p1: p1, i: int32(i)})
+	}
+	*recs = rs
+	slices.SortFunc(rs, func(a, b sortRec) int {
+		if a.p0 != b.p0 {
+			return cmp.Compare(a.p0, b.p0)
+		}
+		if a.p1 != b.p1 {
+			return cmp.Compare(a.p1, b.p1)
+		}
+		ea, eb := &es[a.i], &es[b.i]
+		if c := bytes.Compare(ea.key, eb.key); c != 0 {
+			return c
+		}
+		return cmp.Compare(ea.idx, eb.idx)
+	})
+	dst = dst[:0]
+	for j := range rs {
+		r := &rs[j]
+		if j+1 < len(rs) {
+			n := &rs[j+1]
+			if n.p0 == r.p0 && n.p1 == r.p1 && bytes.Equal(es[r.i].key, es[n.i].key) {
+				continue
+			}
+		}
+		dst = append(dst, es[r.i])
+	}
+	return dst
+}
+
+// bulkBuf holds the buffers that building a batch's keys fills, reused from
+// batch to batch of an import once the batch that used them is written.
+type bulkBuf struct {
+	fwd, rvs         []bulkEntry // sorted, unique
+	fwdRaw, rvsRaw   []bulkEntry // in batch order
+	fwdRecs, rvsRecs []sortRec
+	arena, changes   []byte
+}
+
+// idCache remembers the ids of the last relationship's four names: the
+// lines of an import mostly repeat a few shapes.
+type idCache struct {
+	resType, rel, subjType, subjRel string
+	ids                             relIDs
+	ok                              bool
+}
+
+func (c *idCache) lookup(na *nameAssigner, r *Relationship) relIDs {
+	if c.ok && c.resType == r.ResourceType && c.rel == r.Relation && c.subjType == r.SubjectType && c.subjRel == r.SubjectRelation {
+		return c.ids
+	}
+	ids := relIDs{na.id(r.ResourceType), na.id(r.Relation), na.id(r.SubjectType), na.id(r.SubjectRelation)}
+	*c = idCache{resType: r.ResourceType, rel: r.Relation, subjType: r.SubjectType, subjRel: r.SubjectRelation, ids: ids, ok: true}
+	return ids
 }
 
 // buildBulk builds the sorted forward and reverse entries of rels (as
-// TOUCHes, keyed with the ids of na) and their change record. size is the
-// rough byte size of the batch's input.
-func buildBulk(na *nameAssigner, rels []Relationship, size int) (fwd, rvs []bulkEntry, changes []byte) {
-	fwd = make([]bulkEntry, len(rels))
-	rvs = make([]bulkEntry, len(rels))
-	arena := make([]byte, 0, 2*size+32*len(rels))
-	changes = make([]byte, 0, size+16*len(rels))
+// TOUCHes, keyed with the ids of na) and their change record, in the buffers
+// of buf (nil: new ones). size is the rough byte size of the batch's input.
+func buildBulk(na *nameAssigner, rels []Relationship, size int, buf *bulkBuf) (fwd, rvs []bulkEntry, changes []byte) {
+	if buf == nil {
+		buf = &bulkBuf{}
+	}
+	fwdRaw := slices.Grow(buf.fwdRaw[:0], len(rels))[:len(rels)]
+	rvsRaw := slices.Grow(buf.rvsRaw[:0], len(rels))[:len(rels)]
+	arena := slices.Grow(buf.arena[:0], 2*size+32*len(rels))
+	changes = slices.Grow(buf.changes[:0], size+16*len(rels))
+	var cache idCache
 	for i := range rels {
 		r := &rels[i]
-		ids := relIDs{na.id(r.ResourceType), na.id(r.Relation), na.id(r.SubjectType), na.id(r.SubjectRelation)}
+		ids := cache.lookup(na, r)
 		start := len(arena)
 		arena = forwardKey(arena, ids, r.ResourceID, r.SubjectID)
 		fk := arena[start:len(arena):len(arena)]
 		start = len(arena)
 		arena = reverseKey(arena, ids, r.ResourceID, r.SubjectID)
 		rk := arena[start:len(arena):len(arena)]
-		val := encodeValue(r)
+		var val []byte
 		meta := metaPlain
-		if len(val) > 0 {
+		if r.Caveat != nil || r.Expiration != nil {
+			val = encodeValue(r)
 			meta = metaHasValue
 		}
-		fwd[i] = bulkEntry{key: fk, val: val, pfx: keyPrefix(fk), userMeta: meta, idx: int32(i)}
-		rvs[i] = bulkEntry{key: rk, val: val, pfx: keyPrefix(rk), userMeta: meta, idx: int32(i)}
+		fwdRaw[i] = bulkEntry{key: fk, val: val, userMeta: meta, idx: int32(i)}
+		rvsRaw[i] = bulkEntry{key: rk, val: val, userMeta: meta, idx: int32(i)}
 		changes = appendChange(changes, Touch, fk, val)
 	}
+	// The arena may have grown past its estimate (appends reallocate), but
+	// the keys already cut from it stay valid: they point into whichever
+	// array they were written in, and nothing writes those bytes again
+	// until the batch is written.
 	var wg sync.WaitGroup
-	wg.Go(func() { fwd = sortUnique(fwd) })
-	rvs = sortUnique(rvs)
+	wg.Go(func() { fwd = sortUniqueInto(buf.fwd, fwdRaw, &buf.fwdRecs) })
+	rvs = sortUniqueInto(buf.rvs, rvsRaw, &buf.rvsRecs)
 	wg.Wait()
+	buf.fwd, buf.rvs, buf.fwdRaw, buf.rvsRaw, buf.arena, buf.changes = fwd, rvs, fwdRaw, rvsRaw, arena, changes
 	return fwd, rvs, changes
 }
 
-// loadBatch writes a prepared batch in one atomic Badger write at rev, with
-// its change record and revision records. The caller holds wmu, rev is
-// head+1, and p's keys were built with the names in force.
-func (s *Store) loadBatch(p *preparedBatch, rev Revision) error {
-	now := time.Now()
+// stageBatch builds, in a Badger loader not yet sent, the one atomic write
+// of a prepared batch at rev committed at now: its keys, its change record
+// and revision records, and the transaction markers. The write is sent by
+// finishBatch, under the write lock, once rev is known to be head+1; a staged
+// write found stale there (another write came in between) is dropped unsent
+// and staged again. Staging ahead lets the reader build the loader's
+// entries while the previous batch is written.
+func (s *Store) stageBatch(p *preparedBatch, rev Revision, now time.Time) error {
+	p.ld = nil
 	na, fwd, rvs, changes := p.na, p.fwd, p.rvs, p.changes
 	expires := uint64(now.Add(s.opts.GCWindow + timeTTLMargin).Unix())
 	names := make([]bulkEntry, 0, len(na.added))
 	for name, id := range na.added {
-		names = append(names, bulkEntry{key: nameKey(name), val: binary.AppendUvarint(nil, id)})
+		k := nameKey(name)
+		names = append(names, bulkEntry{key: k, val: binary.AppendUvarint(nil, id), pfx: keyPrefix(k)})
 	}
 	slices.SortFunc(names, compareBulk)
-	var headVal, timeVal [8]byte
-	binary.BigEndian.PutUint64(headVal[:], uint64(rev))
-	binary.BigEndian.PutUint64(timeVal[:], uint64(now.UnixNano()))
+	fixed := make([]byte, 16)
+	headVal, timeVal := fixed[:8:8], fixed[8:]
+	binary.BigEndian.PutUint64(headVal, uint64(rev))
+	binary.BigEndian.PutUint64(timeVal, uint64(now.UnixNano()))
 
 	// The key spaces sort c < f < h < n < r < t, so this is key order.
 	var changeRun []bulkEntry
@@ -151,15 +242,16 @@ func (s *Store) loadBatch(p *preparedBatch, rev Revision) error {
 	runs := [][]bulkEntry{
 		changeRun,
 		fwd,
-		{{key: []byte{spaceHead}, val: headVal[:]}},
+		{{key: []byte{spaceHead}, val: headVal}},
 		names,
 		rvs,
-		{{key: revKey(spaceTime, rev), val: timeVal[:], expiresAt: expires}},
+		{{key: revKey(spaceTime, rev), val: timeVal, expiresAt: expires}},
 	}
 	maxCount, maxSize := s.bulkLimits()
 	count, est := int64(1), int64(0) // the finishing entry
 	for _, run := range runs {
-		for _, e := range run {
+		for i := range run {
+			e := &run[i]
 			if s.opts.InMemory && len(e.val) >= 1<<20 {
 				// An in-memory Badger holds values only up to its threshold.
 				return fmt.Errorf("write revision %d: a value of %d bytes is too large for an in-memory store", rev, len(e.val))
@@ -175,12 +267,15 @@ func (s *Store) loadBatch(p *preparedBatch, rev Revision) error {
 		return fmt.Errorf("import batch of %d relationships is too large for one write (%d entries, ~%d bytes); use a smaller batch size", len(p.rels), count, est)
 	}
 
+	// Set only collects entries while they stay under the limits checked
+	// above: the loader sends nothing before Finish.
 	ld := s.db.NewKVLoader(1)
 	txnMeta := []byte{badgerBitTxn}
 	kv := &pb.KV{Version: uint64(rev), Meta: txnMeta}
 	um := [2][]byte{{metaPlain}, {metaHasValue}}
 	for _, run := range runs {
-		for _, e := range run {
+		for i := range run {
+			e := &run[i]
 			kv.Key, kv.Value, kv.ExpiresAt = e.key, e.val, e.expiresAt
 			kv.UserMeta = um[e.userMeta&metaHasValue]
 			if err := ld.Set(kv); err != nil {
@@ -192,12 +287,32 @@ func (s *Store) loadBatch(p *preparedBatch, rev Revision) error {
 	if err := ld.Set(fin); err != nil {
 		return fmt.Errorf("write revision %d: %w", rev, err)
 	}
+	p.ld, p.rev, p.now = ld, rev, now
+	return nil
+}
+
+// finishBatch sends the write staged by stageBatch and publishes it. The
+// caller holds wmu, p.rev is head+1, and p's keys were built with the names
+// in force.
+func (s *Store) finishBatch(p *preparedBatch) error {
+	ld := p.ld
+	p.ld = nil
 	if err := ld.Finish(); err != nil {
-		return fmt.Errorf("write revision %d: %w", rev, err)
+		return fmt.Errorf("write revision %d: %w", p.rev, err)
 	}
 	// With SyncWrites, Badger syncs the log and the value log before the
 	// write request completes, as for a transaction.
-	s.names.publish(na)
-	s.committed(rev, now)
+	s.names.publish(p.na)
+	s.committed(p.rev, p.now)
 	return nil
+}
+
+// lastCommitTime is the commit time of the head, if known.
+func (s *Store) lastCommitTime() (time.Time, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if len(s.times) == 0 {
+		return time.Time{}, false
+	}
+	return s.times[len(s.times)-1].at, true
 }

@@ -11,7 +11,10 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
+	"unsafe"
 
+	"github.com/dgraph-io/badger/v4"
 	"gopkg.in/yaml.v3"
 
 	"github.com/reach-authz/reach/schema"
@@ -169,16 +172,41 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (Im
 	}
 
 	// The reader parses, validates, builds and sorts the keys of batch k+1
-	// while the writer (this goroutine) commits batch k.
+	// and stages its write (at the revision it expects it to get) while the
+	// writer (this goroutine) commits batch k. The buffers of a committed
+	// batch go back to the reader through free.
 	batches := make(chan *preparedBatch, 1)
+	free := make(chan *preparedBatch, 4)
 	var readErr error // set by the reader before it closes batches
 	go func() {
 		defer close(batches)
 		val := &importValidator{}
-		readErr = readBatches(ctx, src, opts, maxRels, maxBytes, skip, func(b *importBatch) error {
+		var nextRev Revision
+		newBatch := func() *importBatch {
+			select {
+			case p := <-free:
+				b := p.importBatch
+				b.rels, b.lines, b.size, b.buf = b.rels[:0], b.lines[:0], 0, p.buf
+				return b
+			default:
+				return &importBatch{rels: make([]Relationship, 0, maxRels), lines: make([]int, 0, maxRels), buf: &bulkBuf{}}
+			}
+		}
+		readErr = readBatches(ctx, src, opts, maxRels, maxBytes, skip, newBatch, func(b *importBatch) error {
 			p, err := s.prepareBatch(b, nil, opts, val, skip)
 			if err != nil {
 				return err
+			}
+			if len(p.rels) > 0 {
+				head, err := s.HeadRevision()
+				if err != nil {
+					return err
+				}
+				rev := max(nextRev, head+1)
+				if err := s.stageBatch(p, rev, time.Now()); err != nil {
+					return err
+				}
+				nextRev = rev + 1
 			}
 			select {
 			case batches <- p:
@@ -211,6 +239,11 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (Im
 		if opts.Progress != nil {
 			opts.Progress(res.ImportStats)
 		}
+		p.ld = nil
+		select {
+		case free <- p:
+		default:
+		}
 	}
 	res.Skipped = skipped.Load()
 	if werr == nil {
@@ -237,15 +270,13 @@ type importBatch struct {
 	size  int   // bytes of input, roughly
 	// lines and bytes read when the batch was cut.
 	read, bytes int64
+	buf         *bulkBuf // buffers for its keys (nil: new ones)
 }
 
 // readBatches parses src into batches and passes each to emit, until the
 // end of src, an error or ctx's end. A batch ends at maxRels relationships or
 // when its size reaches maxBytes.
-func readBatches(ctx context.Context, src lineSource, opts ImportOptions, maxRels, maxBytes int, skip func(error), emit func(*importBatch) error) error {
-	newBatch := func() *importBatch {
-		return &importBatch{rels: make([]Relationship, 0, maxRels), lines: make([]int, 0, maxRels)}
-	}
+func readBatches(ctx context.Context, src lineSource, opts ImportOptions, maxRels, maxBytes int, skip func(error), newBatch func() *importBatch, emit func(*importBatch) error) error {
 	b := newBatch()
 	send := func() error {
 		if err := ctx.Err(); err != nil {
@@ -296,6 +327,8 @@ func readBatches(ctx context.Context, src lineSource, opts ImportOptions, maxRel
 type importValidator struct {
 	prog *schema.Program
 	ok   map[relShape]struct{}
+	last relShape // the last shape found allowed
+	has  bool     // last is set
 }
 
 type relShape struct {
@@ -314,27 +347,35 @@ func shapeOf(r *Relationship) relShape {
 
 func (v *importValidator) check(p *schema.Program, r *Relationship) error {
 	if p != v.prog {
-		v.prog, v.ok = p, map[relShape]struct{}{}
+		v.prog, v.ok, v.has = p, map[relShape]struct{}{}, false
 	}
 	sh := shapeOf(r)
-	if _, ok := v.ok[sh]; ok {
+	if v.has && sh == v.last {
 		return nil
 	}
-	if err := ValidateAgainst(p, *r); err != nil {
-		return err
+	if _, ok := v.ok[sh]; !ok {
+		if err := ValidateAgainst(p, *r); err != nil {
+			return err
+		}
+		v.ok[sh] = struct{}{}
 	}
-	v.ok[sh] = struct{}{}
+	v.last, v.has = sh, true
 	return nil
 }
 
 // preparedBatch is an import batch checked against a schema, with its
-// keys built (with the name ids of na) and sorted, ready for loadBatch.
+// keys built (with the name ids of na) and sorted, and maybe its write
+// staged (ld, at rev and now; see stageBatch).
 type preparedBatch struct {
 	*importBatch // rels and lines hold only the valid relationships
 	prog         *schema.Program
 	na           *nameAssigner
 	fwd, rvs     []bulkEntry
 	changes      []byte
+
+	ld  *badger.KVLoader // the staged write, or nil
+	rev Revision
+	now time.Time
 }
 
 // prepareBatch checks b against prog (nil: the schema in force now),
@@ -369,7 +410,7 @@ func (s *Store) prepareBatch(b *importBatch, prog *schema.Program, opts ImportOp
 	}
 	b.rels, b.lines = b.rels[:n], b.lines[:n]
 	p := &preparedBatch{importBatch: b, prog: prog, na: s.names.assigner()}
-	p.fwd, p.rvs, p.changes = buildBulk(p.na, b.rels, b.size)
+	p.fwd, p.rvs, p.changes = buildBulk(p.na, b.rels, b.size, b.buf)
 	return p, nil
 }
 
@@ -402,7 +443,17 @@ func (s *Store) commitPrepared(ctx context.Context, p *preparedBatch, opts Impor
 		return head, 0, nil
 	}
 	rev := head + 1
-	if err := s.loadBatch(p, rev); err != nil {
+	stale := p.ld == nil || p.rev != rev
+	if !stale {
+		last, ok := s.lastCommitTime()
+		stale = ok && p.now.Before(last)
+	}
+	if stale {
+		if err := s.stageBatch(p, rev, time.Now()); err != nil {
+			return 0, 0, err
+		}
+	}
+	if err := s.finishBatch(p); err != nil {
 		return 0, 0, err
 	}
 	return rev, len(p.rels), nil
@@ -422,7 +473,14 @@ type textSource struct {
 	sc   *bufio.Scanner
 	line atomic.Int64
 	in   countingReader
+	// chunk holds the text of the lines returned: a line's string points
+	// into it (one allocation per 64 KiB of lines, not one per line). Bytes
+	// once appended are never written again, so the strings stay immutable.
+	chunk []byte
 }
+
+// textChunk is the size of textSource's chunks.
+const textChunk = 64 << 10
 
 // countingReader counts the bytes read through it.
 type countingReader struct {
@@ -450,7 +508,7 @@ func (t *textSource) next() (string, int, error) {
 		if len(b) == 0 || b[0] == '#' || bytes.HasPrefix(b, []byte("//")) {
 			continue
 		}
-		return string(b), n, nil
+		return t.str(b), n, nil
 	}
 	if err := t.sc.Err(); err != nil {
 		if errors.Is(err, bufio.ErrTooLong) {
@@ -459,6 +517,19 @@ func (t *textSource) next() (string, int, error) {
 		return "", int(t.line.Load()) + 1, err
 	}
 	return "", 0, io.EOF
+}
+
+// str returns b as a string held in t.chunk.
+func (t *textSource) str(b []byte) string {
+	if len(b) > cap(t.chunk)-len(t.chunk) {
+		if len(b) > textChunk/4 {
+			return string(b)
+		}
+		t.chunk = make([]byte, 0, textChunk)
+	}
+	start := len(t.chunk)
+	t.chunk = append(t.chunk, b...)
+	return unsafe.String(&t.chunk[start], len(b))
 }
 
 // position counts the bytes read ahead into the scanner's buffer too.

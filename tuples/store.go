@@ -42,6 +42,10 @@ const (
 	DefaultGCWindow   = 24 * time.Hour
 	DefaultMaxBatch   = 1000
 	DefaultGCInterval = time.Minute
+
+	// defaultDiskMemTable is the memtable size of an on-disk store when
+	// Options.MemTableSize is 0.
+	defaultDiskMemTable = 128 << 20
 )
 
 // Options configure a Store. The zero value is a durable on-disk store with
@@ -64,10 +68,10 @@ type Options struct {
 	// IndexCacheSize bounds the memory kept for table indexes and bloom
 	// filters, in bytes (default 256 MiB; 0 keeps the default, <0 unbounded).
 	IndexCacheSize int64
-	// MemTableSize is the size of Badger's memtable in bytes (0: Badger's
-	// default, 64 MiB; at least 8 MiB). Opening a store allocates and
-	// clears one, so short-lived in-memory stores open much faster with a
-	// small one.
+	// MemTableSize is the size of Badger's memtable in bytes (0: 128 MiB
+	// on disk, Badger's default of 64 MiB in memory; at least 8 MiB).
+	// Opening a store allocates and clears one, so short-lived in-memory
+	// stores open much faster with a small one.
 	MemTableSize int64
 }
 
@@ -135,8 +139,17 @@ func Open(dir string, opts Options) (*Store, error) {
 	if opts.IndexCacheSize > 0 {
 		bo = bo.WithIndexCacheSize(opts.IndexCacheSize)
 	}
-	if opts.MemTableSize > 0 {
+	switch {
+	case opts.MemTableSize > 0:
 		bo = bo.WithMemTableSize(max(opts.MemTableSize, 8<<20))
+	case !opts.InMemory:
+		// Larger memtables make fewer, larger L0 tables, and Badger then
+		// compacts L0 straight into the last level instead of through two
+		// more: a 10M-relationship import took 60 s of CPU instead of 92 s
+		// (the same wall time on a loaded machine) and ended with L0 + L6
+		// (5 tables per lookup at most) instead of L0, L4, L5, L6. Three
+		// memtables of 128 MiB hold about what six of 64 MiB did.
+		bo = bo.WithMemTableSize(defaultDiskMemTable).WithNumMemtables(3)
 	}
 	if opts.InMemory {
 		// An in-memory Badger keeps every value in its LSM tree and refuses a
