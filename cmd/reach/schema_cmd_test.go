@@ -268,3 +268,19 @@ func readString(t *testing.T, path string) string {
 	}
 	return string(data)
 }
+
+// reach schema validate type-checks caveat expressions as writing the
+// schema does (SpiceDB refuses such a schema on write).
+func TestSchemaValidateCaveatTypes(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "cv.zed")
+	src := "caveat small(amount int) {\n  amount == \"ten\"\n}\ndefinition user {}\n"
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := reach(t, "", "schema", "validate", path)
+	want := path + ":2:10: caveat small: found no matching overload for '_==_' applied to '(int, string)'\n" + path + ": invalid (1 error)\n"
+	if code != exitNo || stdout != "" || stderr != want {
+		t.Errorf("exit %d\nstdout %q\nstderr %q\nwant exit 1, stderr %q", code, stdout, stderr, want)
+	}
+}

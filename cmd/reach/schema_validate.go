@@ -1,12 +1,15 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
+	"github.com/reach-authz/reach/caveats"
 	"github.com/reach-authz/reach/schema"
 	"github.com/spf13/cobra"
 )
@@ -83,6 +86,15 @@ type schemaReport struct {
 // the schema invalid.
 func checkSchema(name string, src []byte, strict bool) schemaReport {
 	prog, diags, err := schema.Compile(name, src)
+	if err == nil {
+		// The CEL of caveats is type-checked as writing the schema would.
+		if errs := caveats.CheckProgram(prog, src); len(errs) > 0 {
+			diags, err = append(diags, errs...), errs
+			slices.SortStableFunc(diags, func(a, b schema.Diagnostic) int {
+				return cmp.Or(a.Pos.Line-b.Pos.Line, a.Pos.Column-b.Pos.Column)
+			})
+		}
+	}
 	r := schemaReport{File: name, Valid: err == nil, Diagnostics: diags, Strict: strict}
 	if prog != nil {
 		r.Definitions, r.Caveats = len(prog.Definitions()), len(prog.Caveats())
