@@ -489,7 +489,10 @@ func TestImportLongIDs(t *testing.T) {
 			if !inMemory {
 				dir = t.TempDir()
 			}
-			s, err := Open(dir, Options{InMemory: inMemory})
+			// 64 MiB memtables on disk too: Badger's largest batch grows
+			// with the memtable, and the 3,000 lines below must not fit in
+			// one (the on-disk default is 128 MiB).
+			s, err := Open(dir, Options{InMemory: inMemory, MemTableSize: 64 << 20})
 			if err != nil {
 				t.Fatal(err)
 			}
