@@ -569,22 +569,14 @@ func (c *checker) direct(rd *relDef, rid string, s Subject) (outcome, error) {
 	}
 	for i := range buf {
 		r := &buf[i]
-		cv, cvMissing, err := c.caveat(r)
+		p, sub, missing, ok, err := c.through(r, r.SubjectRelation, s, &tried)
 		if err != nil {
 			return outcome{}, err
 		}
-		if cv == Denied { // a false caveat: the relationship is absent
-			if c.explain {
-				tried = append(tried, &Explanation{Rule: RuleRelationship, Relationship: r.String(), Result: Denied})
-			}
+		if !ok {
 			continue
 		}
-		sub, err := c.check(r.SubjectType, r.SubjectID, r.SubjectRelation, s)
-		if err != nil {
-			return outcome{}, err
-		}
-		p := min(sub.perm, cv)
-		res.missing = mergeMissing(res.missing, andMissing(cv, cvMissing, sub))
+		res.missing = mergeMissing(res.missing, missing)
 		if c.explain {
 			e := &Explanation{Rule: RuleRelationship, Relationship: r.String(), Result: p, Children: []*Explanation{sub.expl}}
 			if p == Allowed {
@@ -598,6 +590,28 @@ func (c *checker) direct(rd *relDef, rid string, s Subject) (outcome, error) {
 		res.low = min(res.low, sub.low)
 	}
 	return c.finishDirect(rd, rid, res, tried), nil
+}
+
+// through takes one step of a union through relationship r: its caveat,
+// then whether s reaches rel on r's subject. p is the step's answer and
+// missing the caveat context it lacks. ok is false when the caveat is false:
+// the relationship counts as absent (noted in tried when explaining).
+func (c *checker) through(r *tuples.Relationship, rel string, s Subject, tried *[]*Explanation) (p Permissionship, sub outcome, missing []string, ok bool, err error) {
+	cv, cvMissing, err := c.caveat(r)
+	if err != nil {
+		return Denied, outcome{}, nil, false, err
+	}
+	if cv == Denied {
+		if c.explain {
+			*tried = append(*tried, &Explanation{Rule: RuleRelationship, Relationship: r.String(), Result: Denied})
+		}
+		return Denied, outcome{}, nil, false, nil
+	}
+	sub, err = c.check(r.SubjectType, r.SubjectID, rel, s)
+	if err != nil {
+		return Denied, outcome{}, nil, false, err
+	}
+	return min(sub.perm, cv), sub, andMissing(cv, cvMissing, sub), true, nil
 }
 
 // subjectSets appends the subject-set relationships of rd.typ:rid#rd.name
@@ -954,22 +968,14 @@ func (c *checker) arrow(rd *relDef, rid string, rw *schema.Rewrite, s Subject) (
 			if r.IsWildcard() {
 				continue
 			}
-			cv, cvMissing, err := c.caveat(r)
+			p, sub, missing, ok, err := c.through(r, rw.Target, s, &tried)
 			if err != nil {
 				return outcome{}, err
 			}
-			if cv == Denied { // a false caveat: the relationship is absent
-				if c.explain {
-					tried = append(tried, &Explanation{Rule: RuleRelationship, Relationship: r.String(), Result: Denied})
-				}
+			if !ok {
 				continue
 			}
-			sub, err := c.check(r.SubjectType, r.SubjectID, rw.Target, s)
-			if err != nil {
-				return outcome{}, err
-			}
-			p := min(sub.perm, cv)
-			res.missing = mergeMissing(res.missing, andMissing(cv, cvMissing, sub))
+			res.missing = mergeMissing(res.missing, missing)
 			if c.explain {
 				tried = append(tried, &Explanation{Rule: RuleRelationship, Relationship: r.String(), Result: p, Children: []*Explanation{sub.expl}})
 			}
