@@ -89,7 +89,7 @@ func (p *permissionsService) ExportBulkRelationships(req *v1.ExportBulkRelations
 		if err := checkFilter(rf); err != nil {
 			return err
 		}
-		f = filterFromProto(rf)
+		f = v1conv.FilterFromProto(rf)
 	}
 	start, err := s.pageStart(ctx, req.GetOptionalCursor(), req.GetConsistency())
 	if err != nil {

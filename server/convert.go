@@ -60,28 +60,6 @@ func relationshipFromProto(r *v1.Relationship) (tuples.Relationship, error) {
 	return out, nil
 }
 
-// filterFromProto converts a relationship filter. As in SpiceDB, a subject
-// filter whose optional_relation is present with an empty relation selects
-// subjects without a subject relation.
-func filterFromProto(f *v1.RelationshipFilter) tuples.Filter {
-	out := tuples.Filter{
-		ResourceType:     f.GetResourceType(),
-		ResourceID:       f.GetOptionalResourceId(),
-		ResourceIDPrefix: f.GetOptionalResourceIdPrefix(),
-		Relation:         f.GetOptionalRelation(),
-	}
-	if sf := f.GetOptionalSubjectFilter(); sf != nil {
-		out.Subject = &tuples.SubjectFilter{Type: sf.GetSubjectType(), ID: sf.GetOptionalSubjectId()}
-		if rf := sf.GetOptionalRelation(); rf != nil {
-			out.Subject.Relation = rf.GetRelation()
-			if out.Subject.Relation == "" {
-				out.Subject.Relation = tuples.Ellipsis
-			}
-		}
-	}
-	return out
-}
-
 // checkFilter refuses a filter that selects nothing in particular, as
 // SpiceDB does ("at least one field of the filter must be set").
 func checkFilter(f *v1.RelationshipFilter) error {
@@ -110,7 +88,7 @@ func preconditionsFromProto(ps []*v1.Precondition) ([]tuples.Precondition, error
 		}
 		out = append(out, tuples.Precondition{
 			MustMatch: p.GetOperation() == v1.Precondition_OPERATION_MUST_MATCH,
-			Filter:    filterFromProto(p.GetFilter()),
+			Filter:    v1conv.FilterFromProto(p.GetFilter()),
 		})
 	}
 	return out, nil

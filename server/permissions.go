@@ -234,7 +234,7 @@ func (p *permissionsService) DeleteRelationships(ctx context.Context, req *v1.De
 	if err != nil {
 		return nil, err
 	}
-	f := filterFromProto(req.GetRelationshipFilter())
+	f := v1conv.FilterFromProto(req.GetRelationshipFilter())
 	if f.ResourceType == "" && (f.Subject == nil || f.Subject.Type == "") {
 		return nil, invalidArgument("the relationship filter provided is not valid: it must name a resource type or a subject type")
 	}
@@ -286,7 +286,7 @@ func (p *permissionsService) ReadRelationships(req *v1.ReadRelationshipsRequest,
 		return err
 	}
 	token := zedToken(start.Revision)
-	return s.readPages(ctx, filterFromProto(req.GetRelationshipFilter()), start, limit, func(r tuples.Relationship, after pageCursor) error {
+	return s.readPages(ctx, v1conv.FilterFromProto(req.GetRelationshipFilter()), start, limit, func(r tuples.Relationship, after pageCursor) error {
 		pr, err := v1conv.RelationshipToProto(r)
 		if err != nil {
 			return err

@@ -65,7 +65,7 @@ func (w *watchService) Watch(req *v1.WatchRequest, stream grpc.ServerStreamingSe
 		if err := checkFilter(f); err != nil {
 			return err
 		}
-		filters = append(filters, filterFromProto(f))
+		filters = append(filters, v1conv.FilterFromProto(f))
 	}
 	types := req.GetOptionalObjectTypes()
 	match := func(r tuples.Relationship) bool {

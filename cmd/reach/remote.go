@@ -373,29 +373,6 @@ func revisionOf(t *v1.ZedToken) (tuples.Revision, error) {
 	return rev, nil
 }
 
-// filterProto converts a filter; the empty filter has no form in the API
-// (callers export instead).
-func filterProto(f tuples.Filter) *v1.RelationshipFilter {
-	out := &v1.RelationshipFilter{
-		ResourceType:             f.ResourceType,
-		OptionalResourceId:       f.ResourceID,
-		OptionalResourceIdPrefix: f.ResourceIDPrefix,
-		OptionalRelation:         f.Relation,
-	}
-	if s := f.Subject; s != nil {
-		sf := &v1.SubjectFilter{SubjectType: s.Type, OptionalSubjectId: s.ID}
-		switch s.Relation {
-		case "":
-		case tuples.Ellipsis: // subjects without a relation
-			sf.OptionalRelation = &v1.SubjectFilter_RelationFilter{Relation: ""}
-		default:
-			sf.OptionalRelation = &v1.SubjectFilter_RelationFilter{Relation: s.Relation}
-		}
-		out.OptionalSubjectFilter = sf
-	}
-	return out
-}
-
 func preconditionsProto(ps []tuples.Precondition) []*v1.Precondition {
 	out := make([]*v1.Precondition, len(ps))
 	for i, p := range ps {
@@ -403,7 +380,7 @@ func preconditionsProto(ps []tuples.Precondition) []*v1.Precondition {
 		if p.MustMatch {
 			op = v1.Precondition_OPERATION_MUST_MATCH
 		}
-		out[i] = &v1.Precondition{Operation: op, Filter: filterProto(p.Filter)}
+		out[i] = &v1.Precondition{Operation: op, Filter: v1conv.FilterToProto(p.Filter)}
 	}
 	return out
 }
@@ -618,7 +595,7 @@ func (c *remoteClient) DeleteWhere(ctx context.Context, f tuples.Filter, limit i
 		return tuples.DeleteResult{}, usagef("--filter: deleting every relationship needs a filter that names a type with --endpoint")
 	}
 	resp, err := c.client.DeleteRelationships(ctx, &v1.DeleteRelationshipsRequest{
-		RelationshipFilter: filterProto(f), OptionalPreconditions: preconditionsProto(preconditions),
+		RelationshipFilter: v1conv.FilterToProto(f), OptionalPreconditions: preconditionsProto(preconditions),
 		OptionalLimit: uint32(limit), OptionalAllowPartialDeletions: limit > 0,
 	})
 	if err != nil {
@@ -660,7 +637,7 @@ func (c *remoteClient) ReadRelationships(ctx context.Context, f tuples.Filter, o
 	if f.IsEmpty() {
 		return c.readAll(ctx, cons, cursor, opts.Limit, res)
 	}
-	req := &v1.ReadRelationshipsRequest{Consistency: cons, RelationshipFilter: filterProto(f), OptionalCursor: cursor}
+	req := &v1.ReadRelationshipsRequest{Consistency: cons, RelationshipFilter: v1conv.FilterToProto(f), OptionalCursor: cursor}
 	if opts.Limit > 0 && opts.Limit < lookupPage {
 		req.OptionalLimit = uint32(opts.Limit + 1)
 	}
@@ -731,7 +708,7 @@ func (c *remoteClient) ForEach(ctx context.Context, rev tuples.Revision, f tuple
 	defer cancel()
 	req := &v1.ExportBulkRelationshipsRequest{Consistency: exactAt(rev)}
 	if !f.IsEmpty() {
-		req.OptionalRelationshipFilter = filterProto(f)
+		req.OptionalRelationshipFilter = v1conv.FilterToProto(f)
 	}
 	stream, err := c.client.ExportBulkRelationships(ctx, req)
 	if err != nil {

@@ -73,6 +73,52 @@ func RelationshipFromProto(r *v1.Relationship) tuples.Relationship {
 	return out
 }
 
+// FilterFromProto converts a relationship filter. As in SpiceDB, a subject
+// filter whose optional_relation is present with an empty relation selects
+// subjects without a subject relation (tuples.Ellipsis).
+func FilterFromProto(f *v1.RelationshipFilter) tuples.Filter {
+	out := tuples.Filter{
+		ResourceType:     f.GetResourceType(),
+		ResourceID:       f.GetOptionalResourceId(),
+		ResourceIDPrefix: f.GetOptionalResourceIdPrefix(),
+		Relation:         f.GetOptionalRelation(),
+	}
+	if sf := f.GetOptionalSubjectFilter(); sf != nil {
+		out.Subject = &tuples.SubjectFilter{Type: sf.GetSubjectType(), ID: sf.GetOptionalSubjectId()}
+		if rf := sf.GetOptionalRelation(); rf != nil {
+			out.Subject.Relation = rf.GetRelation()
+			if out.Subject.Relation == "" {
+				out.Subject.Relation = tuples.Ellipsis
+			}
+		}
+	}
+	return out
+}
+
+// FilterToProto converts a filter for the API, the inverse of
+// FilterFromProto. The empty filter has no form in the API (callers export
+// instead).
+func FilterToProto(f tuples.Filter) *v1.RelationshipFilter {
+	out := &v1.RelationshipFilter{
+		ResourceType:             f.ResourceType,
+		OptionalResourceId:       f.ResourceID,
+		OptionalResourceIdPrefix: f.ResourceIDPrefix,
+		OptionalRelation:         f.Relation,
+	}
+	if s := f.Subject; s != nil {
+		sf := &v1.SubjectFilter{SubjectType: s.Type, OptionalSubjectId: s.ID}
+		switch s.Relation {
+		case "":
+		case tuples.Ellipsis: // subjects without a relation
+			sf.OptionalRelation = &v1.SubjectFilter_RelationFilter{Relation: ""}
+		default:
+			sf.OptionalRelation = &v1.SubjectFilter_RelationFilter{Relation: s.Relation}
+		}
+		out.OptionalSubjectFilter = sf
+	}
+	return out
+}
+
 // PermissionshipToProto converts a check's answer.
 func PermissionshipToProto(p engine.Permissionship) v1.CheckPermissionResponse_Permissionship {
 	switch p {

@@ -58,3 +58,19 @@ func TestPermissionship(t *testing.T) {
 		}
 	}
 }
+
+// Filters survive the trip to the API and back, the subject filter for
+// "no subject relation" included.
+func TestFilterRoundTrip(t *testing.T) {
+	for _, f := range []tuples.Filter{
+		{ResourceType: "doc"},
+		{ResourceType: "doc", ResourceID: "1", Relation: "viewer"},
+		{ResourceType: "doc", ResourceIDPrefix: "q", Subject: &tuples.SubjectFilter{Type: "user"}},
+		{ResourceType: "doc", Subject: &tuples.SubjectFilter{Type: "user", ID: "ana", Relation: tuples.Ellipsis}},
+		{ResourceType: "doc", Subject: &tuples.SubjectFilter{Type: "group", ID: "eng", Relation: "member"}},
+	} {
+		if back := FilterFromProto(FilterToProto(f)); !reflect.DeepEqual(back, f) {
+			t.Errorf("%+v came back as %+v", f, back)
+		}
+	}
+}
