@@ -7,7 +7,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/reach-authz/reach/caveats"
 	"github.com/reach-authz/reach/engine"
 	"github.com/reach-authz/reach/schema"
 	"github.com/reach-authz/reach/tuples"
@@ -77,22 +76,6 @@ func Load(ctx context.Context, f *File, opts engine.Options) (*Env, error) {
 		return fail(fmt.Errorf("reading back the schema: %w", err))
 	}
 	env.Program = prog
-	// schema.Compile checks caveat expressions only lexically; SpiceDB
-	// refuses a schema whose caveat does not type-check when it is written.
-	cavs, err := caveats.CompileProgram(prog, []byte(f.Schema))
-	if err != nil {
-		var ce *caveats.CompileError
-		if errors.As(err, &ce) && f.SchemaLine != 0 {
-			// Positions in the file, as mapDiagnostics gives them.
-			for i := range ce.Issues {
-				if ce.Issues[i].Pos.Line > 0 {
-					ce.Issues[i].Pos.Line += f.SchemaLine
-					ce.Issues[i].Pos.File = f.Path
-				}
-			}
-		}
-		return fail(fmt.Errorf("%s: %w: schema: %v", f.Path, ErrLoad, err))
-	}
 
 	objects := map[engine.Object]bool{}
 	updates := make([]tuples.Update, 0, writeChunk)
@@ -113,15 +96,6 @@ func Load(ctx context.Context, f *File, opts engine.Options) (*Env, error) {
 		}
 		if err := tuples.ValidateAgainst(prog, r); err != nil {
 			return fail(fmt.Errorf("%s:%d: %w: %v", f.Path, l.Line, ErrLoad, err))
-		}
-		if r.Caveat != nil {
-			// As SpiceDB refuses, when relationships are written, a stored
-			// context naming no parameter or with a badly typed value.
-			if cv := cavs[r.Caveat.Name]; cv != nil {
-				if err := cv.ValidateContext(r.Caveat.Context); err != nil {
-					return fail(fmt.Errorf("%s:%d: %w: relationship %s: %v", f.Path, l.Line, ErrLoad, l.Text, err))
-				}
-			}
 		}
 		objects[engine.Object{Type: r.ResourceType, ID: r.ResourceID}] = true
 		if !r.IsWildcard() {
