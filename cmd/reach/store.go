@@ -25,26 +25,17 @@ func openLocalStore() (*tuples.Store, error) {
 	return s, nil
 }
 
-// openEngine opens the store and an engine over it; close the store when done.
-func openEngine(opts engine.Options) (*engine.Engine, *tuples.Store, error) {
-	s, err := openLocalStore()
-	if err != nil {
-		return nil, nil, err
-	}
-	return engine.New(s, opts), s, nil
-}
-
 // engineSource opens the engine a read command works on: with file set, a
 // validation YAML file (schema and relationships) loaded into a fresh
 // in-memory store, so that a model can be queried without any setup;
 // otherwise the embedded store in --data-dir. closeFn releases it.
 func engineSource(ctx context.Context, file string, opts engine.Options) (e *engine.Engine, s *tuples.Store, closeFn func() error, err error) {
 	if file == "" {
-		e, s, err := openEngine(opts)
+		s, err := openLocalStore()
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		return e, s, s.Close, nil
+		return engine.New(s, opts), s, s.Close, nil
 	}
 	f, err := validation.Read(file)
 	if err != nil {
