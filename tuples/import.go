@@ -186,7 +186,7 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (Im
 			select {
 			case p := <-free:
 				b := p.importBatch
-				b.rels, b.lines, b.size, b.buf = b.rels[:0], b.lines[:0], 0, p.buf
+				b.rels, b.lines, b.size, b.buf, b.stop = b.rels[:0], b.lines[:0], 0, p.buf, nil
 				return b
 			default:
 				return &importBatch{rels: make([]Relationship, 0, maxRels), lines: make([]int, 0, maxRels), buf: &bulkBuf{}}
@@ -196,6 +196,9 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (Im
 			p, err := s.prepareBatch(b, nil, opts, val, skip)
 			if err != nil {
 				return err
+			}
+			if b.stop != nil {
+				return b.stop
 			}
 			if len(p.rels) > 0 {
 				head, err := s.HeadRevision()
@@ -271,6 +274,10 @@ type importBatch struct {
 	// lines and bytes read when the batch was cut.
 	read, bytes int64
 	buf         *bulkBuf // buffers for its keys (nil: new ones)
+	// stop is a fault in the line after the batch that ends the import:
+	// the batch is checked, so that a fault in an earlier line is the one
+	// reported, and then stop is returned; nothing of it is written.
+	stop error
 }
 
 // readBatches parses src into batches and passes each to emit, until the
@@ -301,7 +308,8 @@ func readBatches(ctx context.Context, src lineSource, opts ImportOptions, maxRel
 		if err != nil {
 			le := &LineError{File: opts.Name, Line: line, Err: err}
 			if !opts.SkipInvalid {
-				return le
+				b.stop = le
+				return emit(b)
 			}
 			skip(le)
 			continue

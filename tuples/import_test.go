@@ -134,6 +134,26 @@ func TestImportBadLine(t *testing.T) {
 	}
 }
 
+// The fault reported is the first line at fault, also when a line the
+// schema refuses comes before a malformed one in the same batch (parsing
+// runs ahead of the schema check); nothing of that batch is written.
+func TestImportFirstFaultFirst(t *testing.T) {
+	s := newTestStore(t, Options{})
+	input := strings.Join([]string{
+		"document:a#viewer@user:ana",   // line 1
+		"document:a#editor@user:bo",    // line 2: unknown relation
+		"document:a#viewer@user:cy na", // line 3: malformed
+	}, "\n")
+	_, err := s.Import(context.Background(), strings.NewReader(input), ImportOptions{Name: "in.txt"})
+	var le *LineError
+	if !errors.As(err, &le) || le.Line != 2 || !errors.Is(err, ErrInvalidRelationship) {
+		t.Fatalf("error %v, want the unknown relation of line 2", err)
+	}
+	if got := all(t, s, 0); len(got) != 0 {
+		t.Errorf("stored %q, want nothing", got)
+	}
+}
+
 func TestImportSkipInvalid(t *testing.T) {
 	s := newTestStore(t, Options{})
 	input := "document:a#viewer@user:ana\nnot a relationship\ndocument:a#editor@user:ana\ndocument:b#viewer@user:bo\n" +
