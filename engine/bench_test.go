@@ -163,7 +163,7 @@ func loadGifting(b *testing.B) *giftingData {
 		b.Fatal(err)
 	}
 	ctx := context.Background()
-	if head, _ := st.HeadRevision(); head == 0 {
+	if head, _ := st.HeadRevision(context.Background()); head == 0 {
 		start := time.Now()
 		if _, _, err := st.WriteSchema(ctx, "gifting.zed", []byte(giftingSchema)); err != nil {
 			b.Fatal(err)

@@ -153,7 +153,7 @@ func TestCheckBulkSharesRevisionAndMemo(t *testing.T) {
 		t.Errorf("the bulk with sub-problems read %d times, the first three checks alone %d", n, alone)
 	}
 	want := []Permissionship{Allowed, Allowed, Denied, Allowed, Allowed, Allowed, Allowed, Allowed, Denied}
-	head, _ := st.HeadRevision()
+	head, _ := st.HeadRevision(context.Background())
 	for i, r := range res {
 		if r.Permissionship != want[i] || r.Revision != head {
 			t.Errorf("%s#%s@%s = %s at %d, want %s at %d", reqs[i].Resource, reqs[i].Permission, reqs[i].Subject,

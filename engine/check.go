@@ -138,7 +138,7 @@ func (e *Engine) Check(ctx context.Context, req CheckRequest) (CheckResult, erro
 	if err := validateCheck(req); err != nil {
 		return CheckResult{}, err
 	}
-	rev, err := e.revision(req.Consistency)
+	rev, err := e.revision(ctx, req.Consistency)
 	if err != nil {
 		return CheckResult{}, err
 	}
@@ -152,7 +152,7 @@ func (e *Engine) Check(ctx context.Context, req CheckRequest) (CheckResult, erro
 			return CheckResult{Permissionship: v.perm, Revision: rev, Missing: v.missing}, nil
 		}
 	}
-	snap, m, err := e.snapshot(rev)
+	snap, m, err := e.snapshot(ctx, rev)
 	if err != nil {
 		return CheckResult{}, err
 	}
@@ -212,7 +212,7 @@ func (e *Engine) CheckBulk(ctx context.Context, reqs []CheckRequest) ([]CheckRes
 			return nil, fmt.Errorf("check %d: %w", i, err)
 		}
 	}
-	rev, err := e.revision(reqs[0].Consistency)
+	rev, err := e.revision(ctx, reqs[0].Consistency)
 	if err != nil {
 		return nil, err
 	}
@@ -228,7 +228,7 @@ func (e *Engine) CheckBulk(ctx context.Context, reqs []CheckRequest) ([]CheckRes
 			}
 		}
 		if c == nil {
-			snap, m, err := e.snapshot(rev)
+			snap, m, err := e.snapshot(ctx, rev)
 			if err != nil {
 				return nil, err
 			}

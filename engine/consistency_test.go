@@ -106,7 +106,7 @@ func TestConsistencyExactSnapshotTooOld(t *testing.T) {
 	writeRels(t, st, tuples.Touch, "doc:2#viewer@user:ana")
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		snap, err := st.Snapshot(old)
+		snap, err := st.Snapshot(context.Background(), old)
 		if errors.Is(err, tuples.ErrRevisionTooOld) {
 			break
 		}

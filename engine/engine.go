@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -13,8 +14,8 @@ import (
 
 // Store is what the engine reads: *tuples.Store satisfies it.
 type Store interface {
-	HeadRevision() (tuples.Revision, error)
-	Snapshot(tuples.Revision) (tuples.Snapshot, error)
+	HeadRevision(ctx context.Context) (tuples.Revision, error)
+	Snapshot(ctx context.Context, rev tuples.Revision) (tuples.Snapshot, error)
 }
 
 // Engine answers checks and lookups over a Store. It is safe for concurrent
@@ -73,14 +74,16 @@ func (e *Engine) CacheStats() CacheStats {
 // Servers that read the store directly (relationship reads, exports) use it
 // to see what the engine would see. A revision newer than the head, or older
 // than the garbage-collection window, is refused when it is read, not here.
-func (e *Engine) Revision(c Consistency) (tuples.Revision, error) { return e.revision(c) }
+func (e *Engine) Revision(ctx context.Context, c Consistency) (tuples.Revision, error) {
+	return e.revision(ctx, c)
+}
 
-func (e *Engine) revision(c Consistency) (tuples.Revision, error) {
+func (e *Engine) revision(ctx context.Context, c Consistency) (tuples.Revision, error) {
 	switch c.Mode {
 	case MinimizeLatency:
-		return e.quantizedRevision()
+		return e.quantizedRevision(ctx)
 	case FullyConsistent:
-		return e.head()
+		return e.head(ctx)
 	case AtLeastAsFresh, AtExactSnapshot:
 		if c.Token == "" {
 			return 0, fmt.Errorf("consistency %s needs a token", c.Mode)
@@ -92,14 +95,14 @@ func (e *Engine) revision(c Consistency) (tuples.Revision, error) {
 		if c.Mode == AtExactSnapshot {
 			return want, nil
 		}
-		q, err := e.quantizedRevision()
+		q, err := e.quantizedRevision(ctx)
 		if err != nil {
 			return 0, err
 		}
 		if q >= want {
 			return q, nil
 		}
-		head, err := e.head()
+		head, err := e.head(ctx)
 		if err != nil {
 			return 0, err
 		}
@@ -112,8 +115,8 @@ func (e *Engine) revision(c Consistency) (tuples.Revision, error) {
 	return 0, fmt.Errorf("unknown consistency mode %d", c.Mode)
 }
 
-func (e *Engine) head() (tuples.Revision, error) {
-	r, err := e.store.HeadRevision()
+func (e *Engine) head(ctx context.Context) (tuples.Revision, error) {
+	r, err := e.store.HeadRevision(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("reading the head revision: %w", err)
 	}
@@ -122,15 +125,15 @@ func (e *Engine) head() (tuples.Revision, error) {
 
 // quantizedRevision is the revision shared by every minimize_latency request
 // in one quantization window: the head revision when the window opened.
-func (e *Engine) quantizedRevision() (tuples.Revision, error) {
+func (e *Engine) quantizedRevision(ctx context.Context) (tuples.Revision, error) {
 	if e.opts.Quantization < 0 {
-		return e.head()
+		return e.head(ctx)
 	}
 	now := e.now()
 	if q := e.quant.Load(); q != nil && now.Before(q.until) {
 		return q.rev, nil
 	}
-	r, err := e.head()
+	r, err := e.head(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -148,8 +151,8 @@ type modelProvider interface {
 }
 
 // snapshot opens the store at rev and returns the model of its schema.
-func (e *Engine) snapshot(rev tuples.Revision) (tuples.Snapshot, *model, error) {
-	snap, err := e.store.Snapshot(rev)
+func (e *Engine) snapshot(ctx context.Context, rev tuples.Revision) (tuples.Snapshot, *model, error) {
+	snap, err := e.store.Snapshot(ctx, rev)
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading revision %d: %w", rev, err)
 	}

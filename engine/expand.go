@@ -49,11 +49,11 @@ type ExpandSubject struct {
 // the rewrite rules applied to the data, with computed usersets and arrows
 // expanded and relations as leaves.
 func (e *Engine) Expand(ctx context.Context, resource Object, permission string, cons Consistency) (*ExpandNode, tuples.Revision, error) {
-	rev, err := e.revision(cons)
+	rev, err := e.revision(ctx, cons)
 	if err != nil {
 		return nil, 0, err
 	}
-	snap, m, err := e.snapshot(rev)
+	snap, m, err := e.snapshot(ctx, rev)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -21,7 +21,7 @@ func TestExpand(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Expand(%s): %v", q, err)
 		}
-		if head, _ := st.HeadRevision(); rev != head {
+		if head, _ := st.HeadRevision(context.Background()); rev != head {
 			t.Errorf("Expand(%s) at revision %d, want %d", q, rev, head)
 		}
 		out.WriteString("# " + q + "\n")

@@ -36,7 +36,7 @@ definition doc {
 		t.Fatal(err)
 	}
 	e := New(st, Options{})
-	head, err := st.HeadRevision()
+	head, err := st.HeadRevision(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -101,8 +101,8 @@ func newCountingStore(s Store) *countingStore {
 	return &countingStore{Store: s, reads: map[string]int{}}
 }
 
-func (c *countingStore) Snapshot(rev tuples.Revision) (tuples.Snapshot, error) {
-	snap, err := c.Store.Snapshot(rev)
+func (c *countingStore) Snapshot(ctx context.Context, rev tuples.Revision) (tuples.Snapshot, error) {
+	snap, err := c.Store.Snapshot(ctx, rev)
 	if err != nil {
 		return nil, err
 	}
@@ -204,9 +204,9 @@ func newMemStore(prog *schema.Program, rels []tuples.Relationship) *memStore {
 
 var errMemFuture = errors.New("memStore: revision beyond head")
 
-func (m *memStore) HeadRevision() (tuples.Revision, error) { return m.rev, nil }
+func (m *memStore) HeadRevision(context.Context) (tuples.Revision, error) { return m.rev, nil }
 
-func (m *memStore) Snapshot(rev tuples.Revision) (tuples.Snapshot, error) {
+func (m *memStore) Snapshot(_ context.Context, rev tuples.Revision) (tuples.Snapshot, error) {
 	if rev > m.rev {
 		return nil, errMemFuture
 	}

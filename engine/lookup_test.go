@@ -238,7 +238,7 @@ func TestLookupSubjects(t *testing.T) {
 			if got := formatFound(found); got != tt.want {
 				t.Errorf("got %s, want %s", got, tt.want)
 			}
-			if head, _ := st.HeadRevision(); rev != head {
+			if head, _ := st.HeadRevision(context.Background()); rev != head {
 				t.Errorf("revision %d, want %d", rev, head)
 			}
 		})

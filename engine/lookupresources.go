@@ -30,12 +30,12 @@ func (e *Engine) LookupResources(ctx context.Context, req LookupResourcesRequest
 	if req.Cursor != "" {
 		rev, after, err = decodeCursor(req.Cursor)
 	} else {
-		rev, err = e.revision(req.Consistency)
+		rev, err = e.revision(ctx, req.Consistency)
 	}
 	if err != nil {
 		return "", err
 	}
-	snap, m, err := e.snapshot(rev)
+	snap, m, err := e.snapshot(ctx, rev)
 	if err != nil {
 		return "", err
 	}

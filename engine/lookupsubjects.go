@@ -20,11 +20,11 @@ import (
 // is confirmed by checking the subject type:* itself, which stands for any
 // subject the data does not name.
 func (e *Engine) LookupSubjects(ctx context.Context, req LookupSubjectsRequest) ([]FoundSubject, tuples.Revision, error) {
-	rev, err := e.revision(req.Consistency)
+	rev, err := e.revision(ctx, req.Consistency)
 	if err != nil {
 		return nil, 0, err
 	}
-	snap, m, err := e.snapshot(rev)
+	snap, m, err := e.snapshot(ctx, rev)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"time"
@@ -62,7 +63,7 @@ func newMetrics(s *Server) *metrics {
 		Namespace: "reach", Name: "head_revision",
 		Help: "The store's head revision.",
 	}, func() float64 {
-		r, err := s.store.HeadRevision()
+		r, err := s.store.HeadRevision(context.Background())
 		if err != nil {
 			return 0
 		}

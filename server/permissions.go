@@ -75,7 +75,7 @@ func (p *permissionsService) CheckBulkPermissions(ctx context.Context, req *v1.C
 	}
 	out := &v1.CheckBulkPermissionsResponse{Pairs: make([]*v1.CheckBulkPermissionsPair, len(reqs))}
 	if len(reqs) == 0 {
-		rev, err := s.resolve(cons)
+		rev, err := s.resolve(ctx, cons)
 		if err != nil {
 			return nil, s.status(ctx, err)
 		}
@@ -118,7 +118,7 @@ func isCallError(err error) bool {
 // fault becoming its pair's error.
 func (p *permissionsService) checkEach(ctx context.Context, req *v1.CheckBulkPermissionsRequest, reqs []engine.CheckRequest) (*v1.CheckBulkPermissionsResponse, error) {
 	s := p.s
-	rev, err := s.resolve(reqs[0].Consistency)
+	rev, err := s.resolve(ctx, reqs[0].Consistency)
 	if err != nil {
 		return nil, s.status(ctx, err)
 	}

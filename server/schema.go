@@ -31,7 +31,7 @@ func (x *schemaService) ReadSchema(ctx context.Context, _ *v1.ReadSchemaRequest)
 	if len(src) == 0 {
 		return nil, status.Error(codes.NotFound, "No schema has been defined; please call WriteSchema to start")
 	}
-	head, err := s.store.HeadRevision()
+	head, err := s.store.HeadRevision(ctx)
 	if err != nil {
 		return nil, s.status(ctx, err)
 	}

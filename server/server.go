@@ -24,6 +24,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
 
+	"github.com/reach-authz/reach/datastore"
 	"github.com/reach-authz/reach/engine"
 	"github.com/reach-authz/reach/tuples"
 )
@@ -111,7 +112,7 @@ type Config struct {
 
 // Server serves the authzed.api.v1 API over a store and an engine.
 type Server struct {
-	store   *tuples.Store
+	store   datastore.Datastore
 	eng     *engine.Engine
 	cfg     Config
 	log     *slog.Logger
@@ -129,7 +130,7 @@ type Server struct {
 }
 
 // New builds a Server. It serves nothing until Run.
-func New(store *tuples.Store, eng *engine.Engine, cfg Config) (*Server, error) {
+func New(store datastore.Datastore, eng *engine.Engine, cfg Config) (*Server, error) {
 	if len(cfg.PresharedKeys) == 0 && !cfg.InsecureNoAuth {
 		return nil, errors.New("a preshared key is required (or insecure-no-auth)")
 	}
@@ -296,7 +297,7 @@ func (s *Server) startRevision(ctx context.Context, c *v1.Consistency) (tuples.R
 	if err != nil {
 		return 0, err
 	}
-	rev, err := s.resolve(cons)
+	rev, err := s.resolve(ctx, cons)
 	if err != nil {
 		return 0, s.status(ctx, err)
 	}
@@ -326,12 +327,12 @@ func (s *Server) pageStart(ctx context.Context, cursor *v1.Cursor, c *v1.Consist
 // choice, so that minimize_latency shares the quantized revision (and its
 // cache entries) with checks. A token newer than the head is refused here,
 // before anything is streamed.
-func (s *Server) resolve(c engine.Consistency) (tuples.Revision, error) {
-	rev, err := s.eng.Revision(c)
+func (s *Server) resolve(ctx context.Context, c engine.Consistency) (tuples.Revision, error) {
+	rev, err := s.eng.Revision(ctx, c)
 	if err != nil {
 		return 0, err
 	}
-	head, err := s.store.HeadRevision()
+	head, err := s.store.HeadRevision(ctx)
 	if err != nil {
 		return 0, err
 	}

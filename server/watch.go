@@ -83,7 +83,7 @@ func (w *watchService) Watch(req *v1.WatchRequest, stream grpc.ServerStreamingSe
 		}
 		after = rev
 	} else {
-		head, err := s.store.HeadRevision()
+		head, err := s.store.HeadRevision(ctx)
 		if err != nil {
 			return s.status(ctx, err)
 		}

@@ -46,8 +46,8 @@ func benchStore(b *testing.B, docs, per int) *Store {
 // relationship among 100,000.
 func BenchmarkGet(b *testing.B) {
 	s := benchStore(b, 100, 1000)
-	head, _ := s.HeadRevision()
-	sn, err := s.Snapshot(head)
+	head, _ := s.HeadRevision(context.Background())
+	sn, err := s.Snapshot(context.Background(), head)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -76,9 +76,9 @@ func BenchmarkGet(b *testing.B) {
 // resource relation.
 func BenchmarkSubjectsScan1000(b *testing.B) {
 	s := benchStore(b, 20, 1000)
-	head, _ := s.HeadRevision()
+	head, _ := s.HeadRevision(context.Background())
 	for b.Loop() {
-		sn, err := s.Snapshot(head)
+		sn, err := s.Snapshot(context.Background(), head)
 		if err != nil {
 			b.Fatal(err)
 		}

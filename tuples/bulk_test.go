@@ -41,7 +41,7 @@ func TestBulkStagedWriteGoesStale(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			head0, _ := s.HeadRevision()
+			head0, _ := s.HeadRevision(context.Background())
 			if err := s.stageBatch(p, head0+1, time.Now()); err != nil {
 				t.Fatal(err)
 			}
@@ -58,7 +58,7 @@ func TestBulkStagedWriteGoesStale(t *testing.T) {
 			if rev != want || n != len(lines) {
 				t.Fatalf("committed %d relationships at %d, want %d at %d", n, rev, len(lines), want)
 			}
-			if head, _ := s.HeadRevision(); head != want {
+			if head, _ := s.HeadRevision(context.Background()); head != want {
 				t.Errorf("head %d, want %d", head, want)
 			}
 			wantAll := slices.Sorted(slices.Values(append(slices.Clone(lines), append(tc.before, "folder:f0#viewer@user:x", "document:d0#viewer@user:x")...)))

@@ -122,7 +122,7 @@ func (s *Store) Changes(ctx context.Context, after Revision, limit int) ([]Chang
 	if err := s.checkReadable(after); err != nil {
 		return nil, 0, fmt.Errorf("changes after %d: %w", after, err)
 	}
-	head, err := s.HeadRevision()
+	head, err := s.headRev()
 	if err != nil {
 		return nil, 0, err
 	}

@@ -83,7 +83,7 @@ func TestCrashChild(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	head, _ := s.HeadRevision()
+	head, _ := s.HeadRevision(context.Background())
 	from := int(head-1) * batch // revision 1 is the schema; each later one a batch
 	fmt.Printf("open %d\n", head)
 	_, err = s.Import(ctx, &crashReader{i: from, to: total, batch: batch}, ImportOptions{
@@ -182,7 +182,7 @@ func verifyCrashStore(t *testing.T, dir string, nBatches, batch int) int {
 		t.Fatalf("the store does not open after a crash: %v", err)
 	}
 	defer s.Close()
-	head, _ := s.HeadRevision()
+	head, _ := s.HeadRevision(context.Background())
 	m := max(0, int(head)-1)
 	counts := make([]int, nBatches)
 	// Read at the newest version of every key, not at the head: a torn

@@ -126,7 +126,7 @@ func ExampleStore_Watch() {
 	defer s.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	start, _ := s.HeadRevision()
+	start, _ := s.HeadRevision(context.Background())
 	for _, u := range []tuples.Update{
 		{Op: tuples.Create, Relationship: mustParse("document:q3#viewer@user:ana")},
 		{Op: tuples.Delete, Relationship: mustParse("document:q3#viewer@user:ana")},

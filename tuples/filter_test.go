@@ -255,7 +255,7 @@ func TestDeleteWhere(t *testing.T) {
 		t.Run(tt.filter, func(t *testing.T) {
 			ctx := context.Background()
 			s := newFilterStore(t)
-			head, _ := s.HeadRevision()
+			head, _ := s.HeadRevision(context.Background())
 			before := all(t, s, 0)
 			f, err := ParseFilter(tt.filter)
 			if err != nil {

@@ -131,7 +131,7 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (Im
 		}
 	}
 	var res ImportResult
-	if _, err := s.HeadRevision(); err != nil {
+	if _, err := s.headRev(); err != nil {
 		return res, err
 	}
 	var src lineSource
@@ -201,7 +201,7 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (Im
 				return b.stop
 			}
 			if len(p.rels) > 0 {
-				head, err := s.HeadRevision()
+				head, err := s.headRev()
 				if err != nil {
 					return err
 				}
@@ -392,7 +392,7 @@ type preparedBatch struct {
 // commitPrepared redoes it if the schema or the names changed meanwhile.
 func (s *Store) prepareBatch(b *importBatch, prog *schema.Program, opts ImportOptions, val *importValidator, skip func(error)) (*preparedBatch, error) {
 	if prog == nil {
-		head, err := s.HeadRevision()
+		head, err := s.headRev()
 		if err != nil {
 			return nil, err
 		}
@@ -429,7 +429,7 @@ func (s *Store) commitPrepared(ctx context.Context, p *preparedBatch, opts Impor
 	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	head, err := s.HeadRevision()
+	head, err := s.headRev()
 	if err != nil {
 		return 0, 0, err
 	}
@@ -643,7 +643,7 @@ func (s *Store) Export(ctx context.Context, w io.Writer, opts ExportOptions) (Re
 	bw := bufio.NewWriterSize(w, 256<<10)
 	rev := opts.Revision
 	if rev == 0 {
-		head, err := s.HeadRevision()
+		head, err := s.headRev()
 		if err != nil {
 			return 0, 0, err
 		}

@@ -58,7 +58,7 @@ func TestImportLines(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newTestStore(t, Options{})
-			head0, _ := s.HeadRevision()
+			head0, _ := s.HeadRevision(context.Background())
 			var progress []ImportStats
 			res, err := s.Import(context.Background(), strings.NewReader(tt.input), ImportOptions{
 				Name: "rels.txt", BatchSize: 2,
@@ -76,7 +76,7 @@ func TestImportLines(t *testing.T) {
 			if res.Bytes != int64(len(tt.input)) {
 				t.Errorf("read %d bytes of %d", res.Bytes, len(tt.input))
 			}
-			head, _ := s.HeadRevision()
+			head, _ := s.HeadRevision(context.Background())
 			if head != head0+Revision(tt.batches) || (tt.batches > 0 && res.Revision != head) {
 				t.Errorf("head %d, result revision %d, want %d", head, res.Revision, head0+Revision(tt.batches))
 			}
@@ -258,7 +258,7 @@ func TestExportImportRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if head, _ := src.HeadRevision(); rev != head || n != 6 {
+	if head, _ := src.HeadRevision(context.Background()); rev != head || n != 6 {
 		t.Errorf("export at %d of %d relationships, want %d of 6", rev, n, head)
 	}
 	if !strings.HasPrefix(out.String(), "# relationships exported by reach at revision "+rev.Token()+"\n") {
@@ -290,7 +290,7 @@ func TestExportImportRoundTrip(t *testing.T) {
 func TestImportChangeFeed(t *testing.T) {
 	ctx := context.Background()
 	s := newTestStore(t, Options{})
-	head0, _ := s.HeadRevision()
+	head0, _ := s.HeadRevision(context.Background())
 	var lines []string
 	for i := range 5 {
 		lines = append(lines, fmt.Sprintf("document:d%d#viewer@user:u%d", 5-i, i))
@@ -397,7 +397,7 @@ func TestBulkBatchTornWrite(t *testing.T) {
 		t.Fatalf("open after a torn write: %v", err)
 	}
 	defer torn.Close()
-	if head, _ := torn.HeadRevision(); head != res.Revision-1 {
+	if head, _ := torn.HeadRevision(context.Background()); head != res.Revision-1 {
 		t.Errorf("head after a torn write %d, want %d", head, res.Revision-1)
 	}
 	// Write at the torn batch's revision: none of its keys may show.
@@ -417,7 +417,7 @@ func TestBulkBatchTornWrite(t *testing.T) {
 // checkIndexes checks that every forward key has its reverse key and back.
 func checkIndexes(t testing.TB, s *Store) {
 	t.Helper()
-	head, err := s.HeadRevision()
+	head, err := s.HeadRevision(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -520,7 +520,7 @@ func TestImportLongIDs(t *testing.T) {
 			if _, _, err := s.WriteSchema(ctx, "t.zed", []byte(testSchema)); err != nil {
 				t.Fatal(err)
 			}
-			head0, _ := s.HeadRevision()
+			head0, _ := s.HeadRevision(context.Background())
 			n, batch := 3000, 0 // cut by size (about 1,900 lines of 2 kB)
 			if testing.Short() {
 				n, batch = 1200, 500

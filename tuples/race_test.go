@@ -123,12 +123,12 @@ func TestConcurrentWritersAndReaders(t *testing.T) {
 // checkSnapshot reads the head once and checks its indexes agree and every
 // document holds 0 or groupSize viewers.
 func checkSnapshot(t *testing.T, s *Store, groupSize int) {
-	head, err := s.HeadRevision()
+	head, err := s.HeadRevision(context.Background())
 	if err != nil {
 		t.Error(err)
 		return
 	}
-	sn, err := s.Snapshot(head)
+	sn, err := s.Snapshot(context.Background(), head)
 	if err != nil {
 		t.Error(err)
 		return

@@ -62,7 +62,7 @@ func (s *Store) ReadRelationships(ctx context.Context, f Filter, opts ReadOption
 			return ReadResult{}, err
 		}
 	} else if rev == 0 {
-		head, err := s.HeadRevision()
+		head, err := s.headRev()
 		if err != nil {
 			return ReadResult{}, err
 		}
@@ -97,7 +97,7 @@ func (s *Store) ReadRelationships(ctx context.Context, f Filter, opts ReadOption
 // revision read.
 func (s *Store) ForEach(ctx context.Context, rev Revision, f Filter, fn func(Relationship) (bool, error)) (Revision, error) {
 	if rev == 0 {
-		head, err := s.HeadRevision()
+		head, err := s.headRev()
 		if err != nil {
 			return 0, err
 		}

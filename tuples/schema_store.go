@@ -129,7 +129,7 @@ func (s *Store) programAt(rev Revision) (*schema.Program, error) {
 // Schema returns the latest schema and the revision that wrote it; a nil
 // Program (and no error) if none was written.
 func (s *Store) Schema(ctx context.Context) (*schema.Program, Revision, error) {
-	head, err := s.HeadRevision()
+	head, err := s.headRev()
 	if err != nil {
 		return nil, 0, err
 	}
@@ -143,7 +143,7 @@ func (s *Store) Schema(ctx context.Context) (*schema.Program, Revision, error) {
 
 // SchemaSource returns the latest schema as it was written: its file name and text.
 func (s *Store) SchemaSource(ctx context.Context) (string, []byte, Revision, error) {
-	head, err := s.HeadRevision()
+	head, err := s.headRev()
 	if err != nil {
 		return "", nil, 0, err
 	}
@@ -185,7 +185,7 @@ func (s *Store) WriteSchema(ctx context.Context, filename string, src []byte) (R
 	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	head, err := s.HeadRevision()
+	head, err := s.headRev()
 	if err != nil {
 		return 0, diags, err
 	}

@@ -1,6 +1,7 @@
 package tuples
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -13,7 +14,7 @@ import (
 
 // Snapshot opens a consistent read-only view at rev. Expiration is judged
 // against the time the snapshot is opened. Close it when done.
-func (s *Store) Snapshot(rev Revision) (Snapshot, error) {
+func (s *Store) Snapshot(_ context.Context, rev Revision) (Snapshot, error) {
 	return s.snapshot(rev)
 }
 

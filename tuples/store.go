@@ -257,7 +257,9 @@ func (s *Store) Close() error {
 }
 
 // HeadRevision is the latest committed revision.
-func (s *Store) HeadRevision() (Revision, error) {
+func (s *Store) HeadRevision(context.Context) (Revision, error) { return s.headRev() }
+
+func (s *Store) headRev() (Revision, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed {

@@ -102,15 +102,15 @@ func TestWriteAndSnapshot(t *testing.T) {
 	if rev2 != rev1+1 {
 		t.Errorf("revisions %d then %d, want consecutive", rev1, rev2)
 	}
-	if head, _ := s.HeadRevision(); head != rev2 {
+	if head, _ := s.HeadRevision(context.Background()); head != rev2 {
 		t.Errorf("head %d, want %d", head, rev2)
 	}
-	old, err := s.Snapshot(rev1)
+	old, err := s.Snapshot(context.Background(), rev1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer old.Close()
-	cur, err := s.Snapshot(rev2)
+	cur, err := s.Snapshot(context.Background(), rev2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +159,7 @@ func TestWriteAndSnapshot(t *testing.T) {
 	if !reflect.DeepEqual(resources, []string{"document:q3#viewer@group:eng#member"}) {
 		t.Errorf("Resources = %v", resources)
 	}
-	if _, err := s.Snapshot(rev2 + 1); !errors.Is(err, ErrRevisionInFuture) {
+	if _, err := s.Snapshot(context.Background(), rev2+1); !errors.Is(err, ErrRevisionInFuture) {
 		t.Errorf("Snapshot(head+1) error = %v, want ErrRevisionInFuture", err)
 	}
 }
@@ -170,7 +170,7 @@ func TestWriteIsAllOrNothing(t *testing.T) {
 	if _, err := s.Write(ctx, updates(t, Create, "document:a#viewer@user:ana")); err != nil {
 		t.Fatal(err)
 	}
-	head, _ := s.HeadRevision()
+	head, _ := s.HeadRevision(context.Background())
 	tests := []struct {
 		name    string
 		updates []Update
@@ -196,7 +196,7 @@ func TestWriteIsAllOrNothing(t *testing.T) {
 			if !strings.Contains(err.Error(), tt.msg) {
 				t.Errorf("error %q does not mention %q", err, tt.msg)
 			}
-			if h, _ := s.HeadRevision(); h != head {
+			if h, _ := s.HeadRevision(context.Background()); h != head {
 				t.Errorf("head moved to %d on a failed write", h)
 			}
 			if got := all(t, s, 0); !reflect.DeepEqual(got, []string{"document:a#viewer@user:ana"}) {
@@ -227,8 +227,8 @@ func TestPreconditions(t *testing.T) {
 
 func snapAt(t testing.TB, s *Store) Snapshot {
 	t.Helper()
-	head, _ := s.HeadRevision()
-	sn, err := s.Snapshot(head)
+	head, _ := s.HeadRevision(context.Background())
+	sn, err := s.Snapshot(context.Background(), head)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -358,7 +358,7 @@ func TestReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if head, _ := s.HeadRevision(); head != rev {
+	if head, _ := s.HeadRevision(context.Background()); head != rev {
 		t.Errorf("head after reopen %d, want %d", head, rev)
 	}
 	if got := all(t, s, 0); !reflect.DeepEqual(got, want) {

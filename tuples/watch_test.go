@@ -23,7 +23,7 @@ func TestWatchCommitOrder(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	s := newTestStore(t, Options{})
-	start, _ := s.HeadRevision()
+	start, _ := s.HeadRevision(context.Background())
 
 	var mu sync.Mutex
 	var sets []ChangeSet
@@ -131,7 +131,7 @@ func TestWatchCommitOrder(t *testing.T) {
 
 func TestWatchEnds(t *testing.T) {
 	s := newTestStore(t, Options{})
-	head, _ := s.HeadRevision()
+	head, _ := s.HeadRevision(context.Background())
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
 	if err := s.Watch(ctx, head, func(ChangeSet) error { return nil }); !errors.Is(err, context.DeadlineExceeded) {
@@ -176,14 +176,14 @@ func TestGCWindow(t *testing.T) {
 	// the window: it stays readable (its state lasted into the window),
 	// r1 does not.
 	s.collect(at2.Add(time.Hour))
-	if _, err := s.Snapshot(r1); !errors.Is(err, ErrRevisionTooOld) {
+	if _, err := s.Snapshot(context.Background(), r1); !errors.Is(err, ErrRevisionTooOld) {
 		t.Errorf("Snapshot(r1) error %v, want ErrRevisionTooOld", err)
 	}
 	if _, _, err := s.Changes(ctx, r1, 0); !errors.Is(err, ErrRevisionTooOld) {
 		t.Errorf("Changes(r1) error %v, want ErrRevisionTooOld", err)
 	}
 	for _, r := range []Revision{r2, r3} {
-		sn, err := s.Snapshot(r)
+		sn, err := s.Snapshot(context.Background(), r)
 		if err != nil {
 			t.Errorf("Snapshot(%d): %v", r, err)
 			continue
@@ -227,7 +227,7 @@ func TestGCBackground(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	if _, err := s.Snapshot(r1); !errors.Is(err, ErrRevisionTooOld) {
+	if _, err := s.Snapshot(context.Background(), r1); !errors.Is(err, ErrRevisionTooOld) {
 		t.Errorf("Snapshot(r1) error %v, want ErrRevisionTooOld", err)
 	}
 	// The versions below the discard revision go at the next compaction.

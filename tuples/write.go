@@ -59,7 +59,7 @@ func (s *Store) Write(ctx context.Context, updates []Update, preconditions ...Pr
 		return 0, fmt.Errorf("%w: %d updates, the limit is %d", ErrBatchTooLarge, len(updates), s.opts.MaxBatch)
 	}
 	if len(updates) == 0 && len(preconditions) == 0 {
-		return s.HeadRevision()
+		return s.headRev()
 	}
 	return s.write(ctx, updates, preconditions, false)
 }
@@ -72,7 +72,7 @@ func (s *Store) write(ctx context.Context, updates []Update, preconditions []Pre
 	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	head, err := s.HeadRevision()
+	head, err := s.headRev()
 	if err != nil {
 		return 0, err
 	}
@@ -331,7 +331,7 @@ func (s *Store) deleteBatch(ctx context.Context, f Filter, max int, precondition
 	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	head, err := s.HeadRevision()
+	head, err := s.headRev()
 	if err != nil {
 		return 0, 0, false, err
 	}

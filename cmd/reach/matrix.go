@@ -154,7 +154,7 @@ func buildMatrix(ctx context.Context, stderr io.Writer, req matrixRequest) (*mat
 	if prog == nil {
 		return nil, fmt.Errorf("the store in %s has no schema: write one with reach schema write", global.dataDir)
 	}
-	head, err := store.HeadRevision()
+	head, err := store.HeadRevision(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -141,7 +141,7 @@ type queryBackend interface {
 type storeBackend interface {
 	Close() error
 	MaxBatch() int
-	HeadRevision() (tuples.Revision, error)
+	HeadRevision(ctx context.Context) (tuples.Revision, error)
 	Write(ctx context.Context, updates []tuples.Update, preconditions ...tuples.Precondition) (tuples.Revision, error)
 	DeleteWhere(ctx context.Context, f tuples.Filter, limit int, preconditions ...tuples.Precondition) (tuples.DeleteResult, error)
 	ReadRelationships(ctx context.Context, f tuples.Filter, opts tuples.ReadOptions) (tuples.ReadResult, error)
@@ -540,7 +540,7 @@ func (c *remoteClient) LookupSubjects(ctx context.Context, req engine.LookupSubj
 		found = append(found, f)
 	}
 	if token == nil { // nothing found: the revision read is not sent; say the head
-		rev, err := c.HeadRevision()
+		rev, err := c.HeadRevision(ctx)
 		return found, rev, err
 	}
 	rev, err := c.revisionOf(token)
@@ -555,8 +555,8 @@ func (c *remoteClient) MaxBatch() int { return 1000 }
 
 // HeadRevision is the revision ReadSchema reads at: the head (0 when no
 // schema has been written: then there are no relationships either).
-func (c *remoteClient) HeadRevision() (tuples.Revision, error) {
-	_, _, rev, err := c.readSchema(context.Background())
+func (c *remoteClient) HeadRevision(ctx context.Context) (tuples.Revision, error) {
+	_, _, rev, err := c.readSchema(ctx)
 	return rev, err
 }
 
@@ -614,7 +614,7 @@ func (c *remoteClient) resolve(rev tuples.Revision) (tuples.Revision, error) {
 	if rev != 0 {
 		return rev, nil
 	}
-	return c.HeadRevision()
+	return c.HeadRevision(context.Background())
 }
 
 // ReadRelationships reads one page. The API has no read of everything, so

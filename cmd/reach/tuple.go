@@ -561,7 +561,7 @@ or the store could not be used.`,
 			}
 			rev := res.Revision
 			if rev == 0 {
-				if rev, err = s.HeadRevision(); err != nil {
+				if rev, err = s.HeadRevision(cmd.Context()); err != nil {
 					return exitWith(exitError3, "reach: %v", err)
 				}
 			}
