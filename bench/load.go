@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/reach-authz/reach/datastore"
 	"github.com/reach-authz/reach/tuples"
 )
 
@@ -23,7 +24,7 @@ type LoadStats struct {
 // nil, is called after every batch with the number written so far.
 //
 // This is the one place that knows how relationships get into the store.
-func load(ctx context.Context, store *tuples.Store, ds Dataset, progress func(int64)) (LoadStats, error) {
+func load(ctx context.Context, store datastore.Datastore, ds Dataset, progress func(int64)) (LoadStats, error) {
 	pr, pw := io.Pipe()
 	genErr := make(chan error, 1)
 	go func() {

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/reach-authz/reach/datastore"
 	"github.com/reach-authz/reach/engine"
 	"github.com/reach-authz/reach/tuples"
 )
@@ -84,6 +85,11 @@ type Config struct {
 	// the dataset already (the same dataset, seed and size).
 	Target   Target
 	SkipLoad bool
+	// Datastore, if not nil, is an open store (PostgreSQL, say) to load the
+	// dataset into and run the workloads on in this process, instead of a
+	// Badger store in DataDir (which must be empty); SkipLoad says that it
+	// holds the dataset already. Run does not close it.
+	Datastore datastore.Datastore
 }
 
 // markerFile, in a data directory, records the dataset the bench loaded.
@@ -147,8 +153,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 		return runTarget(ctx, cfg, ds, rep, say)
 	}
+	if cfg.Datastore != nil {
+		if cfg.DataDir != "" {
+			return nil, errors.New("bench: a datastore and a data directory exclude each other")
+		}
+		return runDatastore(ctx, cfg, ds, rep, say)
+	}
 	if cfg.SkipLoad {
-		return nil, errors.New("bench: SkipLoad goes with a Target (a data directory is reused by itself)")
+		return nil, errors.New("bench: SkipLoad goes with a Target or a Datastore (a data directory is reused by itself)")
 	}
 
 	dir := cfg.DataDir
@@ -296,6 +308,11 @@ func loadInto(ctx context.Context, dir string, ds Dataset, l *Load, say func(str
 			err = fmt.Errorf("bench: closing the store: %w", cerr)
 		}
 	}()
+	return loadStore(ctx, store, ds, l, say)
+}
+
+// loadStore writes the schema of ds into store and imports ds.
+func loadStore(ctx context.Context, store datastore.Datastore, ds Dataset, l *Load, say func(string, ...any)) error {
 	name, src := ds.Schema()
 	if _, _, err := store.WriteSchema(ctx, name, src); err != nil {
 		return fmt.Errorf("bench: writing the schema %s: %w", name, err)
@@ -316,6 +333,37 @@ func loadInto(ctx context.Context, dir string, ds Dataset, l *Load, say func(str
 	}
 	say("loaded %s relationships in %.1fs (%s/s)", count(l.Relationships), l.Seconds, count(int64(l.PerSecond)))
 	return nil
+}
+
+// runDatastore loads ds into cfg.Datastore (unless cfg.SkipLoad) and runs
+// the workloads on engines over it.
+func runDatastore(ctx context.Context, cfg Config, ds Dataset, rep *Report, say func(string, ...any)) (*Report, error) {
+	mem := startMemWatch()
+	defer mem.close()
+	mem.reset()
+	if cfg.SkipLoad {
+		rep.Load.Reused = true
+	} else {
+		say("loading %s relationships of %s (seed %d) into the datastore", count(ds.Relationships()), ds.Name(), cfg.Seed)
+		stopProfile, err := startProfile(cfg.LoadProfile)
+		if err != nil {
+			return nil, err
+		}
+		err = loadStore(ctx, cfg.Datastore, ds, &rep.Load, say)
+		stopProfile()
+		if err != nil {
+			return nil, err
+		}
+		rep.Load.PeakRSSBytes, rep.Load.PeakHeapBytes = mem.peaks()
+	}
+	mem.reset()
+	if err := runWorkloads(ctx, cfg, ds, rep, func() *params {
+		return localParams(cfg.Datastore, engine.Options{CacheSize: cfg.CacheSize})
+	}, say); err != nil {
+		return nil, err
+	}
+	rep.Memory.PeakRSSBytes, rep.Memory.PeakHeapBytes = mem.peaks()
+	return rep, ctx.Err()
 }
 
 // startProfile starts a CPU profile into w (nothing when w is nil) and

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/reach-authz/reach/datastore"
 	"github.com/reach-authz/reach/engine"
 	"github.com/reach-authz/reach/tuples"
 )
@@ -195,7 +196,7 @@ func (p *params) cacheStats() engine.CacheStats {
 }
 
 // localParams runs a workload on a fresh engine over store.
-func localParams(store *tuples.Store, opts engine.Options) *params {
+func localParams(store datastore.Datastore, opts engine.Options) *params {
 	eng := engine.New(store, opts)
 	return &params{
 		eng:   eng,

@@ -116,8 +116,18 @@ Workloads (comma-separated, default all):
 				}
 				defer t.Close()
 				cfg.Target = t
+			} else if dsOpts.kind != "badger" {
+				if cfg.DataDir != "" {
+					return usagef("--data-dir concerns the embedded store: it does not go with --datastore %s", dsOpts.kind)
+				}
+				store, err := openDatastore(cmd.Context(), openParams{})
+				if err != nil {
+					return err
+				}
+				defer store.Close()
+				cfg.Datastore = store
 			} else if cfg.SkipLoad {
-				return usagef("--no-load goes with --endpoint")
+				return usagef("--no-load goes with --endpoint or a network --datastore")
 			}
 
 			for _, p := range []struct {
@@ -184,7 +194,7 @@ Workloads (comma-separated, default all):
 	f.BoolVarP(&quiet, "quiet", "q", false, "no progress lines on stderr")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the workloads to this file (for go tool pprof)")
 	f.StringVar(&loadProfile, "cpuprofile-load", "", "write a CPU profile of the load to this file")
-	f.BoolVar(&cfg.SkipLoad, "no-load", false, "with --endpoint: the server holds the dataset already; do not load it")
+	f.BoolVar(&cfg.SkipLoad, "no-load", false, "with --endpoint or --datastore postgres: the server or database holds the dataset already; do not load it")
 	return c
 }
 

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/reach-authz/reach/datastore"
 	"github.com/reach-authz/reach/engine"
 	"github.com/reach-authz/reach/schema"
 	"github.com/reach-authz/reach/tuples"
@@ -152,7 +153,7 @@ func buildMatrix(ctx context.Context, stderr io.Writer, req matrixRequest) (*mat
 		return nil, fmt.Errorf("reading the schema: %w", err)
 	}
 	if prog == nil {
-		return nil, fmt.Errorf("the store in %s has no schema: write one with reach schema write", global.dataDir)
+		return nil, fmt.Errorf("the store in %s has no schema: write one with reach schema write", datastoreName())
 	}
 	head, err := store.HeadRevision(ctx)
 	if err != nil {
@@ -279,7 +280,7 @@ func matrixPermissions(def *schema.Definition, named []string) ([]string, error)
 
 // matrixObjectsOfType lists, sorted by id, every object of typ named in the
 // relationships at rev, as resource or as subject (wildcards excluded).
-func matrixObjectsOfType(ctx context.Context, store *tuples.Store, rev tuples.Revision, typ string) ([]engine.Object, error) {
+func matrixObjectsOfType(ctx context.Context, store datastore.Datastore, rev tuples.Revision, typ string) ([]engine.Object, error) {
 	seen := map[string]bool{}
 	add := func(id string) {
 		if id != "*" {

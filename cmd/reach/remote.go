@@ -33,6 +33,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	"github.com/reach-authz/reach/datastore"
 	"github.com/reach-authz/reach/engine"
 	"github.com/reach-authz/reach/internal/v1conv"
 	"github.com/reach-authz/reach/schema"
@@ -156,17 +157,17 @@ type storeBackend interface {
 var (
 	_ queryBackend = (*engine.Engine)(nil)
 	_ queryBackend = (*remoteClient)(nil)
-	_ storeBackend = (*tuples.Store)(nil)
+	_ storeBackend = datastore.Datastore(nil)
 	_ storeBackend = (*remoteClient)(nil)
 )
 
 // openStore opens what the relationship and schema commands work on: the
-// server of --endpoint, or the embedded store in --data-dir.
-func openStore() (storeBackend, error) {
+// server of --endpoint, or the local store of --datastore.
+func openStore(ctx context.Context) (storeBackend, error) {
 	if isRemote() {
 		return dialRemote()
 	}
-	return openLocalStore()
+	return openLocalStore(ctx)
 }
 
 // storeName names where the commands' data is, for messages.
@@ -174,7 +175,7 @@ func storeName() string {
 	if isRemote() {
 		return "the server at " + remoteFlags.endpoint
 	}
-	return global.dataDir
+	return datastoreName()
 }
 
 // remoteClient is a connection to a server of the authzed.api.v1 API.

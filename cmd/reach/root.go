@@ -76,9 +76,10 @@ func newRootCmd() *cobra.Command {
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			switch global.output {
 			case "text", "json":
-				return nil
+			default:
+				return usagef("--output must be text or json, not %q", global.output)
 			}
-			return usagef("--output must be text or json, not %q", global.output)
+			return checkDatastoreFlags()
 		},
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &usageError{err} })
@@ -87,7 +88,8 @@ func newRootCmd() *cobra.Command {
 	for _, f := range subcommands {
 		root.AddCommand(f())
 	}
-	addRemoteFlags(root) // --endpoint, --token, --insecure, --ca-cert (remote.go)
+	addDatastoreFlags(root) // --datastore, --datastore-uri, pool flags (datastore.go)
+	addRemoteFlags(root)    // --endpoint, --token, --insecure, --ca-cert (remote.go)
 	return root
 }
 

@@ -43,7 +43,7 @@ could not be read or written.`,
 			if err != nil {
 				return exitWith(exitError3, "reach: %v", err)
 			}
-			s, err := openStore()
+			s, err := openStore(cmd.Context())
 			if err != nil {
 				return exitWith(exitError3, "reach: %v", err)
 			}
@@ -96,7 +96,7 @@ Exit status: 0 printed, 1 no schema has been written, 3 the store could not
 be read.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := openStore()
+			s, err := openStore(cmd.Context())
 			if err != nil {
 				return exitWith(exitError3, "reach: %v", err)
 			}

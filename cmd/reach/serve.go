@@ -135,15 +135,9 @@ func runServe(cmd *cobra.Command, o serveOptions) error {
 		tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 
-	dir := global.dataDir
-	if !o.inMemory {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return fmt.Errorf("data directory %s: %w", dir, err)
-		}
-	}
-	store, err := tuples.Open(dir, tuples.Options{InMemory: o.inMemory, MaxBatch: o.maxUpdates, SyncWrites: o.syncWrites})
+	store, err := openDatastore(cmd.Context(), openParams{inMemory: o.inMemory, maxBatch: o.maxUpdates, syncWrites: o.syncWrites})
 	if err != nil {
-		return fmt.Errorf("opening the store in %s: %w", dir, err)
+		return err
 	}
 	defer func() {
 		if err := store.Close(); err != nil {

@@ -3,35 +3,28 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 
+	"github.com/reach-authz/reach/datastore"
 	"github.com/reach-authz/reach/engine"
 	"github.com/reach-authz/reach/engine/validation"
-	"github.com/reach-authz/reach/tuples"
 )
 
-// openLocalStore opens the embedded store in --data-dir, creating the
-// directory if needed. Every command that reads or writes the store goes
-// through it (or through openStore, remote.go, which picks the server of
-// --endpoint instead) so that the store options live in one place.
-func openLocalStore() (*tuples.Store, error) {
-	if err := os.MkdirAll(global.dataDir, 0o755); err != nil {
-		return nil, fmt.Errorf("data directory %s: %w", global.dataDir, err)
-	}
-	s, err := tuples.Open(global.dataDir, tuples.Options{})
-	if err != nil {
-		return nil, fmt.Errorf("opening the store in %s: %w", global.dataDir, err)
-	}
-	return s, nil
+// openLocalStore opens the local store of --datastore (by default the
+// embedded one in --data-dir, created if needed). Every command that reads or
+// writes the store goes through it (or through openStore, remote.go, which
+// picks the server of --endpoint instead) so that the store options live in
+// one place.
+func openLocalStore(ctx context.Context) (datastore.Datastore, error) {
+	return openDatastore(ctx, openParams{})
 }
 
 // engineSource opens the engine a read command works on: with file set, a
 // validation YAML file (schema and relationships) loaded into a fresh
 // in-memory store, so that a model can be queried without any setup;
-// otherwise the embedded store in --data-dir. closeFn releases it.
-func engineSource(ctx context.Context, file string, opts engine.Options) (e *engine.Engine, s *tuples.Store, closeFn func() error, err error) {
+// otherwise the local store. closeFn releases it.
+func engineSource(ctx context.Context, file string, opts engine.Options) (e *engine.Engine, s datastore.Datastore, closeFn func() error, err error) {
 	if file == "" {
-		s, err := openLocalStore()
+		s, err := openLocalStore(ctx)
 		if err != nil {
 			return nil, nil, nil, err
 		}

@@ -134,7 +134,7 @@ func runTupleUpdate(cmd *cobra.Command, args []string, op tuples.UpdateOp, pre p
 	if err != nil {
 		return err
 	}
-	s, err := openStore()
+	s, err := openStore(cmd.Context())
 	if err != nil {
 		return exitWith(exitError3, "reach: %v", err)
 	}
@@ -269,7 +269,7 @@ With --output json: {"revision": TOKEN, "deleted": N, "complete": BOOL}.
 			if err != nil {
 				return err
 			}
-			s, err := openStore()
+			s, err := openStore(cmd.Context())
 			if err != nil {
 				return exitWith(exitError3, "reach: %v", err)
 			}
@@ -380,7 +380,7 @@ token), 3 the store could not be read (or the revision is too old).`,
 			if limit < 0 {
 				return usagef("--limit must be positive")
 			}
-			s, err := openStore()
+			s, err := openStore(cmd.Context())
 			if err != nil {
 				return exitWith(exitError3, "reach: %v", err)
 			}
@@ -443,7 +443,7 @@ import reads. With --output json: {"revision": TOKEN, "relationships": [...]}.
 			if err != nil {
 				return err
 			}
-			s, err := openStore()
+			s, err := openStore(cmd.Context())
 			if err != nil {
 				return exitWith(exitError3, "reach: %v", err)
 			}
@@ -534,7 +534,7 @@ or the store could not be used.`,
 			if err != nil {
 				return err
 			}
-			s, err := openStore()
+			s, err := openStore(cmd.Context())
 			if err != nil {
 				return exitWith(exitError3, "reach: %v", err)
 			}

@@ -1,0 +1,154 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/reach-authz/reach/datastore"
+	"github.com/reach-authz/reach/tuples"
+)
+
+// Datastore selection: every command that opens a store locally (tuple,
+// schema, check, lookup, expand, matrix, bench, serve) opens it through
+// openDatastore, which picks the driver of --datastore. This file and the
+// driver files beside it (datastore_*.go) are the only code that names a
+// driver; everything else sees a datastore.Datastore.
+
+// envDatastoreURI is read when --datastore-uri is not given.
+const envDatastoreURI = "REACH_DATASTORE_URI"
+
+// datastoreOptions are the flags that choose and tune the store.
+type datastoreOptions struct {
+	kind string // a key of drivers
+	uri  string // connection string of a network store
+
+	readReplicaURI  string
+	maxConns        int
+	minConns        int
+	maxConnLifetime time.Duration
+}
+
+var dsOpts datastoreOptions
+
+// openParams are what a command asks of the store it opens.
+type openParams struct {
+	// inMemory asks for a throwaway store (reach serve --in-memory).
+	inMemory bool
+	// maxBatch bounds the updates of one write (0: the default).
+	maxBatch int
+	// syncWrites makes every commit wait for fsync (embedded store).
+	syncWrites bool
+}
+
+// driver opens one kind of datastore.
+type driver struct {
+	// describe names where the data is, for messages ("the store in DIR").
+	describe func() string
+	open     func(ctx context.Context, p openParams) (datastore.Datastore, error)
+}
+
+// drivers are the datastores reach can open, by --datastore name. The
+// embedded Badger store is the default; datastore_postgres.go adds
+// "postgres".
+var drivers = map[string]driver{
+	"badger": {
+		describe: func() string { return global.dataDir },
+		open:     openBadger,
+	},
+}
+
+func driverNames() []string {
+	names := make([]string, 0, len(drivers))
+	for n := range drivers {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// addDatastoreFlags registers the datastore flags on the root command.
+func addDatastoreFlags(root *cobra.Command) {
+	f := root.PersistentFlags()
+	f.StringVar(&dsOpts.kind, "datastore", "badger", "where the data lives: "+strings.Join(driverNames(), " or ")+" (badger: the embedded store in --data-dir)")
+	f.StringVar(&dsOpts.uri, "datastore-uri", "", "connection string of a postgres datastore, e.g. postgres://user:pass@host:5432/reach (env "+envDatastoreURI+")")
+	f.StringVar(&dsOpts.readReplicaURI, "datastore-read-replica-uri", "", "optional read replica of a postgres datastore: reads go there when it has replayed the revision asked for, else to the primary")
+	f.IntVar(&dsOpts.maxConns, "datastore-conn-pool-max-open", 20, "most open connections to a postgres datastore, per process")
+	f.IntVar(&dsOpts.minConns, "datastore-conn-pool-min-open", 2, "connections to a postgres datastore kept open when idle")
+	f.DurationVar(&dsOpts.maxConnLifetime, "datastore-conn-max-lifetime", 30*time.Minute, "how long a connection to a postgres datastore is reused before it is replaced")
+}
+
+// checkDatastoreFlags validates the datastore flags before a command runs.
+func checkDatastoreFlags() error {
+	if _, ok := drivers[dsOpts.kind]; !ok {
+		return usagef("--datastore must be %s, not %q", strings.Join(driverNames(), " or "), dsOpts.kind)
+	}
+	if dsOpts.uri == "" {
+		dsOpts.uri = os.Getenv(envDatastoreURI)
+	}
+	if dsOpts.kind == "badger" {
+		if dsOpts.uri != "" && os.Getenv(envDatastoreURI) != dsOpts.uri {
+			return usagef("--datastore-uri is for a network datastore: give --datastore postgres, or --data-dir for the embedded store")
+		}
+		if dsOpts.readReplicaURI != "" {
+			return usagef("--datastore-read-replica-uri needs --datastore postgres")
+		}
+	}
+	if dsOpts.maxConns < 1 || dsOpts.minConns < 0 || dsOpts.minConns > dsOpts.maxConns {
+		return usagef("connection pool: need 0 <= --datastore-conn-pool-min-open <= --datastore-conn-pool-max-open and at least 1 open connection")
+	}
+	if dsOpts.maxConnLifetime <= 0 {
+		return usagef("--datastore-conn-max-lifetime must be positive")
+	}
+	return nil
+}
+
+// openDatastore opens the store of --datastore.
+func openDatastore(ctx context.Context, p openParams) (datastore.Datastore, error) {
+	d, ok := drivers[dsOpts.kind]
+	if !ok {
+		return nil, usagef("--datastore must be %s, not %q", strings.Join(driverNames(), " or "), dsOpts.kind)
+	}
+	return d.open(ctx, p)
+}
+
+// datastoreName names where the local store is, for messages.
+func datastoreName() string {
+	if d, ok := drivers[dsOpts.kind]; ok {
+		return d.describe()
+	}
+	return dsOpts.kind
+}
+
+// openBadger opens the embedded store in --data-dir.
+func openBadger(_ context.Context, p openParams) (datastore.Datastore, error) {
+	dir := global.dataDir
+	if !p.inMemory {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("data directory %s: %w", dir, err)
+		}
+	}
+	s, err := tuples.Open(dir, tuples.Options{InMemory: p.inMemory, MaxBatch: p.maxBatch, SyncWrites: p.syncWrites})
+	if err != nil {
+		if isLockError(err) {
+			return nil, fmt.Errorf("the store in %s is in use by another process, probably `reach serve`: "+
+				"talk to that server with --endpoint HOST:PORT (and --token KEY), or stop it first", dir)
+		}
+		return nil, fmt.Errorf("opening the store in %s: %w", dir, err)
+	}
+	return s, nil
+}
+
+// isLockError reports whether err is Badger's refusal to open a directory
+// that another process (or another open store) holds.
+func isLockError(err error) bool {
+	return errors.Is(err, syscall.EWOULDBLOCK) || errors.Is(err, syscall.EAGAIN) ||
+		strings.Contains(err.Error(), "Cannot acquire directory lock")
+}
