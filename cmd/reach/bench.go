@@ -110,7 +110,7 @@ Workloads (comma-separated, default all):
 				if cfg.DataDir != "" || cfg.CacheSize != 0 || loadProfile != "" {
 					return usagef("--data-dir, --cache-size and --cpuprofile-load concern the embedded store: they do not go with --endpoint")
 				}
-				t, err := newBenchTarget()
+				t, err := newBenchTargets(strings.Split(remoteFlags.endpoint, ","))
 				if err != nil {
 					return err
 				}

@@ -116,8 +116,14 @@ func checkRemoteFlags(cmd *cobra.Command) error {
 		}
 		return nil
 	}
-	if _, _, err := net.SplitHostPort(remoteFlags.endpoint); err != nil {
-		return usagef("--endpoint %q: want HOST:PORT", remoteFlags.endpoint)
+	eps := strings.Split(remoteFlags.endpoint, ",")
+	if len(eps) > 1 && path != "bench" {
+		return usagef("--endpoint %q: several endpoints (a,b,c) go only with reach bench", remoteFlags.endpoint)
+	}
+	for _, ep := range eps {
+		if _, _, err := net.SplitHostPort(ep); err != nil {
+			return usagef("--endpoint %q: want HOST:PORT", ep)
+		}
 	}
 	if remoteFlags.insecure && remoteFlags.caCert != "" {
 		return usagef("--insecure and --ca-cert exclude each other")
@@ -201,12 +207,15 @@ func (b apiKeyCreds) RequireTransportSecurity() bool { return b.secure }
 // dialRemote connects to --endpoint: plaintext with --insecure or to a
 // loopback address (unless --ca-cert is given), TLS otherwise. gRPC
 // connects lazily: a server that cannot be reached shows at the first call.
-func dialRemote() (*remoteClient, error) {
-	if _, _, err := net.SplitHostPort(remoteFlags.endpoint); err != nil {
-		return nil, usagef("--endpoint %q: want HOST:PORT", remoteFlags.endpoint)
+func dialRemote() (*remoteClient, error) { return dialEndpoint(remoteFlags.endpoint) }
+
+// dialEndpoint connects to one server with the connection flags.
+func dialEndpoint(endpoint string) (*remoteClient, error) {
+	if _, _, err := net.SplitHostPort(endpoint); err != nil {
+		return nil, usagef("--endpoint %q: want HOST:PORT", endpoint)
 	}
 	// isLoopback is serve.go's.
-	plaintext := remoteFlags.insecure || (isLoopback(remoteFlags.endpoint) && remoteFlags.caCert == "")
+	plaintext := remoteFlags.insecure || (isLoopback(endpoint) && remoteFlags.caCert == "")
 	var opts []grpc.DialOption
 	if plaintext {
 		opts = append(opts, grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -228,11 +237,11 @@ func dialRemote() (*remoteClient, error) {
 	if remoteFlags.token != "" {
 		opts = append(opts, grpc.WithPerRPCCredentials(apiKeyCreds{key: remoteFlags.token, secure: !plaintext}))
 	}
-	c, err := authzed.NewClient(remoteFlags.endpoint, opts...)
+	c, err := authzed.NewClient(endpoint, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("connecting to %s: %w", remoteFlags.endpoint, err)
+		return nil, fmt.Errorf("connecting to %s: %w", endpoint, err)
 	}
-	return &remoteClient{endpoint: remoteFlags.endpoint, client: c}, nil
+	return &remoteClient{endpoint: endpoint, client: c}, nil
 }
 
 func (c *remoteClient) Close() error { return c.client.Close() }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
+	"sync/atomic"
 
 	v1 "github.com/authzed/authzed-go/proto/authzed/api/v1"
 
@@ -28,13 +30,89 @@ const (
 	importCall    = 100_000
 )
 
-func newBenchTarget() (benchTarget, error) {
-	c, err := dialRemote()
-	if err != nil {
-		return benchTarget{}, err
+// newBenchTargets connects to the servers at endpoints: one target, or, for
+// several (reach bench --endpoint a,b,c: nodes of one service), a target
+// that spreads the requests over them in turn.
+func newBenchTargets(endpoints []string) (closingTarget, error) {
+	var ts []benchTarget
+	for _, ep := range endpoints {
+		c, err := dialEndpoint(ep)
+		if err != nil {
+			for _, t := range ts {
+				t.Close()
+			}
+			return nil, err
+		}
+		c.foreignTokens = true
+		ts = append(ts, benchTarget{c})
 	}
-	c.foreignTokens = true
-	return benchTarget{c}, nil
+	if len(ts) == 1 {
+		return ts[0], nil
+	}
+	return &roundRobin{targets: ts}, nil
+}
+
+// closingTarget is a bench.Target with connections to close.
+type closingTarget interface {
+	bench.Target
+	Close() error
+}
+
+// roundRobin is a bench.Target over several nodes of one service: the load
+// and the schema go through the first, and each query or write to the next
+// node in turn, so a write on one node is often followed by a read of its
+// token on another.
+type roundRobin struct {
+	targets []benchTarget
+	next    atomic.Uint64
+}
+
+func (r *roundRobin) pick() benchTarget {
+	return r.targets[(r.next.Add(1)-1)%uint64(len(r.targets))]
+}
+
+func (r *roundRobin) Name() string {
+	names := make([]string, len(r.targets))
+	for i, t := range r.targets {
+		names[i] = t.Name()
+	}
+	return strings.Join(names, ",")
+}
+
+func (r *roundRobin) Close() error {
+	var errs []error
+	for _, t := range r.targets {
+		errs = append(errs, t.Close())
+	}
+	return errors.Join(errs...)
+}
+
+func (r *roundRobin) WriteSchema(ctx context.Context, name string, src []byte) error {
+	return r.targets[0].WriteSchema(ctx, name, src)
+}
+
+func (r *roundRobin) Import(ctx context.Context, generate func(emit func(tuples.Relationship) error) error, progress func(int64)) (int64, int, error) {
+	return r.targets[0].Import(ctx, generate, progress)
+}
+
+func (r *roundRobin) Check(ctx context.Context, req engine.CheckRequest) (engine.CheckResult, error) {
+	return r.pick().Check(ctx, req)
+}
+
+func (r *roundRobin) CheckBulk(ctx context.Context, reqs []engine.CheckRequest) ([]engine.CheckResult, error) {
+	return r.pick().CheckBulk(ctx, reqs)
+}
+
+func (r *roundRobin) LookupResources(ctx context.Context, req engine.LookupResourcesRequest, fn func(engine.LookupResult) bool) (string, error) {
+	return r.pick().LookupResources(ctx, req, fn)
+}
+
+func (r *roundRobin) LookupSubjects(ctx context.Context, req engine.LookupSubjectsRequest) ([]engine.FoundSubject, tuples.Revision, error) {
+	return r.pick().LookupSubjects(ctx, req)
+}
+
+func (r *roundRobin) Write(ctx context.Context, updates []tuples.Update) (string, error) {
+	return r.pick().Write(ctx, updates)
 }
 
 func (t benchTarget) Name() string { return t.endpoint }

@@ -391,6 +391,17 @@ func TestRemoteBench(t *testing.T) {
 	if code, stdout, stderr := reach(t, "", args...); code != 0 || !strings.Contains(stdout, "holding the dataset already") {
 		t.Fatalf("bench --endpoint --no-load: exit %d: %s\n%s", code, stderr, stdout)
 	}
+	// Several endpoints (nodes of one service; here two connections to the
+	// one server): requests go to each in turn, writes' tokens are read on
+	// the other, and the answers are still right.
+	two := addr + "," + addr
+	args = []string{"--endpoint", two, "--token", remoteTestKey, "bench", "--relationships", "400", "--count", "40", "--workload", "check,write-mix", "--no-load", "-q", "-o", "json"}
+	if code, stdout, stderr := reach(t, "", args...); code != 0 || !strings.Contains(stdout, `"server": "`+two+`"`) {
+		t.Fatalf("bench --endpoint %s: exit %d: %s\n%s", two, code, stderr, stdout)
+	}
+	if code, _, stderr := reach(t, "", "--endpoint", two, "--token", remoteTestKey, "check", "document:q3", "view", "user:ana"); code != exitUsage || !strings.Contains(stderr, "go only with reach bench") {
+		t.Errorf("check with two endpoints: exit %d: %s", code, stderr)
+	}
 	// With the wrong key, the load fails with the key's message.
 	code, _, stderr = reach(t, "", "--endpoint", addr, "--token", "nope", "bench", "--relationships", "400", "--count", "5", "-q")
 	if code != exitError3 || !strings.Contains(stderr, "refused the API key") {
