@@ -28,6 +28,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reach-authz/reach/datastore"
 	"github.com/reach-authz/reach/tuples"
 )
 
@@ -81,7 +82,7 @@ const (
 
 // giftingData is a generated dataset in a store.
 type giftingData struct {
-	store *tuples.Store
+	store datastore.Datastore
 	depts int
 }
 

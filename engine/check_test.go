@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/reach-authz/reach/internal/testdatastore"
 	"github.com/reach-authz/reach/tuples"
 )
 
@@ -294,12 +295,8 @@ func TestCheckErrors(t *testing.T) {
 }
 
 func TestCheckNoSchema(t *testing.T) {
-	st, err := tuples.Open("", tuples.Options{InMemory: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	_, err = New(st, Options{}).Check(context.Background(), checkReq(t, "doc:1#read@user:a"))
+	st := testdatastore.Open(t, testdatastore.Options{})
+	_, err := New(st, Options{}).Check(context.Background(), checkReq(t, "doc:1#read@user:a"))
 	if !errors.Is(err, ErrNoSchema) {
 		t.Fatalf("error %v, want ErrNoSchema", err)
 	}

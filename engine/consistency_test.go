@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reach-authz/reach/internal/testdatastore"
 	"github.com/reach-authz/reach/tuples"
 )
 
@@ -86,11 +87,7 @@ func TestConsistencyNoQuantization(t *testing.T) {
 // at_exact_snapshot of a revision older than the GC window is an error,
 // even when its answer is still in the cache.
 func TestConsistencyExactSnapshotTooOld(t *testing.T) {
-	st, err := tuples.Open("", tuples.Options{InMemory: true, GCWindow: time.Millisecond, GCInterval: time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := testdatastore.Open(t, testdatastore.Options{GCWindow: time.Millisecond, GCInterval: time.Millisecond})
 	if _, _, err := st.WriteSchema(context.Background(), "s.zed", []byte(docSchema)); err != nil {
 		t.Fatal(err)
 	}
@@ -119,6 +116,7 @@ func TestConsistencyExactSnapshotTooOld(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	for _, bulk := range []bool{false, true} {
+		var err error
 		if bulk {
 			_, err = e.CheckBulk(context.Background(), []CheckRequest{req})
 		} else {

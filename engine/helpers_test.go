@@ -9,19 +9,19 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/reach-authz/reach/datastore"
+	"github.com/reach-authz/reach/internal/testdatastore"
 	"github.com/reach-authz/reach/schema"
 	"github.com/reach-authz/reach/tuples"
 )
 
-// newTestStore opens an in-memory store holding schema src and rels (each in
-// the relationship string form), written in one batch after the schema.
-func newTestStore(t testing.TB, src string, rels ...string) *tuples.Store {
+// newTestStore opens a fresh store (in-memory Badger, or the driver
+// REACH_TEST_DATASTORE names: see internal/testdatastore) holding schema src
+// and rels (each in the relationship string form), written in batches after
+// the schema.
+func newTestStore(t testing.TB, src string, rels ...string) datastore.Datastore {
 	t.Helper()
-	st, err := tuples.Open("", tuples.Options{InMemory: true})
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := testdatastore.Open(t, testdatastore.Options{})
 	if _, _, err := st.WriteSchema(context.Background(), "test.zed", []byte(src)); err != nil {
 		t.Fatalf("write schema: %v", err)
 	}
@@ -33,7 +33,7 @@ func newTestStore(t testing.TB, src string, rels ...string) *tuples.Store {
 
 // writeRels applies op to every relationship in rels (in batches the store
 // accepts) and returns the revision of the last batch.
-func writeRels(t testing.TB, st *tuples.Store, op tuples.UpdateOp, rels ...string) tuples.Revision {
+func writeRels(t testing.TB, st datastore.Datastore, op tuples.UpdateOp, rels ...string) tuples.Revision {
 	t.Helper()
 	var rev tuples.Revision
 	for len(rels) > 0 {

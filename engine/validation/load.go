@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/reach-authz/reach/datastore"
 	"github.com/reach-authz/reach/engine"
 	"github.com/reach-authz/reach/schema"
 	"github.com/reach-authz/reach/tuples"
@@ -19,10 +20,10 @@ const writeChunk = 500
 // memTableSize is the Badger memtable size of the in-memory stores.
 const memTableSize = 8 << 20
 
-// Env is a validation file loaded into a fresh in-memory store, with an
-// engine over it. Close releases the store.
+// Env is a validation file loaded into a fresh store, with an engine over
+// it. Close releases the store.
 type Env struct {
-	Store       *tuples.Store
+	Store       datastore.Datastore
 	Engine      *engine.Engine
 	Program     *schema.Program
 	Diagnostics []schema.Diagnostic // schema warnings, positions mapped to the file
@@ -31,7 +32,7 @@ type Env struct {
 	Objects []engine.Object
 }
 
-// Close releases the in-memory store.
+// Close releases the store.
 func (e *Env) Close() error { return e.Store.Close() }
 
 // ErrLoad is wrapped by Load's errors about the file's content: a schema
@@ -42,14 +43,21 @@ var ErrLoad = errors.New("cannot load validation file")
 // Load writes f's schema and relationships into a new in-memory store and
 // returns an engine over it.
 func Load(ctx context.Context, f *File, opts engine.Options) (*Env, error) {
+	return LoadInto(ctx, f, opts, nil)
+}
+
+// LoadInto is Load into the fresh, empty store that open returns (an
+// in-memory one when open is nil); Env.Close closes it.
+func LoadInto(ctx context.Context, f *File, opts engine.Options, open func(context.Context) (datastore.Datastore, error)) (*Env, error) {
 	if f.Schema == "" {
 		return nil, fmt.Errorf("%s: %w: no schema (give schema or schemaFile)", f.Path, ErrLoad)
 	}
-	// A small memtable: opening a store clears it, and most validation
-	// files hold a few relationships.
-	st, err := tuples.Open("", tuples.Options{InMemory: true, MemTableSize: memTableSize})
+	if open == nil {
+		open = openInMemory
+	}
+	st, err := open(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("opening in-memory store: %w", err)
+		return nil, fmt.Errorf("opening a store: %w", err)
 	}
 	env := &Env{Store: st}
 	fail := func(err error) (*Env, error) {
@@ -139,4 +147,11 @@ func (f *File) mapDiagnostics(ds []schema.Diagnostic) []schema.Diagnostic {
 		out[i] = d
 	}
 	return out
+}
+
+// openInMemory opens an in-memory Badger store with a small memtable:
+// opening a store clears it, and most validation files hold a few
+// relationships.
+func openInMemory(context.Context) (datastore.Datastore, error) {
+	return tuples.Open("", tuples.Options{InMemory: true, MemTableSize: memTableSize})
 }

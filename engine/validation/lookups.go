@@ -346,7 +346,7 @@ func RunLookups(ctx context.Context, l *Lookups, opts Options) (*Result, error) 
 		res.Status, res.Unsupported = Unsupported, need
 		return res, nil
 	}
-	env, err := Load(ctx, l.Matrix, opts.Engine)
+	env, err := LoadInto(ctx, l.Matrix, opts.Engine, opts.Open)
 	if err != nil {
 		if errors.Is(err, ErrLoad) {
 			res.Status, res.Error = Invalid, err.Error()

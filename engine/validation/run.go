@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/reach-authz/reach/datastore"
 	"github.com/reach-authz/reach/engine"
 	"github.com/reach-authz/reach/schema"
 	"github.com/reach-authz/reach/tuples"
@@ -53,6 +54,10 @@ type Options struct {
 	Expiration bool
 	// Engine configures the engine over the in-memory store.
 	Engine engine.Options
+	// Open, if not nil, opens the fresh, empty store each file is loaded
+	// into (and closed after), instead of an in-memory Badger store: the
+	// conformance tests run on every datastore through it.
+	Open func(ctx context.Context) (datastore.Datastore, error)
 }
 
 // DefaultOptions are the options matching what the engine evaluates today:
@@ -186,7 +191,7 @@ func Run(ctx context.Context, f *File, opts Options) (*Result, error) {
 		res.Status, res.Unsupported = Unsupported, need
 		return res, nil
 	}
-	env, err := Load(ctx, f, opts.Engine)
+	env, err := LoadInto(ctx, f, opts.Engine, opts.Open)
 	if err != nil {
 		if errors.Is(err, ErrLoad) {
 			res.Status, res.Error = Invalid, err.Error()
