@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/reach-authz/reach/datastore"
 	"github.com/reach-authz/reach/engine"
 	"github.com/reach-authz/reach/schema"
 	"github.com/reach-authz/reach/tuples"
@@ -106,6 +107,11 @@ func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 	case errors.Is(err, tuples.ErrRevisionTooOld), errors.Is(err, tuples.ErrRevisionInFuture):
 		return status.Errorf(codes.OutOfRange, "invalid zedtoken: %s", err)
 	case errors.Is(err, tuples.ErrClosed):
+		return status.Errorf(codes.Unavailable, "%s", err)
+	case errors.Is(err, datastore.ErrUnavailable):
+		// The shared database cannot be reached: the client may retry, on
+		// this node or another (SpiceDB answers Unavailable too).
+		log.WarnContext(ctx, "datastore unavailable", "err", err)
 		return status.Errorf(codes.Unavailable, "%s", err)
 	}
 	log.ErrorContext(ctx, "unexpected error", "err", err)
