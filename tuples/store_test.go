@@ -2,6 +2,7 @@ package tuples
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"sort"
 	"strings"
@@ -117,6 +118,109 @@ func TestReopen(t *testing.T) {
 	if err != nil || rev2 != rev+1 {
 		t.Errorf("write after reopen: %d %v", rev2, err)
 	}
+}
+
+// TestReopenNewNames writes relationships, reopens the store, and writes
+// relationships with type and relation names it has not seen before, by
+// Write and by Import, then reads everything back, through every view,
+// after the writes and after reopening again. Names are stored as ids
+// assigned in order (see keys.go): a new name after reopening must get an
+// id no restored name has (a store that gave it the id of the last name
+// restored would read "user" relationships back as the new type's).
+func TestReopenNewNames(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	open := func() *Store {
+		t.Helper()
+		s, err := Open(dir, Options{MemTableSize: 8 << 20})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	s := open()
+	if _, _, err := s.WriteSchema(ctx, "t.zed", []byte(testSchema)); err != nil {
+		t.Fatal(err)
+	}
+	// The first names, in two batches: document, viewer, user; then
+	// owner. (Restored in name order, the last is viewer, not the newest.)
+	want := []string{"document:a#viewer@user:ana", "document:a#viewer@user:*"}
+	if _, err := s.Write(ctx, updates(t, Touch, want...)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Write(ctx, updates(t, Touch, "document:a#owner@user:bo")); err != nil {
+		t.Fatal(err)
+	}
+	want = append(want, "document:a#owner@user:bo")
+	for round, batch := range [][]string{
+		// New: group, member (a subject relation too), folder, parent.
+		{"group:eng#member@user:ana", "document:a#viewer@group:eng#member", "document:b#parent@folder:f1", "folder:f1#viewer@user:cy"},
+		// New after the second reopen, by Import: team, lead, and a
+		// schema to allow them.
+		{"team:t1#lead@user:ana", "team:t1#lead@group:eng#member", "document:c#viewer@user:dee"},
+	} {
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		s = open()
+		if round == 0 {
+			if _, err := s.Write(ctx, updates(t, Touch, batch...)); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			src := testSchema + "\ndefinition team {\n  relation lead: user | group#member\n}\n"
+			if _, _, err := s.WriteSchema(ctx, "t.zed", []byte(src)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Import(ctx, strings.NewReader(strings.Join(batch, "\n")), ImportOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want = append(want, batch...)
+		sort.Strings(want)
+		check := func(when string) {
+			t.Helper()
+			if got := all(t, s, 0); !reflect.DeepEqual(got, want) {
+				t.Fatalf("%s: read back %q, want %q", when, got, want)
+			}
+			head, _ := s.HeadRevision(ctx)
+			sn, err := s.Snapshot(ctx, head)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sn.Close()
+			for _, line := range want {
+				r := mustParse(t, line)
+				if _, ok, err := sn.Get(r.ResourceType, r.ResourceID, r.Relation, r.SubjectType, r.SubjectID, r.SubjectRelation); !ok || err != nil {
+					t.Errorf("%s: Get(%s) = %v, %v", when, line, ok, err)
+				}
+				found := 0
+				sn.Resources(r.SubjectType, r.SubjectID, r.SubjectRelation, r.ResourceType, r.Relation, func(x Relationship) bool {
+					if x.String() == line {
+						found++
+					}
+					return true
+				})
+				sn.Subjects(r.ResourceType, r.ResourceID, r.Relation, r.SubjectType, r.SubjectRelation, func(x Relationship) bool {
+					if x.String() == line {
+						found++
+					}
+					return true
+				})
+				if found != 2 {
+					t.Errorf("%s: %s found %d times by Resources and Subjects, want once by each", when, line, found)
+				}
+			}
+			checkIndexes(t, s)
+		}
+		check(fmt.Sprintf("after writing new names (round %d)", round))
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		s = open()
+		check(fmt.Sprintf("after reopening (round %d)", round))
+	}
+	s.Close()
 }
 
 // TestRevisionsConsecutive checks what the Badger store promises beyond
