@@ -79,7 +79,10 @@ func build(f *File) *Program {
 }
 
 // compileExpr turns a permission expression into a rewrite tree: unions and
-// intersections are flattened into n-ary nodes, exclusions stay binary.
+// intersections are flattened into n-ary nodes, exclusions stay binary. A
+// node's position is that of its first operand, taken from its first child
+// so that no subtree is walked twice (a chain `a - b - c - ...` of n terms
+// compiles in O(n)).
 func compileExpr(e Expr) *Rewrite {
 	switch e := e.(type) {
 	case *NilExpr:
@@ -96,13 +99,14 @@ func compileExpr(e Expr) *Rewrite {
 	case *BinaryExpr:
 		switch e.Op {
 		case OpMinus:
-			return &Rewrite{Op: OpExclusion, Children: []*Rewrite{compileExpr(e.X), compileExpr(e.Y)}, Pos: e.ExprPos()}
+			x, y := compileExpr(e.X), compileExpr(e.Y)
+			return &Rewrite{Op: OpExclusion, Children: []*Rewrite{x, y}, Pos: x.Pos}
 		case OpPlus, OpAmp:
 			op := OpUnion
 			if e.Op == OpAmp {
 				op = OpIntersection
 			}
-			r := &Rewrite{Op: op, Pos: e.ExprPos()}
+			r := &Rewrite{Op: op}
 			var flatten func(x Expr)
 			flatten = func(x Expr) {
 				if b, ok := x.(*BinaryExpr); ok && b.Op == e.Op {
@@ -113,6 +117,7 @@ func compileExpr(e Expr) *Rewrite {
 				r.Children = append(r.Children, compileExpr(x))
 			}
 			flatten(e)
+			r.Pos = r.Children[0].Pos
 			return r
 		}
 	}

@@ -172,18 +172,18 @@ func (p *parser) attachTrailing(c *Comments, line int) {
 // docOf returns the doc comment text: the last group of leading comments
 // with no blank line between it and the node at line.
 func docOf(leading []*Comment, line int) string {
-	var group []*Comment
+	first := len(leading) // the group is leading[first:]
 	next := line
 	for i := len(leading) - 1; i >= 0; i-- {
 		c := leading[i]
 		if commentEndLine(c)+1 != next {
 			break
 		}
-		group = append([]*Comment{c}, group...)
+		first = i
 		next = c.Pos.Line
 	}
 	var lines []string
-	for _, c := range group {
+	for _, c := range leading[first:] {
 		lines = append(lines, commentLines(c.Text)...)
 	}
 	return strings.TrimSpace(strings.Join(lines, "\n"))
