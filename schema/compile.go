@@ -3,9 +3,14 @@ package schema
 // Compile parses and checks src and, when it holds no error, builds its
 // Program. diags holds every warning and error in source order; err is
 // non-nil (an ErrorList) iff there is at least one error, and then the
-// Program is nil.
+// Program is nil. A schema beyond the limits of limits.go is refused with an
+// error where it crosses the limit.
 func Compile(filename string, src []byte) (*Program, []Diagnostic, error) {
-	f, diags := Parse(filename, src)
+	return compile(filename, src, defaultLimits)
+}
+
+func compile(filename string, src []byte, lim limits) (*Program, []Diagnostic, error) {
+	f, diags := parse(filename, src, lim)
 	c := newChecker(f)
 	c.check()
 	diags = append(diags, c.diags...)

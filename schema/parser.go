@@ -6,14 +6,20 @@ import (
 	"strings"
 )
 
-// maxExprDepth bounds the nesting of parentheses in a permission expression
-// (and of type arguments), so that hostile input cannot exhaust the stack.
-const maxExprDepth = 200
-
 // Parse parses src into an AST. It returns the AST even when there are
-// syntax errors (the parts it could read), with every error found.
+// syntax errors (the parts it could read), with every error found. A source
+// beyond the limits (limits.go) is refused: one larger than MaxSourceBytes is
+// not read at all.
 func Parse(filename string, src []byte) (*File, []Diagnostic) {
-	p := &parser{lx: newLexer(filename, src), src: src, file: &File{Name: filename, size: len(src)}}
+	return parse(filename, src, defaultLimits)
+}
+
+func parse(filename string, src []byte, lim limits) (*File, []Diagnostic) {
+	if d := lim.sizeError(filename, src); d != nil {
+		diags := []Diagnostic{*d}
+		return &File{Name: filename, errs: diags}, diags
+	}
+	p := &parser{lx: newLexer(filename, src), src: src, file: &File{Name: filename, size: len(src)}, lim: lim}
 	p.next()
 	p.parseFile()
 	diags := append(p.lx.errs, p.errs...)
@@ -35,8 +41,11 @@ type parser struct {
 	trailing *Comment   // a comment on the same line as the previous significant token
 	errs     []Diagnostic
 	lastErr  Position // position of the last syntax error (one error per place)
-	depth    int
-	usesExp  bool // `use expiration` seen
+	lim      limits
+	depth    int    // nesting of parentheses in the current expression
+	terms    int    // terms read in the current permission's expression
+	permName string // the permission being parsed
+	usesExp  bool   // `use expiration` seen
 	seenDecl bool
 }
 
@@ -627,6 +636,7 @@ func (p *parser) parsePermission(d *DefinitionDecl, leading []*Comment) *Permiss
 		return nil
 	}
 	p.next()
+	p.permName, p.terms, p.depth = pm.Name, 0, 0
 	e := p.parseExpr()
 	if e == nil {
 		p.markBroken(d, pm.Name)
@@ -679,11 +689,25 @@ func (p *parser) parseBinary(op BinaryOp) Expr {
 	return x
 }
 
+// countTerm counts the current token as a term of the permission being
+// parsed, and reports false (with an error there) past MaxExprTerms.
+func (p *parser) countTerm() bool {
+	p.terms++
+	if p.terms > p.lim.exprTerms {
+		p.errorf(p.tok.pos, "expression too long: permission %s has more than %d terms", p.permName, p.lim.exprTerms)
+		return false
+	}
+	return true
+}
+
 // parseOperand parses `nil`, `(expr)`, `name`, `name->target`,
 // `name.any(target)`, `name.all(target)` (and chains, refused later).
 func (p *parser) parseOperand() Expr {
 	switch {
 	case p.isKeyword("nil"):
+		if !p.countTerm() {
+			return nil
+		}
 		e := &NilExpr{Pos: p.tok.pos}
 		p.next()
 		return e
@@ -691,8 +715,8 @@ func (p *parser) parseOperand() Expr {
 		open := p.tok.pos
 		p.depth++
 		defer func() { p.depth-- }()
-		if p.depth > maxExprDepth {
-			p.errorf(open, "expression nested too deeply")
+		if p.depth > p.lim.exprDepth {
+			p.errorf(open, "expression nested too deeply: more than %d levels of parentheses", p.lim.exprDepth)
 			return nil
 		}
 		p.next()
@@ -707,6 +731,9 @@ func (p *parser) parseOperand() Expr {
 		p.next()
 		return e
 	case p.isName():
+		if !p.countTerm() {
+			return nil
+		}
 		var e Expr = &Ident{Name: p.tok.text, Pos: p.tok.pos}
 		p.next()
 		for {
@@ -716,6 +743,9 @@ func (p *parser) parseOperand() Expr {
 				p.next()
 				if !p.isName() {
 					p.expected("a relation or permission name after '->'")
+					return nil
+				}
+				if !p.countTerm() {
 					return nil
 				}
 				e = &ArrowExpr{Left: e, Target: p.tok.text, Func: ArrowAny, Pos: pos, TargetPos: p.tok.pos}
@@ -742,6 +772,9 @@ func (p *parser) parseOperand() Expr {
 				p.next()
 				if !p.isName() {
 					p.expected("a relation or permission name")
+					return nil
+				}
+				if !p.countTerm() {
 					return nil
 				}
 				a := &ArrowExpr{Left: e, Target: p.tok.text, Func: fn, Pos: pos, TargetPos: p.tok.pos}
@@ -852,8 +885,8 @@ func (p *parser) parseCaveat(leading []*Comment) *CaveatDecl {
 
 // parseParamType parses `int`, `list<string>`, `map<list<int>>`, ...
 func (p *parser) parseParamType(depth int) *TypeRef {
-	if depth > maxExprDepth {
-		p.errorf(p.tok.pos, "parameter type nested too deeply")
+	if depth > p.lim.exprDepth {
+		p.errorf(p.tok.pos, "parameter type nested too deeply: more than %d levels of type arguments", p.lim.exprDepth)
 		return nil
 	}
 	if p.tok.kind != tokIdent {

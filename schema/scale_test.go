@@ -108,8 +108,26 @@ func within(t *testing.T, d time.Duration, f func()) {
 	}
 }
 
-// TestLongChainCompiles: `permission view = viewer - viewer - ...` with
-// 100,000 terms took over a minute to compile (8.7 s at 20,000 terms).
+// noTermLimit is defaultLimits without the limits on the source's size and
+// on terms, to show that the work stays linear past them.
+var noTermLimit = limits{sourceBytes: 1 << 30, exprTerms: 1 << 30, exprDepth: MaxExprDepth}
+
+// TestLongChainRefused: `permission view = viewer - viewer - ...` with
+// 100,000 terms took over a minute to compile (8.7 s at 20,000 terms). It is
+// now refused at once, at its 10,001st term (MaxExprTerms).
+func TestLongChainRefused(t *testing.T) {
+	src := longChain(100_000, "-")
+	var err error
+	within(t, 10*time.Second, func() { _, _, err = Compile("long.zed", src) })
+	const want = "long.zed:5:90020: expression too long: permission view has more than 10000 terms"
+	if err == nil || err.Error() != want {
+		t.Errorf("error %v, want %s", err, want)
+	}
+}
+
+// TestLongChainCompiles: without the limit on terms, a chain of 100,000
+// terms of each operator compiles, to a complete tree, well within the
+// bound.
 func TestLongChainCompiles(t *testing.T) {
 	for _, op := range []string{"-", "+", "&"} {
 		t.Run(op, func(t *testing.T) {
@@ -117,7 +135,7 @@ func TestLongChainCompiles(t *testing.T) {
 			src := longChain(n, op)
 			var prog *Program
 			var err error
-			within(t, 10*time.Second, func() { prog, _, err = Compile("long.zed", src) })
+			within(t, 10*time.Second, func() { prog, _, err = compile("long.zed", src, noTermLimit) })
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -153,14 +171,14 @@ func TestLongChainCompiles(t *testing.T) {
 func TestHostileShapesCompileInLinearTime(t *testing.T) {
 	for name, src := range hostileShapes(20_000) {
 		t.Run(name, func(t *testing.T) {
-			within(t, 10*time.Second, func() { Compile("hostile.zed", src) })
+			within(t, 10*time.Second, func() { compile("hostile.zed", src, noTermLimit) })
 		})
 	}
 }
 
 // BenchmarkCompileLongChain compiles a permission of 10,000 terms
-// `viewer - viewer - ...`: time per op divided by 10,000 is the cost of a
-// term, the same at any length.
+// `viewer - viewer - ...`, the most MaxExprTerms allows: time per op divided
+// by 10,000 is the cost of a term, the same at any length.
 func BenchmarkCompileLongChain(b *testing.B) {
 	src := longChain(10_000, "-")
 	b.SetBytes(int64(len(src)))
