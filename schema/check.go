@@ -16,6 +16,7 @@ type checker struct {
 	caveats map[string]*CaveatDecl
 	members map[string]map[string]Member // definition -> member name -> member
 	usesExp bool
+	stop    *stopper // says when to give up (the context is done)
 
 	wild          *wildcardFinder     // memoised wildcardVia answers
 	sortedMembers map[string][]string // memoised memberNames
@@ -23,9 +24,10 @@ type checker struct {
 	hintBudget    int                 // work left for "did you mean" hints (see hint)
 }
 
-func newChecker(f *File) *checker {
+func newChecker(f *File, stop *stopper) *checker {
 	return &checker{
 		f:       f,
+		stop:    stop,
 		defs:    map[string]*DefinitionDecl{},
 		caveats: map[string]*CaveatDecl{},
 		members: map[string]map[string]Member{},
@@ -87,6 +89,9 @@ func (c *checker) check() {
 	}
 	// Declarations: names and duplicates.
 	for _, d := range c.f.Decls {
+		if c.stop.stopped() {
+			return
+		}
 		switch d := d.(type) {
 		case *DefinitionDecl:
 			c.checkName("definition", d.Name, d.NamePos)
@@ -97,6 +102,7 @@ func (c *checker) check() {
 			c.defs[d.Name] = d
 			ms := map[string]Member{}
 			for _, m := range d.Members {
+				c.stop.stopped()
 				kind := "relation"
 				if _, ok := m.(*PermissionDecl); ok {
 					kind = "permission"
@@ -120,6 +126,9 @@ func (c *checker) check() {
 		}
 	}
 	for _, d := range c.f.Decls {
+		if c.stop.stopped() {
+			return
+		}
 		switch d := d.(type) {
 		case *CaveatDecl:
 			c.checkCaveat(d)
@@ -128,6 +137,9 @@ func (c *checker) check() {
 				continue
 			}
 			for _, m := range d.Members {
+				if c.stop.stopped() {
+					return
+				}
 				if c.members[d.Name][m.MemberName()] != m {
 					continue
 				}
@@ -286,6 +298,9 @@ func (c *checker) wildcardVia(def string, rel *RelationDecl) *wildcardRef {
 func (c *checker) checkPermission(d *DefinitionDecl, pm *PermissionDecl) {
 	var walk func(e Expr)
 	walk = func(e Expr) {
+		if c.stop.stopped() {
+			return
+		}
 		switch e := e.(type) {
 		case *Ident:
 			if _, ok := c.members[d.Name][e.Name]; !ok && !c.broken(d.Name, e.Name) {
@@ -465,6 +480,9 @@ func (c *checker) checkCycles() {
 		}
 		state := map[string]int{}
 		for _, m := range def.Members {
+			if c.stop.stopped() {
+				return
+			}
 			pm, ok := m.(*PermissionDecl)
 			if !ok || c.members[def.Name][pm.Name] != m || state[pm.Name] != unseen {
 				continue

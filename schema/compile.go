@@ -1,25 +1,41 @@
 package schema
 
+import "context"
+
 // Compile parses and checks src and, when it holds no error, builds its
 // Program. diags holds every warning and error in source order; err is
 // non-nil (an ErrorList) iff there is at least one error, and then the
 // Program is nil. A schema beyond the limits of limits.go is refused with an
 // error where it crosses the limit.
 func Compile(filename string, src []byte) (*Program, []Diagnostic, error) {
-	return compile(filename, src, defaultLimits)
+	return compile(context.Background(), filename, src, defaultLimits)
 }
 
-func compile(filename string, src []byte, lim limits) (*Program, []Diagnostic, error) {
-	f, diags := parse(filename, src, lim)
-	c := newChecker(f)
+func compile(ctx context.Context, filename string, src []byte, lim limits) (*Program, []Diagnostic, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, nil, stopError(filename, err)
+	}
+	stop := newStopper(ctx)
+	f, diags := parse(filename, src, lim, stop)
+	if stop.err != nil {
+		return nil, nil, stopError(filename, stop.err)
+	}
+	c := newChecker(f, stop)
 	c.check()
+	if stop.err != nil {
+		return nil, nil, stopError(filename, stop.err)
+	}
 	diags = append(diags, c.diags...)
 	sortDiags(diags)
 	diags = dedupDiags(diags)
 	if err := errorsOf(diags); err != nil {
 		return nil, diags, err
 	}
-	return build(f), diags, nil
+	p := build(f, stop)
+	if stop.err != nil {
+		return nil, nil, stopError(filename, stop.err)
+	}
+	return p, diags, nil
 }
 
 // dedupDiags drops a diagnostic identical to the one before it.
@@ -34,8 +50,9 @@ func dedupDiags(d []Diagnostic) []Diagnostic {
 	return out
 }
 
-// build turns a checked AST into a Program.
-func build(f *File) *Program {
+// build turns a checked AST into a Program, or returns nil once stop says
+// to.
+func build(f *File, stop *stopper) *Program {
 	p := &Program{
 		defsByName:    map[string]*Definition{},
 		caveatsByName: map[string]*Caveat{},
@@ -46,10 +63,16 @@ func build(f *File) *Program {
 		}
 	}
 	for _, d := range f.Decls {
+		if stop.stopped() {
+			return nil
+		}
 		switch d := d.(type) {
 		case *DefinitionDecl:
 			def := &Definition{Name: d.Name, Pos: d.NamePos, Doc: d.Doc, byName: map[string]*Relation{}}
 			for _, m := range d.Members {
+				if stop.stopped() {
+					return nil
+				}
 				var r *Relation
 				switch m := m.(type) {
 				case *RelationDecl:
@@ -77,6 +100,9 @@ func build(f *File) *Program {
 			p.caveats = append(p.caveats, cv)
 			p.caveatsByName[cv.Name] = cv
 		}
+	}
+	if stop.stopped() {
+		return nil
 	}
 	p.source = Format(f)
 	p.hash = hashProgram(p)

@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -70,7 +71,7 @@ func TestExprTermsCounted(t *testing.T) {
 		t.Run(tt.expr, func(t *testing.T) {
 			src := "definition user {}\ndefinition doc {\n\trelation aaa: user\n\trelation bbb: user\n\tpermission ppp = " + tt.expr +
 				"\n\trelation ccc: doc\n\tpermission qqq = aaa + bbb + ccc\n}\n"
-			_, diags := parse("", []byte(src), lim)
+			_, diags := parse("", []byte(src), lim, newStopper(context.Background()))
 			want := ""
 			if tt.err != "" {
 				want = tt.err + "\n"

@@ -2,6 +2,7 @@ package schema
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"strings"
 )
@@ -11,15 +12,17 @@ import (
 // beyond the limits (limits.go) is refused: one larger than MaxSourceBytes is
 // not read at all.
 func Parse(filename string, src []byte) (*File, []Diagnostic) {
-	return parse(filename, src, defaultLimits)
+	return parse(filename, src, defaultLimits, newStopper(context.Background()))
 }
 
-func parse(filename string, src []byte, lim limits) (*File, []Diagnostic) {
+// parse is Parse within lim; once stop says to, it reads no further (the
+// caller discards what it returns).
+func parse(filename string, src []byte, lim limits, stop *stopper) (*File, []Diagnostic) {
 	if d := lim.sizeError(filename, src); d != nil {
 		diags := []Diagnostic{*d}
 		return &File{Name: filename, errs: diags}, diags
 	}
-	p := &parser{lx: newLexer(filename, src), src: src, file: &File{Name: filename, size: len(src)}, lim: lim}
+	p := &parser{lx: newLexer(filename, src), src: src, file: &File{Name: filename, size: len(src)}, lim: lim, stop: stop}
 	p.next()
 	p.parseFile()
 	diags := append(p.lx.errs, p.errs...)
@@ -42,6 +45,7 @@ type parser struct {
 	errs     []Diagnostic
 	lastErr  Position // position of the last syntax error (one error per place)
 	lim      limits
+	stop     *stopper
 	depth    int    // nesting of parentheses in the current expression
 	terms    int    // terms read in the current permission's expression
 	permName string // the permission being parsed
@@ -61,6 +65,9 @@ func (p *parser) next() {
 	p.flushTrailing()
 	first := true
 	for {
+		if p.stop.stopped() {
+			p.lx.off = len(p.lx.src) // the lexer answers end of file from now on
+		}
 		t := p.lx.next()
 		switch t.kind {
 		case tokComment:

@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -135,7 +136,7 @@ func TestLongChainCompiles(t *testing.T) {
 			src := longChain(n, op)
 			var prog *Program
 			var err error
-			within(t, 10*time.Second, func() { prog, _, err = compile("long.zed", src, noTermLimit) })
+			within(t, 10*time.Second, func() { prog, _, err = compile(context.Background(), "long.zed", src, noTermLimit) })
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -171,7 +172,7 @@ func TestLongChainCompiles(t *testing.T) {
 func TestHostileShapesCompileInLinearTime(t *testing.T) {
 	for name, src := range hostileShapes(20_000) {
 		t.Run(name, func(t *testing.T) {
-			within(t, 10*time.Second, func() { compile("hostile.zed", src, noTermLimit) })
+			within(t, 10*time.Second, func() { compile(context.Background(), "hostile.zed", src, noTermLimit) })
 		})
 	}
 }
