@@ -51,6 +51,8 @@ type parser struct {
 	permName string // the permission being parsed
 	usesExp  bool   // `use expiration` seen
 	seenDecl bool
+	ended    bool  // the last top-level statement has been ended by endedBy
+	endedBy  token // the terminator that ended it
 }
 
 // next moves to the next significant token, collecting comments.
@@ -270,9 +272,23 @@ func (p *parser) skipStatement() {
 // parseFile parses the top level: use directives, definitions, caveats.
 func (p *parser) parseFile() {
 	for {
+		// As in SpiceDB, one terminator may stand between two top-level
+		// statements: the line break after a definition's '}' or a `;`
+		// (`definition a {};` on one line). A second is a stray token.
+		reported := false
 		for p.tok.kind == tokSemicolon {
+			if p.ended && !reported {
+				by := "the ';' before it"
+				if p.endedBy.synthetic {
+					by = "the line break before it"
+				}
+				p.errorf(p.tok.pos, "unexpected ';' at the top level: %s already ended the statement", by)
+				reported = true
+			}
+			p.ended, p.endedBy = true, p.tok
 			p.next()
 		}
+		p.ended = false
 		if p.tok.kind == tokEOF {
 			break
 		}
@@ -338,6 +354,7 @@ func (p *parser) parseUse(leading []*Comment) *UseDirective {
 	}
 	p.attachTrailing(&u.Comments, line)
 	if p.tok.kind == tokSemicolon {
+		p.ended, p.endedBy = true, p.tok
 		p.next()
 		if u.Comments.Trailing == nil {
 			p.attachTrailing(&u.Comments, line)

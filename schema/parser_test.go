@@ -153,3 +153,50 @@ func TestNoPanicOnTruncation(t *testing.T) {
 		t.Fatal("bad test input")
 	}
 }
+
+// TestTopLevelTerminators: between two top-level statements SpiceDB reads
+// one terminator, a line break after '}', ')' or a name, or a ';'
+// (consumeTopLevel); a second is a stray token. Inside a definition, any
+// number of ';' are empty statements (consumeDefinition reads one after
+// each member, and a member may be missing).
+func TestTopLevelTerminators(t *testing.T) {
+	const (
+		afterLineBreak = "unexpected ';' at the top level: the line break before it already ended the statement"
+		afterSemicolon = "unexpected ';' at the top level: the ';' before it already ended the statement"
+	)
+	tests := []struct {
+		src  string
+		want string // the first error, "" when accepted
+	}{
+		{"definition aaa {};\ndefinition bbb {}\n", ""},
+		{"definition aaa {} ;\n", ""},
+		{";definition aaa {}\n", ""},
+		{"use expiration;\ndefinition aaa {}\n", ""},
+		{"use expiration; definition aaa {}; definition bbb {};\n", ""},
+		{"definition aaa {\n;\n;;\n}\n", ""},
+		{"definition aaa {}\n// ;\n", ""},
+		{"definition aaa {}\n;\n", "2:1: " + afterLineBreak},
+		{"definition aaa {}\n\n;\n", "3:1: " + afterLineBreak},
+		{"definition aaa {} // comment\n;\n", "2:1: " + afterLineBreak},
+		{"definition aaa {}\r\n;\r\n", "2:1: " + afterLineBreak},
+		{"definition aaa {};;\n", "1:19: " + afterSemicolon},
+		{"definition aaa {};\n;\n", "2:1: " + afterSemicolon},
+		{";;definition aaa {}\n", "1:2: " + afterSemicolon},
+		{"use expiration\n;\ndefinition aaa {}\n", "2:1: " + afterLineBreak},
+		{"use expiration;;\ndefinition aaa {}\n", "1:16: " + afterSemicolon},
+		{"caveat cav(xxx int) {\n\txxx > 1\n}\n;\n", "4:1: " + afterLineBreak},
+	}
+	for _, tt := range tests {
+		t.Run(tt.src, func(t *testing.T) {
+			_, diags := Parse("", []byte(tt.src))
+			got := ""
+			if len(diags) > 0 {
+				d := diags[0]
+				got = d.String()
+			}
+			if got != tt.want {
+				t.Errorf("first error %q, want %q (all: %v)", got, tt.want, diags)
+			}
+		})
+	}
+}
