@@ -45,7 +45,8 @@ func (c *checker) warnf(pos Position, format string, args ...any) {
 }
 
 // nameRE is SpiceDB's rule for a relation, a permission and each path
-// segment of a definition or caveat name.
+// segment of a definition's name (core.proto, checked by protovalidate in
+// SpiceDB's schema translator). Caveats have no such rule.
 var nameRE = regexp.MustCompile(`^[a-z][a-z0-9_]{1,62}[a-z0-9]$`)
 
 const nameRule = "names are 3 to 64 characters of a-z, 0-9 and _, start with a letter and do not end with _"
@@ -117,7 +118,9 @@ func (c *checker) check() {
 			}
 			c.members[d.Name] = ms
 		case *CaveatDecl:
-			c.checkName("caveat", d.Name, d.NamePos)
+			// No naming rule for a caveat: SpiceDB checks the names of
+			// definitions, relations and permissions (protovalidate in its
+			// translator), never a caveat's nor its parameters'.
 			if prev, ok := c.declared(d.Name); ok {
 				c.errorf(d.NamePos, "the name %q is already used by the %s at %d:%d", d.Name, declKind(prev), prev.DeclPos().Line, prev.DeclPos().Column)
 				continue

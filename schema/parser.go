@@ -399,10 +399,22 @@ func (p *parser) endStatement(what string) bool {
 	return false
 }
 
-// parseTypePath parses `name` or `prefix/name` (any number of segments).
+// parseTypePath parses `name` or `prefix/name` (any number of segments): a
+// definition's name or a subject type.
 func (p *parser) parseTypePath(what string) (string, Position, bool) {
+	return p.parsePath(what, p.isName)
+}
+
+// parseCaveatPath parses a caveat's name: `name` or `prefix/name`, where,
+// as in SpiceDB, each segment is any identifier its lexer reads (letters,
+// digits and '_', digits alone included), with no rule of case or length.
+func (p *parser) parseCaveatPath(what string) (string, Position, bool) {
+	return p.parsePath(what, func() bool { return p.isName() || p.tok.kind == tokNumber })
+}
+
+func (p *parser) parsePath(what string, isSegment func() bool) (string, Position, bool) {
 	pos := p.tok.pos
-	if !p.isName() {
+	if !isSegment() {
 		p.expected(what)
 		return "", pos, false
 	}
@@ -412,7 +424,7 @@ func (p *parser) parseTypePath(what string) (string, Position, bool) {
 	for p.tok.kind == tokSlash {
 		b.WriteByte('/')
 		p.next()
-		if !p.isName() {
+		if !isSegment() {
 			p.expected("a name after '/'")
 			return "", pos, false
 		}
@@ -619,7 +631,7 @@ func (p *parser) parseTypeExpr() *TypeExpr {
 		t.Caveat, t.CaveatPos = "expiration", p.tok.pos
 		p.next()
 	} else {
-		cav, cpos, ok := p.parseTypePath("a caveat name after 'with'")
+		cav, cpos, ok := p.parseCaveatPath("a caveat name after 'with'")
 		if !ok {
 			return nil
 		}
@@ -823,7 +835,7 @@ func (p *parser) parseCaveat(leading []*Comment) *CaveatDecl {
 	c := &CaveatDecl{Pos: p.tok.pos, Comments: Comments{Leading: leading}}
 	c.Doc = docOf(leading, c.Pos.Line)
 	p.next()
-	name, npos, ok := p.parseTypePath("a caveat name")
+	name, npos, ok := p.parseCaveatPath("a caveat name")
 	if !ok {
 		p.recoverTopLevel()
 		return nil

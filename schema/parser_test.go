@@ -200,3 +200,39 @@ func TestTopLevelTerminators(t *testing.T) {
 		})
 	}
 }
+
+// TestCaveatNames: a caveat's name and its parameters' names are any
+// identifier SpiceDB's lexer reads (letters in any case, digits, '_', digits
+// alone included; a keyword is not an identifier), with no rule of length
+// (see testdata/valid/caveat_names.zed for where SpiceDB says so).
+func TestCaveatNames(t *testing.T) {
+	tests := []struct {
+		name, param string
+		ok          bool
+	}{
+		{"IsAdmin", "ok", true},
+		{"ok", "IsAdmin", true},
+		{"x", "y", true},
+		{"_", "_x", true},
+		{"123", "xxx", true},
+		{"café", "größe", true},
+		{"Org/X", "xxx", true},
+		{strings.Repeat("c", 200), strings.Repeat("p", 200), true},
+		{"relation", "xxx", false},
+		{"cav", "nil", false},
+		{"cav", "with", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name+"("+tt.param+")", func(t *testing.T) {
+			src := "caveat " + tt.name + "(" + tt.param + " int) {\n\t" + tt.param + " > 1\n}\n" +
+				"definition user {}\ndefinition doc {\n\trelation viewer: user with " + tt.name + "\n}\n"
+			_, diags, err := Compile("c.zed", []byte(src))
+			if tt.ok && err != nil {
+				t.Errorf("refused: %v", err)
+			}
+			if !tt.ok && err == nil {
+				t.Errorf("accepted, diagnostics %v", diags)
+			}
+		})
+	}
+}
