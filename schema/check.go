@@ -103,7 +103,9 @@ func (c *checker) check() {
 			c.defs[d.Name] = d
 			ms := map[string]Member{}
 			for _, m := range d.Members {
-				c.stop.stopped()
+				if c.stop.stopped() {
+					return
+				}
 				kind := "relation"
 				if _, ok := m.(*PermissionDecl); ok {
 					kind = "permission"
