@@ -245,5 +245,21 @@ func (*BinaryExpr) exprNode() {}
 // ExprPos returns the position of the start of the expression.
 func (e *Ident) ExprPos() Position      { return e.Pos }
 func (e *NilExpr) ExprPos() Position    { return e.Pos }
-func (e *ArrowExpr) ExprPos() Position  { return e.Left.ExprPos() }
-func (e *BinaryExpr) ExprPos() Position { return e.X.ExprPos() }
+func (e *ArrowExpr) ExprPos() Position  { return leftmost(e) }
+func (e *BinaryExpr) ExprPos() Position { return leftmost(e) }
+
+// leftmost returns the position of the first operand of e, walking down
+// left operands in a loop: a chain `a - b - c - ...` nests as deep as it is
+// long.
+func leftmost(e Expr) Position {
+	for {
+		switch x := e.(type) {
+		case *BinaryExpr:
+			e = x.X
+		case *ArrowExpr:
+			e = x.Left
+		default:
+			return e.ExprPos()
+		}
+	}
+}

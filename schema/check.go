@@ -16,14 +16,23 @@ type checker struct {
 	caveats map[string]*CaveatDecl
 	members map[string]map[string]Member // definition -> member name -> member
 	usesExp bool
+	stop    *stopper // says when to give up (the context is done)
+
+	wild          *wildcardFinder     // memoised wildcardVia answers
+	sortedMembers map[string][]string // memoised memberNames
+	sortedDefs    []string            // memoised defNames
+	hintBudget    int                 // work left for "did you mean" hints (see hint)
 }
 
-func newChecker(f *File) *checker {
+func newChecker(f *File, stop *stopper) *checker {
 	return &checker{
 		f:       f,
+		stop:    stop,
 		defs:    map[string]*DefinitionDecl{},
 		caveats: map[string]*CaveatDecl{},
 		members: map[string]map[string]Member{},
+
+		hintBudget: hintBudget,
 	}
 }
 
@@ -36,7 +45,8 @@ func (c *checker) warnf(pos Position, format string, args ...any) {
 }
 
 // nameRE is SpiceDB's rule for a relation, a permission and each path
-// segment of a definition or caveat name.
+// segment of a definition's name (core.proto, checked by protovalidate in
+// SpiceDB's schema translator). Caveats have no such rule.
 var nameRE = regexp.MustCompile(`^[a-z][a-z0-9_]{1,62}[a-z0-9]$`)
 
 const nameRule = "names are 3 to 64 characters of a-z, 0-9 and _, start with a letter and do not end with _"
@@ -80,6 +90,9 @@ func (c *checker) check() {
 	}
 	// Declarations: names and duplicates.
 	for _, d := range c.f.Decls {
+		if c.stop.stopped() {
+			return
+		}
 		switch d := d.(type) {
 		case *DefinitionDecl:
 			c.checkName("definition", d.Name, d.NamePos)
@@ -90,6 +103,9 @@ func (c *checker) check() {
 			c.defs[d.Name] = d
 			ms := map[string]Member{}
 			for _, m := range d.Members {
+				if c.stop.stopped() {
+					return
+				}
 				kind := "relation"
 				if _, ok := m.(*PermissionDecl); ok {
 					kind = "permission"
@@ -104,7 +120,9 @@ func (c *checker) check() {
 			}
 			c.members[d.Name] = ms
 		case *CaveatDecl:
-			c.checkName("caveat", d.Name, d.NamePos)
+			// No naming rule for a caveat: SpiceDB checks the names of
+			// definitions, relations and permissions (protovalidate in its
+			// translator), never a caveat's nor its parameters'.
 			if prev, ok := c.declared(d.Name); ok {
 				c.errorf(d.NamePos, "the name %q is already used by the %s at %d:%d", d.Name, declKind(prev), prev.DeclPos().Line, prev.DeclPos().Column)
 				continue
@@ -113,6 +131,9 @@ func (c *checker) check() {
 		}
 	}
 	for _, d := range c.f.Decls {
+		if c.stop.stopped() {
+			return
+		}
 		switch d := d.(type) {
 		case *CaveatDecl:
 			c.checkCaveat(d)
@@ -121,6 +142,9 @@ func (c *checker) check() {
 				continue
 			}
 			for _, m := range d.Members {
+				if c.stop.stopped() {
+					return
+				}
 				if c.members[d.Name][m.MemberName()] != m {
 					continue
 				}
@@ -159,21 +183,35 @@ func declKind(d Decl) string {
 	return "definition"
 }
 
+// defNames returns the sorted names of the definitions, computed once. It
+// is called only after every declaration has been read.
 func (c *checker) defNames() []string {
-	var names []string
-	for n := range c.defs {
-		names = append(names, n)
+	if c.sortedDefs == nil {
+		c.sortedDefs = []string{}
+		for n := range c.defs {
+			c.sortedDefs = append(c.sortedDefs, n)
+		}
+		sort.Strings(c.sortedDefs)
 	}
-	sort.Strings(names)
-	return names
+	return c.sortedDefs
 }
 
+// memberNames returns the sorted names of def's relations and permissions,
+// computed once per definition (they are asked for once per unknown name).
+// It is called only after every declaration has been read.
 func (c *checker) memberNames(def string) []string {
+	if names, ok := c.sortedMembers[def]; ok {
+		return names
+	}
 	var names []string
 	for n := range c.members[def] {
 		names = append(names, n)
 	}
 	sort.Strings(names)
+	if c.sortedMembers == nil {
+		c.sortedMembers = map[string][]string{}
+	}
+	c.sortedMembers[def] = names
 	return names
 }
 
@@ -221,16 +259,16 @@ func (c *checker) checkRelation(d *DefinitionDecl, r *RelationDecl) {
 			if _, isCaveat := c.caveats[t.Type]; isCaveat {
 				c.errorf(t.Pos, "%q is a caveat, not a definition; write `T with %s` to use it", t.Type, t.Type)
 			} else {
-				c.errorf(t.Pos, "unknown definition %q%s", t.Type, suggest(t.Type, c.defNames()))
+				c.errorf(t.Pos, "unknown definition %q%s", t.Type, c.hint(t.Type, c.defNames))
 			}
 		} else if t.Relation != "" {
 			m, ok := c.members[target.Name][t.Relation]
 			if !ok && !c.broken(target.Name, t.Relation) {
-				c.errorf(t.RelPos, "definition %s has no relation or permission %q%s", t.Type, t.Relation, suggest(t.Relation, c.memberNames(t.Type)))
+				c.errorf(t.RelPos, "definition %s has no relation or permission %q%s", t.Type, t.Relation, c.hint(t.Relation, func() []string { return c.memberNames(t.Type) }))
 			} else if rel, isRel := m.(*RelationDecl); isRel && t.Type != d.Name {
 				// SpiceDB checks this only for subject sets of another
 				// definition (typesystem_validation.go).
-				if w := c.wildcardVia(t.Type, rel, map[string]bool{}); w != nil {
+				if w := c.wildcardVia(t.Type, rel); w != nil {
 					c.errorf(t.Pos, "relation %s cannot allow %s: it includes the wildcard %s:* through %s, and wildcards cannot be included through a subject relation",
 						r.Name, typeText(t), w.wildcard, w.via)
 				}
@@ -243,54 +281,35 @@ func (c *checker) checkRelation(d *DefinitionDecl, r *RelationDecl) {
 				} else if _, isDef := c.defs[t.Caveat]; isDef {
 					c.errorf(t.CaveatPos, "%q is a definition, not a caveat: only a caveat may follow 'with'", t.Caveat)
 				} else {
-					c.errorf(t.CaveatPos, "unknown caveat %q%s", t.Caveat, suggest(t.Caveat, c.caveatNames()))
+					c.errorf(t.CaveatPos, "unknown caveat %q%s", t.Caveat, c.hint(t.Caveat, c.caveatNames))
 				}
 			}
 		}
 	}
 }
 
-// wildcardRef says which wildcard a relation includes and through which
-// relation (`def#rel`).
-type wildcardRef struct {
-	wildcard string // the wildcard's subject type
-	via      string // def#rel that lists it
-}
-
 // wildcardVia reports the wildcard type that relation rel of definition def
-// allows, directly or through the subject relations it allows, or nil.
-func (c *checker) wildcardVia(def string, rel *RelationDecl, visited map[string]bool) *wildcardRef {
-	key := def + "#" + rel.Name
-	if visited[key] {
-		return nil
+// allows, directly or through the subject relations it allows, or nil. The
+// answer for every relation is computed once (wildcards.go), however many
+// arrows and subject sets ask.
+func (c *checker) wildcardVia(def string, rel *RelationDecl) *wildcardRef {
+	if c.wild == nil {
+		c.wild = newWildcardFinder(c)
 	}
-	visited[key] = true
-	for _, t := range rel.Types {
-		if t.Wildcard {
-			return &wildcardRef{wildcard: t.Type, via: key}
-		}
-	}
-	for _, t := range rel.Types {
-		if t.Relation == "" || t.Relation == "..." {
-			continue
-		}
-		if sub, ok := c.members[t.Type][t.Relation].(*RelationDecl); ok {
-			if w := c.wildcardVia(t.Type, sub, visited); w != nil {
-				return w
-			}
-		}
-	}
-	return nil
+	return c.wild.find(def, rel)
 }
 
 // checkPermission checks a permission's expression.
 func (c *checker) checkPermission(d *DefinitionDecl, pm *PermissionDecl) {
 	var walk func(e Expr)
 	walk = func(e Expr) {
+		if c.stop.stopped() {
+			return
+		}
 		switch e := e.(type) {
 		case *Ident:
 			if _, ok := c.members[d.Name][e.Name]; !ok && !c.broken(d.Name, e.Name) {
-				c.errorf(e.Pos, "definition %s has no relation or permission %q%s", d.Name, e.Name, suggest(e.Name, without(c.memberNames(d.Name), pm.Name)))
+				c.errorf(e.Pos, "definition %s has no relation or permission %q%s", d.Name, e.Name, c.hint(e.Name, func() []string { return without(c.memberNames(d.Name), pm.Name) }))
 			} else if e.Name == pm.Name && !isAlias(pm) {
 				c.lintf(pm.Comments, e.Pos, "permission-references-itself",
 					"permission %q references itself, which will cause an error to be raised due to infinite recursion", pm.Name)
@@ -307,19 +326,40 @@ func (c *checker) checkPermission(d *DefinitionDecl, pm *PermissionDecl) {
 
 // arrowText renders an arrow as written.
 func arrowText(e *ArrowExpr) string {
-	left := "?"
-	if id, ok := e.Left.(*Ident); ok {
-		left = id.Name
-	} else if a, ok := e.Left.(*ArrowExpr); ok {
-		left = arrowText(a)
+	var b strings.Builder
+	writeArrow(&b, e)
+	return b.String()
+}
+
+// writeArrow writes an arrow as written. A chain `a->b->c` nests to the
+// left; it is walked in a loop, not by recursion, and written in one pass.
+func writeArrow(b *strings.Builder, e *ArrowExpr) {
+	var chain []*ArrowExpr
+	var x Expr = e
+	for {
+		a, ok := x.(*ArrowExpr)
+		if !ok {
+			break
+		}
+		chain = append(chain, a)
+		x = a.Left
 	}
-	switch e.Func {
-	case ArrowAnyFunc:
-		return left + ".any(" + e.Target + ")"
-	case ArrowAllFunc:
-		return left + ".all(" + e.Target + ")"
+	if id, ok := x.(*Ident); ok {
+		b.WriteString(id.Name)
+	} else {
+		b.WriteString("?")
 	}
-	return left + "->" + e.Target
+	for i := len(chain) - 1; i >= 0; i-- {
+		a := chain[i]
+		switch a.Func {
+		case ArrowAnyFunc:
+			b.WriteString(".any(" + a.Target + ")")
+		case ArrowAllFunc:
+			b.WriteString(".all(" + a.Target + ")")
+		default:
+			b.WriteString("->" + a.Target)
+		}
+	}
 }
 
 // checkArrow checks `rel->target`: rel must be a relation of d that
@@ -336,7 +376,7 @@ func (c *checker) checkArrow(d *DefinitionDecl, pm *PermissionDecl, e *ArrowExpr
 		if c.broken(d.Name, left.Name) {
 			return
 		}
-		c.errorf(left.Pos, "definition %s has no relation %q%s", d.Name, left.Name, suggest(left.Name, c.memberNames(d.Name)))
+		c.errorf(left.Pos, "definition %s has no relation %q%s", d.Name, left.Name, c.hint(left.Name, func() []string { return c.memberNames(d.Name) }))
 		return
 	}
 	rel, ok := m.(*RelationDecl)
@@ -344,7 +384,7 @@ func (c *checker) checkArrow(d *DefinitionDecl, pm *PermissionDecl, e *ArrowExpr
 		c.errorf(left.Pos, "%s is a permission: the left side of an arrow (%s) must be a relation", left.Name, arrowText(e))
 		return
 	}
-	if w := c.wildcardVia(d.Name, rel, map[string]bool{}); w != nil {
+	if w := c.wildcardVia(d.Name, rel); w != nil {
 		c.errorf(left.Pos, "arrow %s cannot walk relation %s: it includes the wildcard %s:* through %s, and wildcards cannot be used on the left side of an arrow",
 			arrowText(e), left.Name, w.wildcard, w.via)
 		return
@@ -382,7 +422,7 @@ func (c *checker) checkCaveat(cv *CaveatDecl) {
 		used[r.name] = true
 		if !seen[r.name] {
 			c.errorf(celPosition(cv.ExprPos, r.pos), "caveat %s refers to %q, which is not one of its parameters%s",
-				cv.Name, r.name, suggest(r.name, names))
+				cv.Name, r.name, c.hint(r.name, func() []string { return names }))
 		}
 	}
 	for _, prm := range cv.Params {
@@ -425,57 +465,84 @@ func (c *checker) checkParamType(t *TypeRef) {
 
 // checkCycles refuses permissions that are defined only as aliases of one
 // another in a cycle (`permission a = b`, `permission b = a`), as SpiceDB
-// does when it computes permission aliases (namespace/aliasing.go).
+// does when it computes permission aliases (namespace/aliasing.go). Each
+// cycle is reported once, at its member that comes first in the source.
+//
+// A permission aliases at most one other, so the aliases of a definition
+// form a functional graph: each permission is walked once, and a walk that
+// meets itself has found a cycle (following every permission to the end of
+// its chain anew took time quadratic in the chain's length).
 func (c *checker) checkCycles() {
+	const (
+		unseen = iota
+		walking
+		finished
+	)
 	for _, d := range c.f.Decls {
 		def, ok := d.(*DefinitionDecl)
 		if !ok || c.defs[def.Name] != def {
 			continue
 		}
-		reported := map[string]bool{}
+		state := map[string]int{}
 		for _, m := range def.Members {
+			if c.stop.stopped() {
+				return
+			}
 			pm, ok := m.(*PermissionDecl)
-			if !ok || c.members[def.Name][pm.Name] != m || reported[pm.Name] {
+			if !ok || c.members[def.Name][pm.Name] != m || state[pm.Name] != unseen {
 				continue
 			}
-			if path := c.aliasCycle(def, pm); path != nil {
-				for _, n := range path {
-					reported[n] = true
+			var walk []*PermissionDecl
+			cur := pm
+			for cur != nil && state[cur.Name] == unseen {
+				state[cur.Name] = walking
+				walk = append(walk, cur)
+				cur = c.aliasOf(def, cur)
+			}
+			if cur != nil && state[cur.Name] == walking {
+				i := len(walk) - 1
+				for walk[i] != cur {
+					i--
 				}
-				if len(path) == 2 {
-					c.errorf(pm.NamePos, "permission %s is defined as itself", pm.Name)
-				} else {
-					c.errorf(pm.NamePos, "permissions of %s alias each other in a cycle: %s", def.Name, strings.Join(path, " = "))
-				}
+				c.reportAliasCycle(def, walk[i:])
+			}
+			for _, w := range walk {
+				state[w.Name] = finished
 			}
 		}
 	}
 }
 
-// aliasCycle follows pure aliases (`permission a = b`) from pm and returns
-// the cycle back to pm, if any.
-func (c *checker) aliasCycle(def *DefinitionDecl, pm *PermissionDecl) []string {
-	path := []string{pm.Name}
-	seen := map[string]bool{pm.Name: true}
-	cur := pm
-	for {
-		id, ok := cur.Expr.(*Ident)
-		if !ok {
-			return nil
+// aliasOf returns the permission that pm is a pure alias of (`permission
+// pm = other`), or nil.
+func (c *checker) aliasOf(def *DefinitionDecl, pm *PermissionDecl) *PermissionDecl {
+	id, ok := pm.Expr.(*Ident)
+	if !ok {
+		return nil
+	}
+	next, _ := c.members[def.Name][id.Name].(*PermissionDecl)
+	return next
+}
+
+// reportAliasCycle reports the cycle of aliases cycle (each aliases the
+// next, the last the first) at its member that comes first in the source.
+func (c *checker) reportAliasCycle(def *DefinitionDecl, cycle []*PermissionDecl) {
+	first := 0
+	for i, pm := range cycle {
+		if pm.NamePos.Offset < cycle[first].NamePos.Offset {
+			first = i
 		}
-		next, ok := c.members[def.Name][id.Name].(*PermissionDecl)
-		if !ok {
-			return nil
-		}
-		path = append(path, next.Name)
-		if next == pm {
-			return path
-		}
-		if seen[next.Name] {
-			return nil
-		}
-		seen[next.Name] = true
-		cur = next
+	}
+	path := make([]string, 0, len(cycle)+1)
+	for i := range cycle {
+		path = append(path, cycle[(first+i)%len(cycle)].Name)
+	}
+	path = append(path, path[0])
+	pm := cycle[first]
+	if len(cycle) == 1 {
+		c.errorf(pm.NamePos, "permission %s is defined as itself", pm.Name)
+	} else {
+		c.errorf(pm.NamePos, "permissions of %s alias each other in a cycle: %s", def.Name, strings.Join(path, " = "))
 	}
 }
 

@@ -1,20 +1,41 @@
 package schema
 
+import "context"
+
 // Compile parses and checks src and, when it holds no error, builds its
 // Program. diags holds every warning and error in source order; err is
 // non-nil (an ErrorList) iff there is at least one error, and then the
-// Program is nil.
+// Program is nil. A schema beyond the limits of limits.go is refused with an
+// error where it crosses the limit.
 func Compile(filename string, src []byte) (*Program, []Diagnostic, error) {
-	f, diags := Parse(filename, src)
-	c := newChecker(f)
+	return compile(context.Background(), filename, src, defaultLimits)
+}
+
+func compile(ctx context.Context, filename string, src []byte, lim limits) (*Program, []Diagnostic, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, nil, stopError(filename, err)
+	}
+	stop := newStopper(ctx)
+	f, diags := parse(filename, src, lim, stop)
+	if stop.err != nil {
+		return nil, nil, stopError(filename, stop.err)
+	}
+	c := newChecker(f, stop)
 	c.check()
+	if stop.err != nil {
+		return nil, nil, stopError(filename, stop.err)
+	}
 	diags = append(diags, c.diags...)
 	sortDiags(diags)
 	diags = dedupDiags(diags)
 	if err := errorsOf(diags); err != nil {
 		return nil, diags, err
 	}
-	return build(f), diags, nil
+	p := build(f, stop)
+	if stop.err != nil {
+		return nil, nil, stopError(filename, stop.err)
+	}
+	return p, diags, nil
 }
 
 // dedupDiags drops a diagnostic identical to the one before it.
@@ -29,8 +50,9 @@ func dedupDiags(d []Diagnostic) []Diagnostic {
 	return out
 }
 
-// build turns a checked AST into a Program.
-func build(f *File) *Program {
+// build turns a checked AST into a Program, or returns nil once stop says
+// to.
+func build(f *File, stop *stopper) *Program {
 	p := &Program{
 		defsByName:    map[string]*Definition{},
 		caveatsByName: map[string]*Caveat{},
@@ -41,10 +63,16 @@ func build(f *File) *Program {
 		}
 	}
 	for _, d := range f.Decls {
+		if stop.stopped() {
+			return nil
+		}
 		switch d := d.(type) {
 		case *DefinitionDecl:
 			def := &Definition{Name: d.Name, Pos: d.NamePos, Doc: d.Doc, byName: map[string]*Relation{}}
 			for _, m := range d.Members {
+				if stop.stopped() {
+					return nil
+				}
 				var r *Relation
 				switch m := m.(type) {
 				case *RelationDecl:
@@ -73,13 +101,19 @@ func build(f *File) *Program {
 			p.caveatsByName[cv.Name] = cv
 		}
 	}
+	if stop.stopped() {
+		return nil
+	}
 	p.source = Format(f)
 	p.hash = hashProgram(p)
 	return p
 }
 
 // compileExpr turns a permission expression into a rewrite tree: unions and
-// intersections are flattened into n-ary nodes, exclusions stay binary.
+// intersections are flattened into n-ary nodes, exclusions stay binary. A
+// node's position is that of its first operand, taken from its first child
+// so that no subtree is walked twice (a chain `a - b - c - ...` of n terms
+// compiles in O(n)).
 func compileExpr(e Expr) *Rewrite {
 	switch e := e.(type) {
 	case *NilExpr:
@@ -96,13 +130,14 @@ func compileExpr(e Expr) *Rewrite {
 	case *BinaryExpr:
 		switch e.Op {
 		case OpMinus:
-			return &Rewrite{Op: OpExclusion, Children: []*Rewrite{compileExpr(e.X), compileExpr(e.Y)}, Pos: e.ExprPos()}
+			x, y := compileExpr(e.X), compileExpr(e.Y)
+			return &Rewrite{Op: OpExclusion, Children: []*Rewrite{x, y}, Pos: x.Pos}
 		case OpPlus, OpAmp:
 			op := OpUnion
 			if e.Op == OpAmp {
 				op = OpIntersection
 			}
-			r := &Rewrite{Op: op, Pos: e.ExprPos()}
+			r := &Rewrite{Op: op}
 			var flatten func(x Expr)
 			flatten = func(x Expr) {
 				if b, ok := x.(*BinaryExpr); ok && b.Op == e.Op {
@@ -113,6 +148,7 @@ func compileExpr(e Expr) *Rewrite {
 				r.Children = append(r.Children, compileExpr(x))
 			}
 			flatten(e)
+			r.Pos = r.Children[0].Pos
 			return r
 		}
 	}

@@ -16,6 +16,14 @@
 // is a Warning, printed as FILE:LINE:COL: warning: message, and the schema
 // compiles.
 //
+// Parsing, checking and compiling take time linear in the size of the
+// source, within limits that no real schema comes near (limits.go): at most
+// MaxSourceBytes of source (4 MiB, as SpiceDB's API), MaxExprTerms terms in
+// one permission and MaxExprDepth levels of parentheses. A schema beyond one
+// is refused with an error at the place where it crosses it. CompileContext
+// also stops when its context is done, for a server whose request deadline
+// passes.
+//
 // The language, as SpiceDB defines it: `use expiration`; definitions with an
 // optional prefix (`org/document`); `relation name: T | T#rel | T:* | T with
 // caveat | T with expiration | T with caveat and expiration`; `permission

@@ -102,6 +102,22 @@ func TestGoldenWarnings(t *testing.T) {
 	}
 }
 
+// TestGoldenValid: every schema in testdata/valid is one that SpiceDB
+// accepts and reach once refused (the file's comment says why SpiceDB
+// accepts it). It compiles without error; its golden file holds its
+// diagnostics, if any, then its canonical text.
+func TestGoldenValid(t *testing.T) {
+	for _, tc := range goldenCases(t, "valid") {
+		t.Run(tc.name, func(t *testing.T) {
+			prog, diags, err := Compile("", tc.src)
+			if err != nil || prog == nil {
+				t.Fatalf("refused: %v", err)
+			}
+			checkGolden(t, tc.golden, diagText(diags)+"--- canonical text:\n"+prog.Source())
+		})
+	}
+}
+
 // checkMessage enforces the message style: lower case, no internal token
 // names, a real position.
 func checkMessage(t *testing.T, d Diagnostic) {

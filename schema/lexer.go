@@ -7,8 +7,9 @@ import (
 )
 
 // lexer turns source bytes into tokens. Like SpiceDB's lexer, a line break
-// that follows a name, a keyword, `}`, `)` or `*` becomes a (synthetic)
-// statement terminator; any other line break is insignificant.
+// that follows a name (digits alone included), a keyword, `}`, `)` or `*`
+// becomes a (synthetic) statement terminator; any other line break is
+// insignificant.
 type lexer struct {
 	file string
 	src  []byte
@@ -81,7 +82,7 @@ func (l *lexer) next() token {
 		}
 		t := token{kind: tokNewline, text: "\n", pos: p}
 		switch l.lastSignificant {
-		case tokIdent, tokRBrace, tokRParen, tokStar:
+		case tokIdent, tokNumber, tokRBrace, tokRParen, tokStar: // SpiceDB lexes 123 as an identifier
 			t.kind, t.synthetic = tokSemicolon, true
 		}
 		l.newline(n)

@@ -76,13 +76,16 @@ func (c *checker) lintArrow(d *DefinitionDecl, pm *PermissionDecl, e *ArrowExpr,
 		}
 	}
 	if !found {
-		var candidates []string
-		for _, t := range rel.Types {
-			candidates = append(candidates, c.memberNames(t.Type)...)
+		candidates := func() []string {
+			var names []string
+			for _, t := range rel.Types {
+				names = append(names, c.memberNames(t.Type)...)
+			}
+			return dedup(names)
 		}
 		c.lintf(pm.Comments, left.Pos, "arrow-references-unreachable-relation",
 			"arrow `%s` under permission %q references relation/permission %q that does not exist on any subject types of relation %q%s",
-			arrowText(e), pm.Name, e.Target, left.Name, suggest(e.Target, dedup(candidates)))
+			arrowText(e), pm.Name, e.Target, left.Name, c.hint(e.Target, candidates))
 	}
 	// arrow-walks-subject-relation: the relation allows a subject set,
 	// whose subject relation the arrow ignores.

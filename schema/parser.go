@@ -2,18 +2,27 @@ package schema
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"strings"
 )
 
-// maxExprDepth bounds the nesting of parentheses in a permission expression
-// (and of type arguments), so that hostile input cannot exhaust the stack.
-const maxExprDepth = 200
-
 // Parse parses src into an AST. It returns the AST even when there are
-// syntax errors (the parts it could read), with every error found.
+// syntax errors (the parts it could read), with every error found. A source
+// beyond the limits (limits.go) is refused: one larger than MaxSourceBytes is
+// not read at all.
 func Parse(filename string, src []byte) (*File, []Diagnostic) {
-	p := &parser{lx: newLexer(filename, src), src: src, file: &File{Name: filename, size: len(src)}}
+	return parse(filename, src, defaultLimits, newStopper(context.Background()))
+}
+
+// parse is Parse within lim; once stop says to, it reads no further (the
+// caller discards what it returns).
+func parse(filename string, src []byte, lim limits, stop *stopper) (*File, []Diagnostic) {
+	if d := lim.sizeError(filename, src); d != nil {
+		diags := []Diagnostic{*d}
+		return &File{Name: filename, errs: diags}, diags
+	}
+	p := &parser{lx: newLexer(filename, src), src: src, file: &File{Name: filename, size: len(src)}, lim: lim, stop: stop}
 	p.next()
 	p.parseFile()
 	diags := append(p.lx.errs, p.errs...)
@@ -35,9 +44,15 @@ type parser struct {
 	trailing *Comment   // a comment on the same line as the previous significant token
 	errs     []Diagnostic
 	lastErr  Position // position of the last syntax error (one error per place)
-	depth    int
-	usesExp  bool // `use expiration` seen
+	lim      limits
+	stop     *stopper
+	depth    int    // nesting of parentheses in the current expression
+	terms    int    // terms read in the current permission's expression
+	permName string // the permission being parsed
+	usesExp  bool   // `use expiration` seen
 	seenDecl bool
+	ended    bool  // the last top-level statement has been ended by endedBy
+	endedBy  token // the terminator that ended it
 }
 
 // next moves to the next significant token, collecting comments.
@@ -52,6 +67,9 @@ func (p *parser) next() {
 	p.flushTrailing()
 	first := true
 	for {
+		if p.stop.stopped() {
+			p.lx.off = len(p.lx.src) // the lexer answers end of file from now on
+		}
 		t := p.lx.next()
 		switch t.kind {
 		case tokComment:
@@ -172,18 +190,18 @@ func (p *parser) attachTrailing(c *Comments, line int) {
 // docOf returns the doc comment text: the last group of leading comments
 // with no blank line between it and the node at line.
 func docOf(leading []*Comment, line int) string {
-	var group []*Comment
+	first := len(leading) // the group is leading[first:]
 	next := line
 	for i := len(leading) - 1; i >= 0; i-- {
 		c := leading[i]
 		if commentEndLine(c)+1 != next {
 			break
 		}
-		group = append([]*Comment{c}, group...)
+		first = i
 		next = c.Pos.Line
 	}
 	var lines []string
-	for _, c := range group {
+	for _, c := range leading[first:] {
 		lines = append(lines, commentLines(c.Text)...)
 	}
 	return strings.TrimSpace(strings.Join(lines, "\n"))
@@ -254,9 +272,23 @@ func (p *parser) skipStatement() {
 // parseFile parses the top level: use directives, definitions, caveats.
 func (p *parser) parseFile() {
 	for {
+		// As in SpiceDB, one terminator may stand between two top-level
+		// statements: the line break after a definition's '}' or a `;`
+		// (`definition a {};` on one line). A second is a stray token.
+		reported := false
 		for p.tok.kind == tokSemicolon {
+			if p.ended && !reported {
+				by := "the ';' before it"
+				if p.endedBy.synthetic {
+					by = "the line break before it"
+				}
+				p.errorf(p.tok.pos, "unexpected ';' at the top level: %s already ended the statement", by)
+				reported = true
+			}
+			p.ended, p.endedBy = true, p.tok
 			p.next()
 		}
+		p.ended = false
 		if p.tok.kind == tokEOF {
 			break
 		}
@@ -322,6 +354,7 @@ func (p *parser) parseUse(leading []*Comment) *UseDirective {
 	}
 	p.attachTrailing(&u.Comments, line)
 	if p.tok.kind == tokSemicolon {
+		p.ended, p.endedBy = true, p.tok
 		p.next()
 		if u.Comments.Trailing == nil {
 			p.attachTrailing(&u.Comments, line)
@@ -366,10 +399,22 @@ func (p *parser) endStatement(what string) bool {
 	return false
 }
 
-// parseTypePath parses `name` or `prefix/name` (any number of segments).
+// parseTypePath parses `name` or `prefix/name` (any number of segments): a
+// definition's name or a subject type.
 func (p *parser) parseTypePath(what string) (string, Position, bool) {
+	return p.parsePath(what, p.isName)
+}
+
+// parseCaveatPath parses a caveat's name: `name` or `prefix/name`, where,
+// as in SpiceDB, each segment is any identifier its lexer reads (letters,
+// digits and '_', digits alone included), with no rule of case or length.
+func (p *parser) parseCaveatPath(what string) (string, Position, bool) {
+	return p.parsePath(what, func() bool { return p.isName() || p.tok.kind == tokNumber })
+}
+
+func (p *parser) parsePath(what string, isSegment func() bool) (string, Position, bool) {
 	pos := p.tok.pos
-	if !p.isName() {
+	if !isSegment() {
 		p.expected(what)
 		return "", pos, false
 	}
@@ -379,7 +424,7 @@ func (p *parser) parseTypePath(what string) (string, Position, bool) {
 	for p.tok.kind == tokSlash {
 		b.WriteByte('/')
 		p.next()
-		if !p.isName() {
+		if !isSegment() {
 			p.expected("a name after '/'")
 			return "", pos, false
 		}
@@ -586,7 +631,7 @@ func (p *parser) parseTypeExpr() *TypeExpr {
 		t.Caveat, t.CaveatPos = "expiration", p.tok.pos
 		p.next()
 	} else {
-		cav, cpos, ok := p.parseTypePath("a caveat name after 'with'")
+		cav, cpos, ok := p.parseCaveatPath("a caveat name after 'with'")
 		if !ok {
 			return nil
 		}
@@ -627,6 +672,7 @@ func (p *parser) parsePermission(d *DefinitionDecl, leading []*Comment) *Permiss
 		return nil
 	}
 	p.next()
+	p.permName, p.terms, p.depth = pm.Name, 0, 0
 	e := p.parseExpr()
 	if e == nil {
 		p.markBroken(d, pm.Name)
@@ -679,11 +725,25 @@ func (p *parser) parseBinary(op BinaryOp) Expr {
 	return x
 }
 
+// countTerm counts the current token as a term of the permission being
+// parsed, and reports false (with an error there) past MaxExprTerms.
+func (p *parser) countTerm() bool {
+	p.terms++
+	if p.terms > p.lim.exprTerms {
+		p.errorf(p.tok.pos, "expression too long: permission %s has more than %d terms", p.permName, p.lim.exprTerms)
+		return false
+	}
+	return true
+}
+
 // parseOperand parses `nil`, `(expr)`, `name`, `name->target`,
 // `name.any(target)`, `name.all(target)` (and chains, refused later).
 func (p *parser) parseOperand() Expr {
 	switch {
 	case p.isKeyword("nil"):
+		if !p.countTerm() {
+			return nil
+		}
 		e := &NilExpr{Pos: p.tok.pos}
 		p.next()
 		return e
@@ -691,8 +751,8 @@ func (p *parser) parseOperand() Expr {
 		open := p.tok.pos
 		p.depth++
 		defer func() { p.depth-- }()
-		if p.depth > maxExprDepth {
-			p.errorf(open, "expression nested too deeply")
+		if p.depth > p.lim.exprDepth {
+			p.errorf(open, "expression nested too deeply: more than %d levels of parentheses", p.lim.exprDepth)
 			return nil
 		}
 		p.next()
@@ -707,6 +767,9 @@ func (p *parser) parseOperand() Expr {
 		p.next()
 		return e
 	case p.isName():
+		if !p.countTerm() {
+			return nil
+		}
 		var e Expr = &Ident{Name: p.tok.text, Pos: p.tok.pos}
 		p.next()
 		for {
@@ -716,6 +779,9 @@ func (p *parser) parseOperand() Expr {
 				p.next()
 				if !p.isName() {
 					p.expected("a relation or permission name after '->'")
+					return nil
+				}
+				if !p.countTerm() {
 					return nil
 				}
 				e = &ArrowExpr{Left: e, Target: p.tok.text, Func: ArrowAny, Pos: pos, TargetPos: p.tok.pos}
@@ -744,6 +810,9 @@ func (p *parser) parseOperand() Expr {
 					p.expected("a relation or permission name")
 					return nil
 				}
+				if !p.countTerm() {
+					return nil
+				}
 				a := &ArrowExpr{Left: e, Target: p.tok.text, Func: fn, Pos: pos, TargetPos: p.tok.pos}
 				p.next()
 				if p.tok.kind != tokRParen {
@@ -766,7 +835,7 @@ func (p *parser) parseCaveat(leading []*Comment) *CaveatDecl {
 	c := &CaveatDecl{Pos: p.tok.pos, Comments: Comments{Leading: leading}}
 	c.Doc = docOf(leading, c.Pos.Line)
 	p.next()
-	name, npos, ok := p.parseTypePath("a caveat name")
+	name, npos, ok := p.parseCaveatPath("a caveat name")
 	if !ok {
 		p.recoverTopLevel()
 		return nil
@@ -852,8 +921,8 @@ func (p *parser) parseCaveat(leading []*Comment) *CaveatDecl {
 
 // parseParamType parses `int`, `list<string>`, `map<list<int>>`, ...
 func (p *parser) parseParamType(depth int) *TypeRef {
-	if depth > maxExprDepth {
-		p.errorf(p.tok.pos, "parameter type nested too deeply")
+	if depth > p.lim.exprDepth {
+		p.errorf(p.tok.pos, "parameter type nested too deeply: more than %d levels of type arguments", p.lim.exprDepth)
 		return nil
 	}
 	if p.tok.kind != tokIdent {

@@ -153,3 +153,86 @@ func TestNoPanicOnTruncation(t *testing.T) {
 		t.Fatal("bad test input")
 	}
 }
+
+// TestTopLevelTerminators: between two top-level statements SpiceDB reads
+// one terminator, a line break after '}', ')' or a name, or a ';'
+// (consumeTopLevel); a second is a stray token. Inside a definition, any
+// number of ';' are empty statements (consumeDefinition reads one after
+// each member, and a member may be missing).
+func TestTopLevelTerminators(t *testing.T) {
+	const (
+		afterLineBreak = "unexpected ';' at the top level: the line break before it already ended the statement"
+		afterSemicolon = "unexpected ';' at the top level: the ';' before it already ended the statement"
+	)
+	tests := []struct {
+		src  string
+		want string // the first error, "" when accepted
+	}{
+		{"definition aaa {};\ndefinition bbb {}\n", ""},
+		{"definition aaa {} ;\n", ""},
+		{";definition aaa {}\n", ""},
+		{"use expiration;\ndefinition aaa {}\n", ""},
+		{"use expiration; definition aaa {}; definition bbb {};\n", ""},
+		{"definition aaa {\n;\n;;\n}\n", ""},
+		{"definition aaa {}\n// ;\n", ""},
+		{"definition aaa {}\n;\n", "2:1: " + afterLineBreak},
+		{"definition aaa {}\n\n;\n", "3:1: " + afterLineBreak},
+		{"definition aaa {} // comment\n;\n", "2:1: " + afterLineBreak},
+		{"definition aaa {}\r\n;\r\n", "2:1: " + afterLineBreak},
+		{"definition aaa {};;\n", "1:19: " + afterSemicolon},
+		{"definition aaa {};\n;\n", "2:1: " + afterSemicolon},
+		{";;definition aaa {}\n", "1:2: " + afterSemicolon},
+		{"use expiration\n;\ndefinition aaa {}\n", "2:1: " + afterLineBreak},
+		{"use expiration;;\ndefinition aaa {}\n", "1:16: " + afterSemicolon},
+		{"caveat cav(xxx int) {\n\txxx > 1\n}\n;\n", "4:1: " + afterLineBreak},
+	}
+	for _, tt := range tests {
+		t.Run(tt.src, func(t *testing.T) {
+			_, diags := Parse("", []byte(tt.src))
+			got := ""
+			if len(diags) > 0 {
+				d := diags[0]
+				got = d.String()
+			}
+			if got != tt.want {
+				t.Errorf("first error %q, want %q (all: %v)", got, tt.want, diags)
+			}
+		})
+	}
+}
+
+// TestCaveatNames: a caveat's name and its parameters' names are any
+// identifier SpiceDB's lexer reads (letters in any case, digits, '_', digits
+// alone included; a keyword is not an identifier), with no rule of length
+// (see testdata/valid/caveat_names.zed for where SpiceDB says so).
+func TestCaveatNames(t *testing.T) {
+	tests := []struct {
+		name, param string
+		ok          bool
+	}{
+		{"IsAdmin", "ok", true},
+		{"ok", "IsAdmin", true},
+		{"x", "y", true},
+		{"_", "_x", true},
+		{"123", "xxx", true},
+		{"café", "größe", true},
+		{"Org/X", "xxx", true},
+		{strings.Repeat("c", 200), strings.Repeat("p", 200), true},
+		{"relation", "xxx", false},
+		{"cav", "nil", false},
+		{"cav", "with", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name+"("+tt.param+")", func(t *testing.T) {
+			src := "caveat " + tt.name + "(" + tt.param + " int) {\n\t" + tt.param + " > 1\n}\n" +
+				"definition user {}\ndefinition doc {\n\trelation viewer: user with " + tt.name + "\n}\n"
+			_, diags, err := Compile("c.zed", []byte(src))
+			if tt.ok && err != nil {
+				t.Errorf("refused: %v", err)
+			}
+			if !tt.ok && err == nil {
+				t.Errorf("accepted, diagnostics %v", diags)
+			}
+		})
+	}
+}

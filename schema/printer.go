@@ -205,21 +205,34 @@ func relationText(r *RelationDecl) string {
 // same operator (the operators are left-associative, and the AST is kept
 // exactly); `a + b + c` needs none.
 func exprText(e Expr, parent BinaryOp, right bool) string {
+	var b strings.Builder
+	writeExpr(&b, e, parent, right)
+	return b.String()
+}
+
+// writeExpr writes exprText(e, parent, right) to b, in time linear in the
+// size of e (building the text by concatenation copied each operand once
+// per level of nesting).
+func writeExpr(b *strings.Builder, e Expr, parent BinaryOp, right bool) {
 	switch e := e.(type) {
 	case *NilExpr:
-		return "nil"
+		b.WriteString("nil")
 	case *Ident:
-		return e.Name
+		b.WriteString(e.Name)
 	case *ArrowExpr:
-		return arrowText(e)
+		writeArrow(b, e)
 	case *BinaryExpr:
-		s := exprText(e.X, e.Op, false) + " " + e.Op.String() + " " + exprText(e.Y, e.Op, true)
-		if parent != 0 && (e.Op != parent || right) {
-			return "(" + s + ")"
+		paren := parent != 0 && (e.Op != parent || right)
+		if paren {
+			b.WriteByte('(')
 		}
-		return s
+		writeExpr(b, e.X, e.Op, false)
+		b.WriteString(" " + e.Op.String() + " ")
+		writeExpr(b, e.Y, e.Op, true)
+		if paren {
+			b.WriteByte(')')
+		}
 	}
-	return ""
 }
 
 func (pr *printer) caveat(c *CaveatDecl) {
