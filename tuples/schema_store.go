@@ -172,7 +172,7 @@ func (s *Store) SchemaSource(ctx context.Context) (string, []byte, Revision, err
 // orphaning change returns an error wrapping ErrOrphans that names one
 // offending relationship, and the old schema stays in force.
 func (s *Store) WriteSchema(ctx context.Context, filename string, src []byte) (Revision, []schema.Diagnostic, error) {
-	prog, diags, err := schema.Compile(filename, src)
+	prog, diags, err := schema.CompileContext(ctx, filename, src)
 	if err != nil {
 		return 0, diags, err
 	}
