@@ -246,8 +246,4 @@ func printCheck(w io.Writer, res engine.CheckResult, format string) error {
 
 // engineWriteJSON prints v as indented JSON and a newline (the -o json
 // output of check, expand and lookup).
-func engineWriteJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
+func engineWriteJSON(w io.Writer, v any) error { return writeJSON(w, v) }

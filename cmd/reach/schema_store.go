@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -115,6 +114,9 @@ be read.`,
 					Schema   string `json:"schema"`
 				}{rev.Token(), name, string(src)})
 			}
+			if len(src) > 0 && src[len(src)-1] != '\n' {
+				src = append(src[:len(src):len(src)], '\n') // (a server may drop it)
+			}
 			_, err = cmd.OutOrStdout().Write(src)
 			return err
 		},
@@ -123,10 +125,7 @@ be read.`,
 
 // printStoreJSON prints v as indented JSON on the command's standard output.
 func printStoreJSON(cmd *cobra.Command, v any) error {
-	enc := json.NewEncoder(cmd.OutOrStdout())
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	return enc.Encode(v)
+	return writeJSON(cmd.OutOrStdout(), v)
 }
 
 // emptyIfNil makes a nil slice an empty one, so that JSON shows [] not null.

@@ -600,8 +600,12 @@ func printImportResult(cmd *cobra.Command, res tuples.ImportResult, rev tuples.R
 		fmt.Fprintf(errw, "skipped %s more\n", plural(more, "invalid line"))
 	}
 	out := cmd.OutOrStdout()
-	fmt.Fprintf(out, "imported: %s in %s (%s, %.1fs, %s/s)\n", plural(res.Imported, "relationship"),
-		plural(int64(res.Batches), "batch"), plural(res.Lines, "line"), took.Seconds(), thousands(int64(rate)))
+	if res.Batches > 1 {
+		fmt.Fprintf(out, "imported: %s in %s (%s, %.1fs, %s/s)\n", plural(res.Imported, "relationship"),
+			plural(int64(res.Batches), "batch"), plural(res.Lines, "line"), took.Seconds(), thousands(int64(rate)))
+	} else { // one batch: no batches to count, no rate worth the name
+		fmt.Fprintf(out, "imported: %s (%s)\n", plural(res.Imported, "relationship"), plural(res.Lines, "line"))
+	}
 	if skipInvalid {
 		fmt.Fprintf(out, "skipped: %s\n", plural(res.Skipped, "invalid line"))
 	}
@@ -624,7 +628,8 @@ func progressMode(flag string, w io.Writer) (string, error) {
 }
 
 // importProgress draws the progress of an import on w: a bar redrawn in
-// place, or a line of counts at most once a second (and for the first batch).
+// place, or a line of counts at most once a second. Nothing is drawn in the
+// first second, so that a small import prints its summary alone.
 type importProgress struct {
 	w     io.Writer
 	mode  string // "bar", "counts" or "none"
@@ -639,6 +644,9 @@ type importProgress struct {
 
 func (p *importProgress) update(st tuples.ImportStats) {
 	now := p.now()
+	if !p.drawn && now.Sub(p.start) < time.Second {
+		return
+	}
 	switch p.mode {
 	case "counts":
 		if p.drawn && now.Sub(p.last) < time.Second {

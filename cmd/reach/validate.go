@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -225,7 +224,5 @@ func writeValidateJSON(out io.Writer, results []*validation.Result, sum validate
 			Failures: r.Failures(), ValidationFailures: r.Validation,
 		})
 	}
-	enc := json.NewEncoder(out)
-	enc.SetIndent("", "  ")
-	return enc.Encode(doc)
+	return writeJSON(out, doc)
 }
