@@ -41,8 +41,11 @@ func (f *consistencyFlags) open(cmd *cobra.Command) (queryBackend, func() error,
 		}
 		return c, c.Close, nil
 	}
-	e, _, closeFn, err := engineSource(cmd.Context(), f.file, engine.Options{})
-	return e, closeFn, err
+	e, s, closeFn, err := engineSource(cmd.Context(), f.file, engine.Options{})
+	if err != nil {
+		return nil, nil, err
+	}
+	return localQuery{e, s}, closeFn, nil
 }
 
 // consistency reads the flags; their errors are usage errors.

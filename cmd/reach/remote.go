@@ -163,11 +163,11 @@ var (
 
 // openStore opens what the relationship and schema commands work on: the
 // server of --endpoint, or the local store of --datastore.
-func openStore(ctx context.Context) (storeBackend, error) {
+func openStore(ctx context.Context, a access) (storeBackend, error) {
 	if isRemote() {
 		return dialRemote()
 	}
-	return openLocalStore(ctx)
+	return openLocalStore(ctx, a)
 }
 
 // storeName names where the commands' data is, for messages.

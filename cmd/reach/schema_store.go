@@ -42,7 +42,7 @@ could not be read or written.`,
 			if err != nil {
 				return exitWith(exitError3, "reach: %v", err)
 			}
-			s, err := openStore(cmd.Context())
+			s, err := openStore(cmd.Context(), writeAccess)
 			if err != nil {
 				return exitWith(exitError3, "reach: %v", err)
 			}
@@ -95,7 +95,7 @@ Exit status: 0 printed, 1 no schema has been written, 3 the store could not
 be read.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := openStore(cmd.Context())
+			s, err := openStore(cmd.Context(), readAccess)
 			if err != nil {
 				return exitWith(exitError3, "reach: %v", err)
 			}
@@ -105,7 +105,7 @@ be read.`,
 				return exitWith(exitError3, "reach: reading the schema: %v", err)
 			}
 			if rev == 0 {
-				return exitWith(exitNo, "reach: no schema has been written to %s (use reach schema write FILE)", storeName())
+				return exitWith(exitNo, "reach: %v", errNoSchema())
 			}
 			if global.output == "json" {
 				return printStoreJSON(cmd, struct {
