@@ -191,6 +191,7 @@ type explanationJSON struct {
 	Resource     string             `json:"resource,omitempty"`
 	Relation     string             `json:"relation,omitempty"`
 	Relationship string             `json:"relationship,omitempty"`
+	CaveatFalse  string             `json:"caveat_false,omitempty"` // the relationship's caveat, false
 	Arrow        string             `json:"arrow,omitempty"`
 	Children     []*explanationJSON `json:"children,omitempty"`
 }
@@ -200,7 +201,7 @@ func toExplanationJSON(x *engine.Explanation) *explanationJSON {
 		return nil
 	}
 	j := &explanationJSON{Rule: x.Rule, Label: x.Label(), Result: x.Result.String(), Relation: x.Relation,
-		Relationship: x.Relationship, Arrow: x.Arrow}
+		Relationship: x.Relationship, CaveatFalse: x.CaveatFalse, Arrow: x.Arrow}
 	if x.Resource != (engine.Object{}) {
 		j.Resource = x.Resource.String()
 	}
