@@ -147,6 +147,7 @@ tree, the default) or a Graphviz digraph (--format dot; draw it with dot -Tsvg).
 		},
 	}
 	cons.add(c)
+	c.ValidArgsFunction = completeArgs(argSpec{kinds: []argKind{argObject, argMember, argSubject}, of: []int{0, 0, 0}}, &cons.file)
 	c.Flags().BoolVar(&explain, "explain", false, "print why: the proof of an allowed check, or the branches a denied one tried")
 	c.Flags().StringVar(&format, "format", "tree", "explanation format: tree or dot")
 	c.Flags().StringVar(&ctxJSON, "context", "", "caveat context: a JSON object of caveat parameters, e.g. '{\"day\": \"monday\"}'")
