@@ -92,7 +92,7 @@ written. With --output json: {"revision": TOKEN of the write that stored it,
 "file": its file name, "schema": its text}.
 
 Exit status: 0 printed, 1 no schema has been written, 3 the store could not
-be read.`,
+be read (or --data-dir does not exist: a read command does not create it).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, err := openStore(cmd.Context(), readAccess)

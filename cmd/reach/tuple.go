@@ -387,8 +387,12 @@ With --output json: {"revision": TOKEN, "relationships": [...], "cursor": CURSOR
 
 ` + filterHelp + `
 
+A filter naming a type or relation the schema lacks is refused (status 2),
+with the name it resembles, rather than read as "nothing matches".
+
 Exit status: 0 printed (even none), 2 usage error (a bad filter, cursor or
-token), 3 the store could not be read (or the revision is too old).`,
+token), 3 the store could not be read (or the revision is too old, or
+--data-dir does not exist: a read command does not create it).`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f, err := optionalFilter(args)
