@@ -128,6 +128,7 @@ type Latency struct {
 func (r *Report) WriteJSON(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // names read as written (an arrow as ->)
 	return enc.Encode(r)
 }
 

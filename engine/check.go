@@ -526,6 +526,9 @@ func (c *checker) direct(rd *relDef, rid string, s Subject) (outcome, error) {
 		}
 		if c.explain {
 			e := &Explanation{Rule: RuleRelationship, Relationship: r.String(), Result: p}
+			if p == Denied { // (it exists: its caveat was false)
+				e.CaveatFalse = r.Caveat.Name
+			}
 			if p == Allowed {
 				return outcome{perm: Allowed, low: exact, expl: e}, nil
 			}
@@ -603,7 +606,7 @@ func (c *checker) through(r *tuples.Relationship, rel string, s Subject, tried *
 	}
 	if cv == Denied {
 		if c.explain {
-			*tried = append(*tried, &Explanation{Rule: RuleRelationship, Relationship: r.String(), Result: Denied})
+			*tried = append(*tried, &Explanation{Rule: RuleRelationship, Relationship: r.String(), Result: Denied, CaveatFalse: r.Caveat.Name})
 		}
 		return Denied, outcome{}, nil, false, nil
 	}
@@ -1008,7 +1011,7 @@ func (c *checker) arrow(rd *relDef, rid string, rw *schema.Rewrite, s Subject) (
 		}
 		if cv == Denied {
 			if c.explain {
-				tried = []*Explanation{{Rule: RuleRelationship, Relationship: r.String(), Result: Denied}}
+				tried = []*Explanation{{Rule: RuleRelationship, Relationship: r.String(), Result: Denied, CaveatFalse: r.Caveat.Name}}
 			}
 			return finish(outcome{perm: Denied, low: exact})
 		}

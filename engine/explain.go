@@ -42,6 +42,10 @@ type Explanation struct {
 	Relation string
 	// Relationship is the relationship of a RuleRelationship step.
 	Relationship string
+	// CaveatFalse is the caveat of a RuleRelationship step's relationship
+	// when it evaluated to false: the relationship exists but counts as
+	// absent.
+	CaveatFalse string
 	// Arrow is "tupleset->target" for the arrow rules.
 	Arrow    string
 	Result   Permissionship
@@ -54,6 +58,9 @@ func (x *Explanation) Label() string {
 	case RulePermission, RuleRelation:
 		return fmt.Sprintf("%s#%s (%s)", x.Resource, x.Relation, x.Rule)
 	case RuleRelationship:
+		if x.CaveatFalse != "" {
+			return fmt.Sprintf("%s (caveat %s was false)", x.Relationship, x.CaveatFalse)
+		}
 		if x.Result == Denied && len(x.Children) == 0 {
 			return "no relationship " + x.Relationship
 		}

@@ -97,3 +97,43 @@ func TestExplainAllowedIsAProof(t *testing.T) {
 		walk(res.Explanation)
 	}
 }
+
+// A relationship whose caveat is false is explained as such, not as a
+// relationship that does not exist, wherever the walk meets it: a direct
+// relationship, a subject set, an arrow, an .all arrow.
+func TestExplainCaveatFalse(t *testing.T) {
+	st := newTestStore(t, caveatSchema, caveatRels...)
+	e := New(st, Options{})
+	sunday := map[string]any{"day": "sunday"}
+	tests := []struct {
+		check string
+		ctx   map[string]any
+		want  string // a line of the tree
+	}{
+		{"doc:1#view@user:ana", sunday, "denied      doc:1#viewer@user:ana[weekday] (caveat weekday was false)"},
+		{"doc:2#view@user:cy", sunday, "denied      doc:2#viewer@team:t#member[weekday] (caveat weekday was false)"},
+		{"doc:3#teamview@user:cy", sunday, "denied      doc:3#team@team:t[weekday] (caveat weekday was false)"},
+		{"doc:4#allview@user:cy", sunday, "denied      doc:4#team@team:t[weekday] (caveat weekday was false)"},
+		// Absent is still absent; undecided is conditional, not false.
+		{"doc:8#view@user:bob", sunday, "denied      no relationship doc:8#viewer@user:bob"},
+		{"doc:1#view@user:ana", nil, "conditional doc:1#viewer@user:ana[weekday]\n"},
+	}
+	for _, tt := range tests {
+		req := checkReq(t, tt.check)
+		req.Explain, req.Context = true, tt.ctx
+		res, err := e.Check(context.Background(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		if err := res.Explanation.WriteTree(&b); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(b.String(), tt.want) {
+			t.Errorf("%s with %v: no line %q in\n%s", tt.check, tt.ctx, tt.want, b.String())
+		}
+		if tt.ctx == nil && strings.Contains(b.String(), "was false") {
+			t.Errorf("%s without context: a caveat reads false:\n%s", tt.check, b.String())
+		}
+	}
+}

@@ -41,8 +41,11 @@ func (f *consistencyFlags) open(cmd *cobra.Command) (queryBackend, func() error,
 		}
 		return c, c.Close, nil
 	}
-	e, _, closeFn, err := engineSource(cmd.Context(), f.file, engine.Options{})
-	return e, closeFn, err
+	e, s, closeFn, err := engineSource(cmd.Context(), f.file, engine.Options{})
+	if err != nil {
+		return nil, nil, err
+	}
+	return localQuery{e, s}, closeFn, nil
 }
 
 // consistency reads the flags; their errors are usage errors.
@@ -144,6 +147,7 @@ tree, the default) or a Graphviz digraph (--format dot; draw it with dot -Tsvg).
 		},
 	}
 	cons.add(c)
+	c.ValidArgsFunction = completeArgs(argSpec{kinds: []argKind{argObject, argMember, argSubject}, of: []int{0, 0, 0}}, &cons.file)
 	c.Flags().BoolVar(&explain, "explain", false, "print why: the proof of an allowed check, or the branches a denied one tried")
 	c.Flags().StringVar(&format, "format", "tree", "explanation format: tree or dot")
 	c.Flags().StringVar(&ctxJSON, "context", "", "caveat context: a JSON object of caveat parameters, e.g. '{\"day\": \"monday\"}'")
@@ -188,6 +192,7 @@ type explanationJSON struct {
 	Resource     string             `json:"resource,omitempty"`
 	Relation     string             `json:"relation,omitempty"`
 	Relationship string             `json:"relationship,omitempty"`
+	CaveatFalse  string             `json:"caveat_false,omitempty"` // the relationship's caveat, false
 	Arrow        string             `json:"arrow,omitempty"`
 	Children     []*explanationJSON `json:"children,omitempty"`
 }
@@ -197,7 +202,7 @@ func toExplanationJSON(x *engine.Explanation) *explanationJSON {
 		return nil
 	}
 	j := &explanationJSON{Rule: x.Rule, Label: x.Label(), Result: x.Result.String(), Relation: x.Relation,
-		Relationship: x.Relationship, Arrow: x.Arrow}
+		Relationship: x.Relationship, CaveatFalse: x.CaveatFalse, Arrow: x.Arrow}
 	if x.Resource != (engine.Object{}) {
 		j.Resource = x.Resource.String()
 	}
@@ -246,8 +251,4 @@ func printCheck(w io.Writer, res engine.CheckResult, format string) error {
 
 // engineWriteJSON prints v as indented JSON and a newline (the -o json
 // output of check, expand and lookup).
-func engineWriteJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
+func engineWriteJSON(w io.Writer, v any) error { return writeJSON(w, v) }

@@ -37,3 +37,18 @@ func TestCheckContext(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckExplainCaveatFalse: --explain labels a relationship whose caveat
+// was false as such, not as a relationship that does not exist.
+func TestCheckExplainCaveatFalse(t *testing.T) {
+	file := "--file=" + vdir + "caveat.yaml"
+	args := []string{"check", file, "document:doc", "reader", "user:tom", "--explain", "--context", `{"day": "sunday"}`}
+	code, stdout, stderr := reach(t, "", args...)
+	if code != exitNo || !strings.Contains(stdout, "(caveat only_weekdays was false)") || strings.Contains(stdout, "no relationship") {
+		t.Errorf("exit %d, stdout %q (stderr %q): want denied with the caveat false", code, stdout, stderr)
+	}
+	code, stdout, _ = reach(t, "", append([]string{"-o", "json"}, args...)...)
+	if code != exitNo || !strings.Contains(stdout, `"caveat_false": "only_weekdays"`) || !strings.Contains(stdout, "(caveat only_weekdays was false)") {
+		t.Errorf("-o json: exit %d, stdout %s", code, stdout)
+	}
+}

@@ -46,6 +46,8 @@ type openParams struct {
 	maxBatch int
 	// syncWrites makes every commit wait for fsync (embedded store).
 	syncWrites bool
+	// mustExist: a read command; the store is not created (store.go).
+	mustExist bool
 }
 
 // driver opens one kind of datastore.
@@ -130,6 +132,11 @@ func datastoreName() string {
 // openBadger opens the embedded store in --data-dir.
 func openBadger(_ context.Context, p openParams) (datastore.Datastore, error) {
 	dir := global.dataDir
+	if p.mustExist && !p.inMemory {
+		if err := dataDirMustExist(dir); err != nil {
+			return nil, err
+		}
+	}
 	if !p.inMemory {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("data directory %s: %w", dir, err)

@@ -52,6 +52,7 @@ as nested objects with the revision's token.`,
 		},
 	}
 	cons.add(c)
+	c.ValidArgsFunction = completeArgs(argSpec{kinds: []argKind{argObject, argMember}, of: []int{0, 0}}, &cons.file)
 	return c
 }
 

@@ -106,6 +106,7 @@ the same revision. Exit status 0 (even when nothing is found), 2 for bad argumen
 		},
 	}
 	cons.add(c)
+	c.ValidArgsFunction = completeArgs(argSpec{kinds: []argKind{argType, argMember, argSubject}, of: []int{0, 0, 0}}, &cons.file)
 	c.Flags().IntVar(&limit, "limit", 0, "print at most this many resources (0: all)")
 	c.Flags().StringVar(&cursor, "cursor", "", "continue a limited lookup from the cursor it printed")
 	return c
@@ -192,5 +193,6 @@ evaluated is followed by " (conditional)". Exit status 0 (even when nothing is f
 		},
 	}
 	cons.add(c)
+	c.ValidArgsFunction = completeArgs(argSpec{kinds: []argKind{argObject, argMember, argSubjectType}, of: []int{0, 0, 0}}, &cons.file)
 	return c
 }

@@ -7,8 +7,14 @@
 //
 //	0  success (for check: allowed)
 //	1  a negative answer: denied, an invalid schema, a failed assertion
-//	2  usage error: bad flags or arguments
+//	2  usage error: bad flags or arguments, an unknown command or
+//	   subcommand (with suggestions: a command group never answers a
+//	   mistyped subcommand with its help and status 0)
 //	3  any other error (store, input file, internal)
+//
+// A read command (check, lookup, expand, matrix, tuple read and export,
+// schema read) never creates the embedded store: a --data-dir that does not
+// exist is an error (3) that says how to create one.
 package main
 
 import (

@@ -2,6 +2,9 @@ package main
 
 import (
 	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -35,4 +38,11 @@ func TestRootUsageErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+func init() {
+	// The tests never see the contexts (contexts.go) of whoever runs them:
+	// a configuration directory that does not exist holds none. (The
+	// tests of contexts set one of their own.)
+	os.Setenv("XDG_CONFIG_HOME", filepath.Join(os.TempDir(), fmt.Sprintf("reach-test-no-config-%d", os.Getpid())))
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"html"
 	"io"
@@ -153,7 +152,7 @@ func buildMatrix(ctx context.Context, stderr io.Writer, req matrixRequest) (*mat
 		return nil, fmt.Errorf("reading the schema: %w", err)
 	}
 	if prog == nil {
-		return nil, fmt.Errorf("the store in %s has no schema: write one with reach schema write", datastoreName())
+		return nil, errNoSchema()
 	}
 	head, err := store.HeadRevision(ctx)
 	if err != nil {
@@ -179,7 +178,7 @@ func buildMatrix(ctx context.Context, stderr io.Writer, req matrixRequest) (*mat
 		}
 		def := prog.Definition(typ)
 		if def == nil {
-			return nil, usagef("type %q is not defined in the schema%s", typ, matrixSuggest(typ, matrixTypeNames(prog)))
+			return nil, usagef("%v", undefinedIn(prog, nameRef{typ: typ}))
 		}
 		perms, err := matrixPermissions(def, req.permissions)
 		if err != nil {
@@ -250,13 +249,9 @@ func buildMatrix(ctx context.Context, stderr io.Writer, req matrixRequest) (*mat
 // relations.
 func matrixPermissions(def *schema.Definition, named []string) ([]string, error) {
 	if len(named) > 0 {
-		var names []string
-		for _, r := range def.Relations {
-			names = append(names, r.Name)
-		}
 		for _, n := range named {
 			if def.Relation(n) == nil {
-				return nil, usagef("%s has no relation or permission %q%s", def.Name, n, matrixSuggest(n, names))
+				return nil, usagef("%v", undefinedMember(def, n, false))
 			}
 		}
 		return named, nil
@@ -321,11 +316,8 @@ func matrixParseSubjects(prog *schema.Program, list []string) ([]engine.Subject,
 		if err != nil {
 			return nil, usagef("subject %q: %v", s, err)
 		}
-		if prog.Definition(sub.Type) == nil {
-			return nil, usagef("subject %q: type %q is not defined in the schema%s", s, sub.Type, matrixSuggest(sub.Type, matrixTypeNames(prog)))
-		}
-		if sub.Relation != "" && prog.Lookup(sub.Type, sub.Relation) == nil {
-			return nil, usagef("subject %q: %s has no relation or permission %q", s, sub.Type, sub.Relation)
+		if err := undefinedIn(prog, nameRef{typ: sub.Type, member: sub.Relation}); err != nil {
+			return nil, usagef("subject %q: %v", s, err)
 		}
 		out = append(out, sub)
 	}
@@ -343,11 +335,8 @@ func matrixSubjectsHolding(ctx context.Context, stderr io.Writer, eng *engine.En
 	if err != nil {
 		return nil, usagef("--subjects-of %q: %v", spec, err)
 	}
-	if prog.Definition(obj.Type) == nil {
-		return nil, usagef("--subjects-of %q: type %q is not defined in the schema%s", spec, obj.Type, matrixSuggest(obj.Type, matrixTypeNames(prog)))
-	}
-	if prog.Lookup(obj.Type, rel) == nil {
-		return nil, usagef("--subjects-of %q: %s has no relation or permission %q", spec, obj.Type, rel)
+	if err := undefinedIn(prog, nameRef{typ: obj.Type, member: rel}); err != nil {
+		return nil, usagef("--subjects-of %q: %v", spec, err)
 	}
 	cons := engine.Consistency{Mode: engine.AtExactSnapshot, Token: rev.Token()}
 	var out []engine.Subject
@@ -425,22 +414,6 @@ func matrixSubjectTypes(prog *schema.Program, typ, rel string) []string {
 	}
 	visitRel(typ, rel)
 	return out
-}
-
-func matrixTypeNames(prog *schema.Program) []string {
-	var names []string
-	for _, d := range prog.Definitions() {
-		names = append(names, d.Name)
-	}
-	return names
-}
-
-// matrixSuggest returns `; did you mean "x"?` for the closest candidate, or "".
-func matrixSuggest(name string, candidates []string) string {
-	if best := schema.Closest(name, candidates); best != "" {
-		return fmt.Sprintf("; did you mean %q?", best)
-	}
-	return ""
 }
 
 // Cell texts by format.
@@ -621,7 +594,5 @@ func (m *matrix) writeJSON(w io.Writer) error {
 		}
 		out.Rows = append(out.Rows, row)
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(out)
+	return writeJSON(w, out)
 }

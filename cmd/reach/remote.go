@@ -72,7 +72,7 @@ func addRemoteFlags(root *cobra.Command) {
 	remoteFlags = remoteOptions{}
 	pf := root.PersistentFlags()
 	pf.StringVar(&remoteFlags.endpoint, "endpoint", os.Getenv("REACH_ENDPOINT"),
-		"work on the server at HOST:PORT (reach serve, or any authzed.api.v1 server) instead of --data-dir (env REACH_ENDPOINT)")
+		"work on the server at HOST:PORT (reach serve, or any authzed.api.v1 server) instead of --data-dir (env REACH_ENDPOINT; default: the context in use, see reach context)")
 	pf.StringVar(&remoteFlags.token, "token", os.Getenv("REACH_TOKEN"), "the server's API key (preshared key), sent as a bearer token (env REACH_TOKEN)")
 	pf.BoolVar(&remoteFlags.insecure, "insecure", false, "talk plaintext to the server (the default only for a loopback address; TLS otherwise)")
 	pf.StringVar(&remoteFlags.caCert, "ca-cert", "", "PEM file of the certificate authority of the server's TLS certificate (default: the system's)")
@@ -98,12 +98,18 @@ func addRemoteFlags(root *cobra.Command) {
 func checkRemoteFlags(cmd *cobra.Command) error {
 	path := strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()+" ")
 	flags := cmd.Flags()
+	if path == "context set" {
+		return nil // the server flags are the context's (contexts.go)
+	}
 	if !slices.Contains(remoteCommands, path) {
 		if flags.Changed("endpoint") {
 			return usagef("reach %s works on local data only; it does not take --endpoint", path)
 		}
 		remoteFlags.endpoint = ""
 		return nil
+	}
+	if err := applyContext(cmd); err != nil { // the context in use, if any (contexts.go)
+		return err
 	}
 	if remoteFlags.endpoint == "" {
 		for _, f := range []string{"insecure", "ca-cert"} {
@@ -169,11 +175,11 @@ var (
 
 // openStore opens what the relationship and schema commands work on: the
 // server of --endpoint, or the local store of --datastore.
-func openStore(ctx context.Context) (storeBackend, error) {
+func openStore(ctx context.Context, a access) (storeBackend, error) {
 	if isRemote() {
 		return dialRemote()
 	}
-	return openLocalStore(ctx)
+	return openLocalStore(ctx, a)
 }
 
 // storeName names where the commands' data is, for messages.

@@ -90,6 +90,9 @@ func newRootCmd() *cobra.Command {
 	}
 	addDatastoreFlags(root) // --datastore, --datastore-uri, pool flags (datastore.go)
 	addRemoteFlags(root)    // --endpoint, --token, --insecure, --ca-cert (remote.go)
+	setVersionFlag(root)    // --version (version.go)
+	root.InitDefaultCompletionCmd()
+	guardTree(root) // unknown subcommands and wrong argument counts are usage errors (cmdtree.go)
 	return root
 }
 

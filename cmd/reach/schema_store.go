@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -43,7 +42,7 @@ could not be read or written.`,
 			if err != nil {
 				return exitWith(exitError3, "reach: %v", err)
 			}
-			s, err := openStore(cmd.Context())
+			s, err := openStore(cmd.Context(), writeAccess)
 			if err != nil {
 				return exitWith(exitError3, "reach: %v", err)
 			}
@@ -93,10 +92,10 @@ written. With --output json: {"revision": TOKEN of the write that stored it,
 "file": its file name, "schema": its text}.
 
 Exit status: 0 printed, 1 no schema has been written, 3 the store could not
-be read.`,
+be read (or --data-dir does not exist: a read command does not create it).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := openStore(cmd.Context())
+			s, err := openStore(cmd.Context(), readAccess)
 			if err != nil {
 				return exitWith(exitError3, "reach: %v", err)
 			}
@@ -106,7 +105,7 @@ be read.`,
 				return exitWith(exitError3, "reach: reading the schema: %v", err)
 			}
 			if rev == 0 {
-				return exitWith(exitNo, "reach: no schema has been written to %s (use reach schema write FILE)", storeName())
+				return exitWith(exitNo, "reach: %v", errNoSchema())
 			}
 			if global.output == "json" {
 				return printStoreJSON(cmd, struct {
@@ -114,6 +113,9 @@ be read.`,
 					File     string `json:"file"`
 					Schema   string `json:"schema"`
 				}{rev.Token(), name, string(src)})
+			}
+			if len(src) > 0 && src[len(src)-1] != '\n' {
+				src = append(src[:len(src):len(src)], '\n') // (a server may drop it)
 			}
 			_, err = cmd.OutOrStdout().Write(src)
 			return err
@@ -123,10 +125,7 @@ be read.`,
 
 // printStoreJSON prints v as indented JSON on the command's standard output.
 func printStoreJSON(cmd *cobra.Command, v any) error {
-	enc := json.NewEncoder(cmd.OutOrStdout())
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	return enc.Encode(v)
+	return writeJSON(cmd.OutOrStdout(), v)
 }
 
 // emptyIfNil makes a nil slice an empty one, so that JSON shows [] not null.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"cmp"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -199,9 +198,7 @@ func writeSchemaReportsJSON(out io.Writer, reports []schemaReport) error {
 		}
 		doc.Files = append(doc.Files, j)
 	}
-	enc := json.NewEncoder(out)
-	enc.SetIndent("", "  ")
-	return enc.Encode(doc)
+	return writeJSON(out, doc)
 }
 
 func schemaPlural(n int, what string) string {

@@ -132,9 +132,12 @@ func runTupleUpdate(cmd *cobra.Command, args []string, op tuples.UpdateOp, pre p
 	}
 	rels, err := relationshipArgs(cmd.InOrStdin(), args)
 	if err != nil {
+		if op == tuples.Delete {
+			return deleteFilterHint(args, err)
+		}
 		return err
 	}
-	s, err := openStore(cmd.Context())
+	s, err := openStore(cmd.Context(), writeAccess)
 	if err != nil {
 		return exitWith(exitError3, "reach: %v", err)
 	}
@@ -148,7 +151,7 @@ func runTupleUpdate(cmd *cobra.Command, args []string, op tuples.UpdateOp, pre p
 	}
 	rev, err := s.Write(cmd.Context(), updates, preconditions...)
 	if err != nil {
-		return writeError(err)
+		return writeError(storeError(cmd.Context(), s, err))
 	}
 	if global.output == "json" {
 		key := "written"
@@ -196,6 +199,22 @@ func relationshipArgs(stdin io.Reader, args []string) ([]tuples.Relationship, er
 		rels = append(rels, r)
 	}
 	return rels, nil
+}
+
+// deleteFilterHint adds to err, the refusal of an argument of tuple
+// delete, the advice to use --filter when the argument is a filter
+// (document:q*, document#viewer): a relationship names every part.
+func deleteFilterHint(args []string, err error) error {
+	for _, a := range args {
+		if _, perr := tuples.Parse(a); perr == nil {
+			continue
+		}
+		if _, ferr := tuples.ParseFilter(a); ferr == nil {
+			return usagef("%v\n%q is a filter, not a relationship: to delete the relationships it selects, use --filter '%s'", err, a, a)
+		}
+		break
+	}
+	return err
 }
 
 // readRelationshipLines reads one relationship per line, skipping blank
@@ -269,17 +288,20 @@ With --output json: {"revision": TOKEN, "deleted": N, "complete": BOOL}.
 			if err != nil {
 				return err
 			}
-			s, err := openStore(cmd.Context())
+			s, err := openStore(cmd.Context(), writeAccess)
 			if err != nil {
 				return exitWith(exitError3, "reach: %v", err)
 			}
 			defer s.Close()
+			if err := filterError(headSchema(cmd.Context(), s), f); err != nil {
+				return err
+			}
 			res, err := s.DeleteWhere(cmd.Context(), f, limit, preconditions...)
 			if err != nil {
 				if res.Deleted > 0 {
 					fmt.Fprintf(cmd.ErrOrStderr(), "reach: %d relationships were deleted (up to revision %s) before the error\n", res.Deleted, res.Revision.Token())
 				}
-				return writeError(err)
+				return writeError(storeError(cmd.Context(), s, err))
 			}
 			if global.output == "json" {
 				return printStoreJSON(cmd, map[string]any{"revision": res.Revision.Token(), "deleted": res.Deleted, "complete": res.Complete})
@@ -365,8 +387,12 @@ With --output json: {"revision": TOKEN, "relationships": [...], "cursor": CURSOR
 
 ` + filterHelp + `
 
+A filter naming a type or relation the schema lacks is refused (status 2),
+with the name it resembles, rather than read as "nothing matches".
+
 Exit status: 0 printed (even none), 2 usage error (a bad filter, cursor or
-token), 3 the store could not be read (or the revision is too old).`,
+token), 3 the store could not be read (or the revision is too old, or
+--data-dir does not exist: a read command does not create it).`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f, err := optionalFilter(args)
@@ -380,11 +406,16 @@ token), 3 the store could not be read (or the revision is too old).`,
 			if limit < 0 {
 				return usagef("--limit must be positive")
 			}
-			s, err := openStore(cmd.Context())
+			s, err := openStore(cmd.Context(), readAccess)
 			if err != nil {
 				return exitWith(exitError3, "reach: %v", err)
 			}
 			defer s.Close()
+			if rev == 0 && cursor == "" && !f.IsEmpty() { // (the schema of an older revision may differ)
+				if err := filterError(headSchema(cmd.Context(), s), f); err != nil {
+					return err
+				}
+			}
 			res, err := s.ReadRelationships(cmd.Context(), f, tuples.ReadOptions{Revision: rev, Limit: limit, Cursor: cursor})
 			switch {
 			case errors.Is(err, tuples.ErrBadCursor):
@@ -443,11 +474,16 @@ import reads. With --output json: {"revision": TOKEN, "relationships": [...]}.
 			if err != nil {
 				return err
 			}
-			s, err := openStore(cmd.Context())
+			s, err := openStore(cmd.Context(), readAccess)
 			if err != nil {
 				return exitWith(exitError3, "reach: %v", err)
 			}
 			defer s.Close()
+			if rev == 0 && !f.IsEmpty() { // (the schema of an older revision may differ)
+				if err := filterError(headSchema(cmd.Context(), s), f); err != nil {
+					return err
+				}
+			}
 			if global.output == "json" {
 				rels := []relationshipJSON{}
 				rev, err := s.ForEach(cmd.Context(), rev, f, func(r tuples.Relationship) (bool, error) {
@@ -534,7 +570,7 @@ or the store could not be used.`,
 			if err != nil {
 				return err
 			}
-			s, err := openStore(cmd.Context())
+			s, err := openStore(cmd.Context(), writeAccess)
 			if err != nil {
 				return exitWith(exitError3, "reach: %v", err)
 			}
@@ -543,6 +579,10 @@ or the store could not be used.`,
 			opts.Progress = p.update
 			res, err := s.Import(cmd.Context(), in, opts)
 			p.finish()
+			err = storeError(cmd.Context(), s, err)
+			for i, e := range res.Invalid {
+				res.Invalid[i] = storeError(cmd.Context(), s, e)
+			}
 			if err != nil {
 				var le *tuples.LineError
 				isLine := errors.As(err, &le)
@@ -600,8 +640,12 @@ func printImportResult(cmd *cobra.Command, res tuples.ImportResult, rev tuples.R
 		fmt.Fprintf(errw, "skipped %s more\n", plural(more, "invalid line"))
 	}
 	out := cmd.OutOrStdout()
-	fmt.Fprintf(out, "imported: %s in %s (%s, %.1fs, %s/s)\n", plural(res.Imported, "relationship"),
-		plural(int64(res.Batches), "batch"), plural(res.Lines, "line"), took.Seconds(), thousands(int64(rate)))
+	if res.Batches > 1 {
+		fmt.Fprintf(out, "imported: %s in %s (%s, %.1fs, %s/s)\n", plural(res.Imported, "relationship"),
+			plural(int64(res.Batches), "batch"), plural(res.Lines, "line"), took.Seconds(), thousands(int64(rate)))
+	} else { // one batch: no batches to count, no rate worth the name
+		fmt.Fprintf(out, "imported: %s (%s)\n", plural(res.Imported, "relationship"), plural(res.Lines, "line"))
+	}
 	if skipInvalid {
 		fmt.Fprintf(out, "skipped: %s\n", plural(res.Skipped, "invalid line"))
 	}
@@ -624,7 +668,8 @@ func progressMode(flag string, w io.Writer) (string, error) {
 }
 
 // importProgress draws the progress of an import on w: a bar redrawn in
-// place, or a line of counts at most once a second (and for the first batch).
+// place, or a line of counts at most once a second. Nothing is drawn in the
+// first second, so that a small import prints its summary alone.
 type importProgress struct {
 	w     io.Writer
 	mode  string // "bar", "counts" or "none"
@@ -639,6 +684,9 @@ type importProgress struct {
 
 func (p *importProgress) update(st tuples.ImportStats) {
 	now := p.now()
+	if !p.drawn && now.Sub(p.start) < time.Second {
+		return
+	}
 	switch p.mode {
 	case "counts":
 		if p.drawn && now.Sub(p.last) < time.Second {

@@ -278,14 +278,15 @@ func TestImportProgress(t *testing.T) {
 	out.Reset()
 	clock = start
 	p = &importProgress{w: &out, mode: "counts", start: start, now: func() time.Time { return clock }}
-	for _, st := range []tuples.ImportStats{{Imported: 10, Lines: 12}, {Imported: 20, Lines: 24}} {
+	// Nothing in the first second; then a line at most once a second.
+	for _, st := range []tuples.ImportStats{{Imported: 10, Lines: 12}, {Imported: 20, Lines: 24}, {Imported: 30, Lines: 36}, {Imported: 40, Lines: 48}} {
 		p.update(st)
 		clock = clock.Add(500 * time.Millisecond)
 	}
 	clock = clock.Add(time.Second)
 	p.update(tuples.ImportStats{Imported: 1234567, Lines: 1234570})
 	p.finish()
-	if want := "imported 10 relationships (12 lines read)\nimported 1,234,567 relationships (1,234,570 lines read)\n"; out.String() != want {
+	if want := "imported 30 relationships (36 lines read)\nimported 1,234,567 relationships (1,234,570 lines read)\n"; out.String() != want {
 		t.Errorf("counts:\n%q\nwant\n%q", out.String(), want)
 	}
 

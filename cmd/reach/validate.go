@@ -1,13 +1,16 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 
-	"github.com/reach-authz/reach/engine/validation"
 	"github.com/spf13/cobra"
+
+	"github.com/reach-authz/reach/engine/validation"
+	"github.com/reach-authz/reach/schema"
 )
 
 func init() { subcommands = append(subcommands, newValidateCmd) }
@@ -15,13 +18,15 @@ func init() { subcommands = append(subcommands, newValidateCmd) }
 func newValidateCmd() *cobra.Command {
 	var skipUnsupported bool
 	c := &cobra.Command{
-		Use:   "validate FILE.yaml...",
+		Use:   "validate FILE.yaml|FILE.zed...",
 		Short: "Run validation files (zed validate format) in an in-memory store",
 		Long: `Run validation files in the zed validate format: a schema (schema, or
 schemaFile beside the YAML file), relationships, assertions (assertTrue,
 assertFalse, assertCaveated, each optionally ending in ` + "` with {json}`" + `) and
 expected relations (validation). Each file is loaded into a fresh in-memory
-store, independent of --data-dir.
+store, independent of --data-dir. A schema file (.zed), as zed validate
+accepts, is checked as reach schema validate checks it: it passes when the
+schema is valid, and is invalid (its errors printed) when not.
 
 A lookup-expectations file (a YAML mapping with matrix: and lookupResources:,
 as in the conformance corpus's X.lookups.yaml) is run over the schema and
@@ -43,6 +48,10 @@ that does not fit the schema).`,
 			opts := validation.DefaultOptions()
 			var results []*validation.Result
 			for _, path := range args {
+				if isSchemaFile(path) {
+					results = append(results, validateSchemaFile(path))
+					continue
+				}
 				r, err := validation.RunPath(cmd.Context(), path, opts)
 				if err != nil {
 					return fmt.Errorf("%s: %w", path, err)
@@ -71,6 +80,39 @@ that does not fit the schema).`,
 	}
 	c.Flags().BoolVar(&skipUnsupported, "skip-unsupported", false, "skip files that need a feature reach does not evaluate instead of failing")
 	return c
+}
+
+// kindSchema is the Kind of the Result of a bare schema file.
+const kindSchema = "schema"
+
+// isSchemaFile reports whether path names a schema file (.zed) rather
+// than a validation file.
+func isSchemaFile(path string) bool {
+	return strings.EqualFold(filepath.Ext(path), ".zed")
+}
+
+// validateSchemaFile checks a bare schema file as zed validate does: it
+// compiles (caveat expressions type-checked too) or it is invalid.
+func validateSchemaFile(path string) *validation.Result {
+	r := &validation.Result{Path: path, Kind: kindSchema, Status: validation.Passed}
+	src, err := os.ReadFile(path)
+	if err != nil {
+		r.Status, r.Error = validation.Invalid, err.Error()
+		return r
+	}
+	rep := checkSchema(path, src, false)
+	var errs []string
+	for _, d := range rep.Diagnostics {
+		if d.Severity == schema.Warning {
+			r.Warnings = append(r.Warnings, d.String())
+		} else {
+			errs = append(errs, d.String())
+		}
+	}
+	if !rep.Valid {
+		r.Status, r.Error = validation.Invalid, strings.Join(errs, "\n")
+	}
+	return r
 }
 
 // validateSummary counts files by status, and assertions.
@@ -128,6 +170,10 @@ func writeValidateText(out, errw io.Writer, results []*validation.Result, sum va
 		passed, failed := r.Counts()
 		switch r.Status {
 		case validation.Passed:
+			if r.Kind == kindSchema {
+				fmt.Fprintf(&b, "%s: passed (a valid schema; no relationships or assertions)\n", r.Path)
+				break
+			}
 			fmt.Fprintf(&b, "%s: passed (%s%s)\n", r.Path, validatePlural(passed, validateNoun(r)), validateRelCount(r))
 		case validation.Failed:
 			fmt.Fprintf(&b, "%s: FAILED (%d of %s failed", r.Path, failed, validatePlural(passed+failed, validateNoun(r)))
@@ -142,6 +188,11 @@ func writeValidateText(out, errw io.Writer, results []*validation.Result, sum va
 			}
 			fmt.Fprintf(&b, "%s: unsupported (%s): needs %s\n", r.Path, note, strings.Join(r.Unsupported, ", "))
 		case validation.Invalid:
+			if r.Kind == kindSchema { // FILE:LINE:COL: message, one a line
+				b.WriteString(r.Error + "\n")
+				fmt.Fprintf(&b, "%s: INVALID (not a valid schema)\n", r.Path)
+				break
+			}
 			b.WriteString(validateIndentRest(r.Error))
 			fmt.Fprintf(&b, "%s: INVALID (cannot be loaded)\n", r.Path)
 		}
@@ -225,7 +276,5 @@ func writeValidateJSON(out io.Writer, results []*validation.Result, sum validate
 			Failures: r.Failures(), ValidationFailures: r.Validation,
 		})
 	}
-	enc := json.NewEncoder(out)
-	enc.SetIndent("", "  ")
-	return enc.Encode(doc)
+	return writeJSON(out, doc)
 }

@@ -127,3 +127,35 @@ assertions:
 		t.Errorf("stderr %q, want the lint warning with its YAML line", stderr)
 	}
 }
+
+// TestValidateSchemaFile: a bare schema file is validated as zed validate
+// does, not read as YAML.
+func TestValidateSchemaFile(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.zed")
+	if err := os.WriteFile(bad, []byte("definition user {}\ndefinition doc {\n\trelation viewer: usr\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		file   string
+		code   int
+		stdout string
+	}{
+		{"testdata/validate/model.zed", exitOK, "testdata/validate/model.zed: passed (a valid schema; no relationships or assertions)\n1 file: 1 passed"},
+		{bad, exitError3, bad + ":3:19: unknown definition \"usr\" (did you mean \"user\"?)\n" + bad + ": INVALID (not a valid schema)\n"},
+		{filepath.Join(dir, "nosuch.zed"), exitError3, "no such file"},
+	}
+	for _, tt := range tests {
+		code, stdout, stderr := reach(t, "", "validate", tt.file)
+		if code != tt.code || !strings.Contains(stdout, tt.stdout) {
+			t.Errorf("validate %s: exit %d, stdout %q (stderr %q)\nwant exit %d and %q", tt.file, code, stdout, stderr, tt.code, tt.stdout)
+		}
+		if strings.Contains(stdout+stderr, "yaml") {
+			t.Errorf("validate %s: read as YAML: %s%s", tt.file, stdout, stderr)
+		}
+	}
+	// A schema file beside validation files: each checked as what it is.
+	if code, stdout, _ := reach(t, "", "validate", "testdata/validate/model.zed", "testdata/validate/pass.yaml"); code != exitOK || !strings.Contains(stdout, "2 files: 2 passed") {
+		t.Errorf("model.zed and pass.yaml: exit %d, stdout %q", code, stdout)
+	}
+}
