@@ -57,7 +57,15 @@ flight finish, then the store is closed.
 Request limits (defaults follow SpiceDB's): at most 1000 updates and 1000
 preconditions per write, 1000 items per bulk check, limits of at most 1000 for
 reads, lookups and deletes, 10000 per export batch, 4 MiB per message, 1000
-concurrent requests per connection, 30s per unary request.`,
+concurrent requests per connection, 30s per unary request.
+
+The HTTP gateway checks the key from a request's headers before reading its
+body, and bounds slow clients: --http-read-timeout (default 30s) to read a
+whole request, --http-write-timeout (default 60s, keep it above
+--request-timeout) from the end of the headers to the end of the answer
+(Watch streams excepted), --http-idle-timeout (default 2m) for a kept-alive
+connection between requests, and --http-max-connections (default 1000)
+connections at once; further ones wait to be accepted.`,
 		Example: `  reach serve --preshared-key "$KEY"
   REACH_PRESHARED_KEY=secret reach serve --grpc-addr 127.0.0.1:50051 --http-addr 127.0.0.1:8443
   reach serve --insecure-no-auth --in-memory`,
@@ -85,6 +93,10 @@ concurrent requests per connection, 30s per unary request.`,
 	f.IntVar(&o.limits.MaxMessageBytes, "max-message-bytes", server.DefaultMaxMessageBytes, "largest request message, in bytes")
 	f.DurationVar(&o.limits.RequestTimeout, "request-timeout", server.DefaultRequestTimeout, "longest a unary request may run")
 	f.Uint32Var(&o.limits.MaxConcurrentStreams, "max-concurrent-streams", server.DefaultMaxConcurrentStreams, "most requests one connection runs at once")
+	f.DurationVar(&o.limits.HTTPReadTimeout, "http-read-timeout", server.DefaultHTTPReadTimeout, "longest the HTTP gateway takes to read one request, headers and body")
+	f.DurationVar(&o.limits.HTTPWriteTimeout, "http-write-timeout", server.DefaultHTTPWriteTimeout, "longest an HTTP request may take from the end of its headers to the end of its answer (Watch streams excepted)")
+	f.DurationVar(&o.limits.HTTPIdleTimeout, "http-idle-timeout", server.DefaultHTTPIdleTimeout, "longest a kept-alive HTTP connection waits for its next request")
+	f.IntVar(&o.limits.MaxHTTPConnections, "http-max-connections", server.DefaultMaxHTTPConnections, "most HTTP connections open at once (more wait to be accepted)")
 	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", server.DefaultShutdownTimeout, "longest a graceful shutdown waits for requests in flight")
 	f.IntVar(&o.cacheSize, "cache-size", 0, "entries of the check cache (0: the engine's default; <0: off)")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
