@@ -48,8 +48,9 @@ type Limits struct {
 	MaxExportBatch int
 	// MaxMessageBytes is the largest message received.
 	MaxMessageBytes int
-	// RequestTimeout bounds a unary request that has no earlier deadline
-	// (streams are not bounded).
+	// RequestTimeout bounds a request that has no earlier deadline: a unary
+	// call, or a stream (but Watch, long-lived by design) from its start to
+	// its last message.
 	RequestTimeout time.Duration
 	// MaxConcurrentStreams is the most requests one connection runs at once.
 	MaxConcurrentStreams uint32
@@ -462,21 +463,69 @@ func (s *Server) unaryInterceptor(ctx context.Context, req any, info *grpc.Unary
 	return resp, err
 }
 
+// longLived are the streams that run until the client or the server ends
+// them, exempt from the request timeout.
+var longLived = map[string]bool{
+	v1.WatchService_Watch_FullMethodName: true,
+	healthpb.Health_Watch_FullMethodName: true,
+}
+
 func (s *Server) streamInterceptor(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 	start := time.Now()
 	err := s.authenticate(ss.Context(), info.FullMethod)
 	if err == nil {
-		err = handler(srv, &validatingStream{ServerStream: ss})
+		st := &serverStream{ServerStream: ss, ctx: ss.Context()}
+		if !longLived[info.FullMethod] {
+			var cancel context.CancelFunc
+			st.ctx, cancel = context.WithTimeout(st.ctx, s.cfg.Limits.RequestTimeout)
+			defer cancel()
+			st.bounded = info.IsClientStream
+		}
+		err = handler(srv, st)
 	}
 	s.observe(ss.Context(), info.FullMethod, start, err)
 	return err
 }
 
-// validatingStream validates every message received.
-type validatingStream struct{ grpc.ServerStream }
+// serverStream is a stream under the request deadline (its ctx): once the
+// deadline passes, sending fails, and so does receiving (which gRPC would
+// otherwise let block until the client sends or goes away). It validates
+// every message received.
+type serverStream struct {
+	grpc.ServerStream
+	ctx context.Context
+	// bounded: a receive waits at most until ctx ends (client streams).
+	bounded bool
+}
 
-func (v *validatingStream) RecvMsg(m any) error {
-	if err := v.ServerStream.RecvMsg(m); err != nil {
+func (v *serverStream) Context() context.Context { return v.ctx }
+
+func (v *serverStream) SendMsg(m any) error {
+	if err := v.ctx.Err(); err != nil {
+		return status.FromContextError(err).Err()
+	}
+	return v.ServerStream.SendMsg(m)
+}
+
+func (v *serverStream) RecvMsg(m any) error {
+	if err := v.ctx.Err(); err != nil {
+		return status.FromContextError(err).Err()
+	}
+	var err error
+	if v.bounded {
+		// The receive left waiting when ctx ends returns when the handler
+		// does (gRPC then ends the stream); nothing receives meanwhile.
+		done := make(chan error, 1)
+		go func() { done <- v.ServerStream.RecvMsg(m) }()
+		select {
+		case err = <-done:
+		case <-v.ctx.Done():
+			return status.FromContextError(v.ctx.Err()).Err()
+		}
+	} else {
+		err = v.ServerStream.RecvMsg(m)
+	}
+	if err != nil {
 		return err
 	}
 	return validate(m)

@@ -57,7 +57,8 @@ flight finish, then the store is closed.
 Request limits (defaults follow SpiceDB's): at most 1000 updates and 1000
 preconditions per write, 1000 items per bulk check, limits of at most 1000 for
 reads, lookups and deletes, 10000 per export batch, 4 MiB per message, 1000
-concurrent requests per connection, 30s per unary request.
+concurrent requests per connection, 30s per request (streams included, from
+the first message to the last, but Watch).
 
 The HTTP gateway checks the key from a request's headers before reading its
 body, and bounds slow clients: --http-read-timeout (default 30s) to read a
@@ -91,7 +92,7 @@ connections at once; further ones wait to be accepted.`,
 	f.IntVar(&o.limits.MaxDeleteLimit, "max-delete-relationships-limit", server.DefaultMaxDeleteLimit, "largest limit of DeleteRelationships")
 	f.IntVar(&o.limits.MaxExportBatch, "max-bulk-export-relationships-limit", server.DefaultMaxExportBatch, "largest (and default) batch of ExportBulkRelationships")
 	f.IntVar(&o.limits.MaxMessageBytes, "max-message-bytes", server.DefaultMaxMessageBytes, "largest request message, in bytes")
-	f.DurationVar(&o.limits.RequestTimeout, "request-timeout", server.DefaultRequestTimeout, "longest a unary request may run")
+	f.DurationVar(&o.limits.RequestTimeout, "request-timeout", server.DefaultRequestTimeout, "longest a request may run, streams included (but Watch)")
 	f.Uint32Var(&o.limits.MaxConcurrentStreams, "max-concurrent-streams", server.DefaultMaxConcurrentStreams, "most requests one connection runs at once")
 	f.DurationVar(&o.limits.HTTPReadTimeout, "http-read-timeout", server.DefaultHTTPReadTimeout, "longest the HTTP gateway takes to read one request, headers and body")
 	f.DurationVar(&o.limits.HTTPWriteTimeout, "http-write-timeout", server.DefaultHTTPWriteTimeout, "longest an HTTP request may take from the end of its headers to the end of its answer (Watch streams excepted)")
