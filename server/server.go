@@ -30,7 +30,8 @@ import (
 )
 
 // Limits bound what one request may ask. The zero value of a field takes
-// its default (the Default* constants), which follow SpiceDB's.
+// its default (the Default* constants), which follow SpiceDB's; a negative
+// one is refused.
 type Limits struct {
 	// MaxCheckItems is the most items of one CheckBulkPermissions.
 	MaxCheckItems int
@@ -90,9 +91,35 @@ const (
 	DefaultShutdownTimeout = 15 * time.Second
 )
 
+// check refuses a negative limit.
+func (l *Limits) check() error {
+	for _, v := range []struct {
+		name  string
+		value int64
+	}{
+		{"MaxCheckItems", int64(l.MaxCheckItems)},
+		{"MaxPreconditions", int64(l.MaxPreconditions)},
+		{"MaxReadLimit", int64(l.MaxReadLimit)},
+		{"MaxLookupLimit", int64(l.MaxLookupLimit)},
+		{"MaxDeleteLimit", int64(l.MaxDeleteLimit)},
+		{"MaxExportBatch", int64(l.MaxExportBatch)},
+		{"MaxMessageBytes", int64(l.MaxMessageBytes)},
+		{"RequestTimeout", int64(l.RequestTimeout)},
+		{"HTTPReadTimeout", int64(l.HTTPReadTimeout)},
+		{"HTTPWriteTimeout", int64(l.HTTPWriteTimeout)},
+		{"HTTPIdleTimeout", int64(l.HTTPIdleTimeout)},
+		{"MaxHTTPConnections", int64(l.MaxHTTPConnections)},
+	} {
+		if v.value < 0 {
+			return fmt.Errorf("limit %s cannot be negative", v.name)
+		}
+	}
+	return nil
+}
+
 func (l *Limits) setDefaults() {
 	def := func(v *int, d int) {
-		if *v <= 0 {
+		if *v == 0 {
 			*v = d
 		}
 	}
@@ -105,7 +132,7 @@ func (l *Limits) setDefaults() {
 	def(&l.MaxMessageBytes, DefaultMaxMessageBytes)
 	def(&l.MaxHTTPConnections, DefaultMaxHTTPConnections)
 	dur := func(v *time.Duration, d time.Duration) {
-		if *v <= 0 {
+		if *v == 0 {
 			*v = d
 		}
 	}
@@ -179,8 +206,14 @@ func New(store *tuples.Store, eng *engine.Engine, cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if cfg.ShutdownTimeout <= 0 {
+	if cfg.ShutdownTimeout < 0 {
+		return nil, errors.New("the shutdown timeout cannot be negative")
+	}
+	if cfg.ShutdownTimeout == 0 {
 		cfg.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if err := cfg.Limits.check(); err != nil {
+		return nil, err
 	}
 	cfg.Limits.setDefaults()
 	s := &Server{store: store, eng: eng, cfg: cfg, log: cfg.Logger, health: health.NewServer()}

@@ -129,8 +129,11 @@ func runServe(cmd *cobra.Command, o serveOptions) error {
 	case o.grpcAddr == "":
 		return usagef("--grpc-addr cannot be empty")
 	}
+	if err := checkServeNumbers(o); err != nil {
+		return err
+	}
 	if o.insecureNoAuth {
-		for _, a := range []struct{ flag, addr string }{{"--grpc-addr", o.grpcAddr}, {"--http-addr", o.httpAddr}} {
+		for _, a := range []struct{ flag, addr string }{{"--grpc-addr", o.grpcAddr}, {"--http-addr", o.httpAddr}, {"--metrics-addr", o.metricsAddr}} {
 			if a.addr != "" && !isLoopback(a.addr) {
 				return usagef("--insecure-no-auth serves only on loopback addresses, not %s %s", a.flag, a.addr)
 			}
@@ -204,6 +207,40 @@ func runServe(cmd *cobra.Command, o serveOptions) error {
 	defer stop()
 	if err := srv.Run(ctx, ln); err != nil {
 		return err
+	}
+	return nil
+}
+
+// checkServeNumbers refuses negative limits and timeouts (zero takes the
+// default; --cache-size has a meaning of its own below zero).
+func checkServeNumbers(o serveOptions) error {
+	l := o.limits
+	for _, v := range []struct {
+		flag  string
+		value int64
+		shown string
+	}{
+		{"--write-relationships-max-updates-per-call", int64(o.maxUpdates), ""},
+		{"--write-relationships-max-preconditions-per-call", int64(l.MaxPreconditions), ""},
+		{"--max-bulk-check-items", int64(l.MaxCheckItems), ""},
+		{"--max-read-relationships-limit", int64(l.MaxReadLimit), ""},
+		{"--max-lookup-resources-limit", int64(l.MaxLookupLimit), ""},
+		{"--max-delete-relationships-limit", int64(l.MaxDeleteLimit), ""},
+		{"--max-bulk-export-relationships-limit", int64(l.MaxExportBatch), ""},
+		{"--max-message-bytes", int64(l.MaxMessageBytes), ""},
+		{"--http-max-connections", int64(l.MaxHTTPConnections), ""},
+		{"--request-timeout", int64(l.RequestTimeout), l.RequestTimeout.String()},
+		{"--http-read-timeout", int64(l.HTTPReadTimeout), l.HTTPReadTimeout.String()},
+		{"--http-write-timeout", int64(l.HTTPWriteTimeout), l.HTTPWriteTimeout.String()},
+		{"--http-idle-timeout", int64(l.HTTPIdleTimeout), l.HTTPIdleTimeout.String()},
+		{"--shutdown-timeout", int64(o.shutdownTimeout), o.shutdownTimeout.String()},
+	} {
+		if v.value < 0 {
+			if v.shown == "" {
+				v.shown = fmt.Sprint(v.value)
+			}
+			return usagef("%s cannot be negative, not %s", v.flag, v.shown)
+		}
 	}
 	return nil
 }
