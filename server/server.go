@@ -273,6 +273,7 @@ func (s *Server) Run(ctx context.Context, ln Listeners) error {
 		}()
 	}
 	s.log.Info("serving gRPC", "addr", ln.GRPC.Addr().String(), "tls", s.cfg.TLS != nil, "auth", !s.cfg.InsecureNoAuth)
+	s.warnPlaintext("gRPC", ln.GRPC)
 	serve("gRPC", func() error { return s.grpc.Serve(ln.GRPC) })
 
 	var httpSrv, metricsSrv *http.Server
@@ -291,6 +292,7 @@ func (s *Server) Run(ctx context.Context, ln Listeners) error {
 		httpSrv.TLSConfig = s.cfg.TLS
 		s.log.Info("serving HTTP gateway", "addr", ln.HTTP.Addr().String(), "tls", s.cfg.TLS != nil,
 			"max_connections", s.cfg.Limits.MaxHTTPConnections)
+		s.warnPlaintext("HTTP gateway", ln.HTTP)
 		httpLn := netutil.LimitListener(ln.HTTP, s.cfg.Limits.MaxHTTPConnections)
 		serve("HTTP", func() error {
 			if s.cfg.TLS != nil {
@@ -316,6 +318,36 @@ func (s *Server) Run(ctx context.Context, ln Listeners) error {
 	wg.Wait()
 	s.log.Info("stopped")
 	return runErr
+}
+
+// warnPlaintext warns when the key would cross a network in plaintext: a
+// key is required, there is no TLS, and l is a TCP listener on an address
+// other than loopback (every interface included).
+func (s *Server) warnPlaintext(name string, l net.Listener) {
+	if s.cfg.InsecureNoAuth || s.cfg.TLS != nil || !onNetwork(l.Addr()) {
+		return
+	}
+	s.log.Warn("serving "+name+" without TLS on an address other than loopback: "+
+		"the preshared key and the data cross the network in plaintext (give a TLS certificate)",
+		"addr", l.Addr().String())
+}
+
+// onNetwork reports whether a is a TCP address other than loopback.
+func onNetwork(a net.Addr) bool {
+	switch a.Network() {
+	case "tcp", "tcp4", "tcp6":
+	default:
+		return false // unix sockets, in-memory listeners
+	}
+	host, _, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return true
+	}
+	if host == "localhost" {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip == nil || !ip.IsLoopback()
 }
 
 // shutdown stops the servers gracefully, within the shutdown timeout.
