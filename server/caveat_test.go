@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	v1 "github.com/authzed/authzed-go/proto/authzed/api/v1"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/structpb"
 )
 
@@ -60,5 +62,42 @@ definition document {
 		if res.GetPartialCaveatInfo() != nil {
 			t.Errorf("amount %v: partial caveat info %v on a definite answer", tt.amount, res.GetPartialCaveatInfo())
 		}
+	}
+}
+
+// Issue 12.8: an int beyond int64 (JSON numbers arrive as floats) is refused,
+// in a relationship's caveat context and in a check's, rather than clamped to
+// 2^63-1.
+func TestCaveatIntOutOfRange(t *testing.T) {
+	ts := startServer(t, testOptions{})
+	c := ts.client
+	ctx := testCtx(t)
+	mustWriteSchema(t, c, `caveat under(limit int, amount int) { amount < limit }
+definition user {}
+definition document {
+	relation viewer: user with under
+	permission view = viewer
+}`)
+	for _, huge := range []float64{99999999999999999999999, 1 << 63} {
+		caveatCtx, err := structpb.NewStruct(map[string]any{"limit": huge})
+		require.NoError(t, err)
+		r := rel(t, "document:d1#viewer@user:ana")
+		r.OptionalCaveat = &v1.ContextualizedCaveat{CaveatName: "under", Context: caveatCtx}
+		_, err = c.WriteRelationships(ctx, &v1.WriteRelationshipsRequest{Updates: []*v1.RelationshipUpdate{
+			{Operation: v1.RelationshipUpdate_OPERATION_TOUCH, Relationship: r},
+		}})
+		require.Error(t, err, "limit %v", huge)
+		require.Contains(t, status.Convert(err).Message(), "out of the range of int")
+	}
+	mustWrite(t, c, `document:d1#viewer@user:ana[under:{"limit":10}]`)
+	for _, huge := range []float64{99999999999999999999999, -(1 << 64), 1 << 63} {
+		checkCtx, err := structpb.NewStruct(map[string]any{"amount": huge})
+		require.NoError(t, err)
+		_, err = c.CheckPermission(ctx, &v1.CheckPermissionRequest{
+			Consistency: fully(), Resource: obj("document", "d1"), Permission: "view",
+			Subject: subj("user", "ana", ""), Context: checkCtx,
+		})
+		require.Error(t, err, "amount %v", huge)
+		require.Contains(t, status.Convert(err).Message(), "out of the range of int")
 	}
 }
