@@ -6,6 +6,7 @@ import (
 
 	v1 "github.com/authzed/authzed-go/proto/authzed/api/v1"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/structpb"
 )
@@ -97,7 +98,25 @@ definition document {
 			Consistency: fully(), Resource: obj("document", "d1"), Permission: "view",
 			Subject: subj("user", "ana", ""), Context: checkCtx,
 		})
-		require.Error(t, err, "amount %v", huge)
+		requireStatus(t, err, codes.InvalidArgument, "ERROR_REASON_CAVEAT_PARAMETER_TYPE_ERROR")
 		require.Contains(t, status.Convert(err).Message(), "out of the range of int")
 	}
+}
+
+// A caveat that fails at evaluation (here an integer overflow) is the
+// request's fault: InvalidArgument with SpiceDB's reason, not Internal.
+func TestCaveatEvaluationError(t *testing.T) {
+	ts := startServer(t, testOptions{})
+	c := ts.client
+	mustWriteSchema(t, c, `caveat over(a int) { a + 1 > 0 }
+definition user {}
+definition document {
+	relation viewer: user with over
+	permission view = viewer
+}`)
+	mustWrite(t, c, `document:d1#viewer@user:ana[over:{"a":"9223372036854775807"}]`)
+	_, err := c.CheckPermission(testCtx(t), &v1.CheckPermissionRequest{
+		Consistency: fully(), Resource: obj("document", "d1"), Permission: "view", Subject: subj("user", "ana", ""),
+	})
+	requireStatus(t, err, codes.InvalidArgument, "ERROR_REASON_CAVEAT_EVALUATION_ERROR")
 }

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/reach-authz/reach/caveats"
 	"github.com/reach-authz/reach/engine"
 	"github.com/reach-authz/reach/schema"
 	"github.com/reach-authz/reach/tuples"
@@ -52,6 +53,8 @@ func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 	var ve *tuples.ValidationError
 	var pe *tuples.ParseError
 	var el schema.ErrorList
+	var cpe *caveats.ParameterTypeError
+	var cee *caveats.EvaluationError
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
 		return status.Error(codes.DeadlineExceeded, err.Error())
@@ -74,6 +77,17 @@ func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 		return withReason(codes.InvalidArgument, v1.ErrorReason_ERROR_REASON_TOO_MANY_UPDATES_IN_REQUEST, nil, "%s", err)
 	case errors.Is(err, tuples.ErrDuplicateUpdate):
 		return withReason(codes.InvalidArgument, v1.ErrorReason_ERROR_REASON_UPDATES_ON_SAME_RELATIONSHIP, nil, "%s", err)
+	case errors.As(err, &cpe):
+		// A check's context of the wrong type for a caveat parameter (a
+		// relationship's is refused on write, as a ValidationError).
+		md := map[string]string{"caveat_name": cpe.Caveat}
+		if cpe.Param != "" {
+			md["parameter_name"] = cpe.Param
+		}
+		return withReason(codes.InvalidArgument, v1.ErrorReason_ERROR_REASON_CAVEAT_PARAMETER_TYPE_ERROR, md, "%s", err)
+	case errors.As(err, &cee):
+		return withReason(codes.InvalidArgument, v1.ErrorReason_ERROR_REASON_CAVEAT_EVALUATION_ERROR,
+			map[string]string{"caveat_name": cee.Caveat}, "%s", err)
 	case errors.As(err, &ve):
 		// Classified by the caller when it has the schema; otherwise the
 		// generic answer for a relationship the schema refuses.
