@@ -524,6 +524,7 @@ func (s *Server) unaryInterceptor(ctx context.Context, req any, info *grpc.Unary
 		defer cancel()
 		return handler(ctx, req)
 	}()
+	err = boundStatus(err)
 	s.observe(ctx, info.FullMethod, start, err)
 	return resp, err
 }
@@ -548,6 +549,7 @@ func (s *Server) streamInterceptor(srv any, ss grpc.ServerStream, info *grpc.Str
 		}
 		err = handler(srv, st)
 	}
+	err = boundStatus(err)
 	s.observe(ss.Context(), info.FullMethod, start, err)
 	return err
 }
