@@ -85,7 +85,8 @@ connections at once; further ones wait to be accepted.`,
 	f.BoolVar(&o.inMemory, "in-memory", false, "serve an empty in-memory store instead of --data-dir (lost on exit)")
 	f.BoolVar(&o.syncWrites, "sync-writes", false, "make every write wait for fsync (survives a machine crash, not only a process crash)")
 	f.IntVar(&o.maxUpdates, "write-relationships-max-updates-per-call", tuples.DefaultMaxBatch, "most updates in one WriteRelationships")
-	f.IntVar(&o.limits.MaxPreconditions, "write-relationships-max-preconditions-per-call", server.DefaultMaxPreconditions, "most preconditions in one write or delete")
+	f.IntVar(&o.limits.MaxPreconditions, "update-relationships-max-preconditions-per-call", server.DefaultMaxPreconditions, "most preconditions in one write or delete")
+	f.IntVar(&o.limits.MaxPreconditions, "write-relationships-max-preconditions-per-call", server.DefaultMaxPreconditions, "alias of --update-relationships-max-preconditions-per-call")
 	f.IntVar(&o.limits.MaxCheckItems, "max-bulk-check-items", server.DefaultMaxCheckItems, "most items in one CheckBulkPermissions")
 	f.IntVar(&o.limits.MaxReadLimit, "max-read-relationships-limit", server.DefaultMaxReadLimit, "largest limit of ReadRelationships")
 	f.IntVar(&o.limits.MaxLookupLimit, "max-lookup-resources-limit", server.DefaultMaxLookupLimit, "largest limit of LookupResources")
@@ -221,7 +222,7 @@ func checkServeNumbers(o serveOptions) error {
 		shown string
 	}{
 		{"--write-relationships-max-updates-per-call", int64(o.maxUpdates), ""},
-		{"--write-relationships-max-preconditions-per-call", int64(l.MaxPreconditions), ""},
+		{"--update-relationships-max-preconditions-per-call", int64(l.MaxPreconditions), ""},
 		{"--max-bulk-check-items", int64(l.MaxCheckItems), ""},
 		{"--max-read-relationships-limit", int64(l.MaxReadLimit), ""},
 		{"--max-lookup-resources-limit", int64(l.MaxLookupLimit), ""},

@@ -47,6 +47,8 @@ func TestServeUsageErrors(t *testing.T) {
 		{"insecure on a public metrics address", []string{"--insecure-no-auth", "--metrics-addr", "0.0.0.0:9090"}, "not --metrics-addr 0.0.0.0:9090"},
 		{"negative message size", []string{"--preshared-key", "k", "--max-message-bytes", "-1"}, "--max-message-bytes cannot be negative, not -1"},
 		{"negative request timeout", []string{"--preshared-key", "k", "--request-timeout", "-5s"}, "--request-timeout cannot be negative, not -5s"},
+		{"negative preconditions (SpiceDB's name)", []string{"--preshared-key", "k", "--update-relationships-max-preconditions-per-call", "-1"}, "--update-relationships-max-preconditions-per-call cannot be negative"},
+		{"negative preconditions (alias)", []string{"--preshared-key", "k", "--write-relationships-max-preconditions-per-call", "-1"}, "cannot be negative"},
 		{"negative limit", []string{"--preshared-key", "k", "--max-read-relationships-limit", "-1"}, "--max-read-relationships-limit cannot be negative"},
 		{"negative http timeout", []string{"--preshared-key", "k", "--http-read-timeout", "-1s"}, "--http-read-timeout cannot be negative"},
 		{"negative connections", []string{"--preshared-key", "k", "--http-max-connections", "-3"}, "--http-max-connections cannot be negative"},
