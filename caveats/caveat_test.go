@@ -203,7 +203,7 @@ func TestEvaluateErrors(t *testing.T) {
 			"evaluation error for caveat test: index out of bounds: 3", false},
 		{"missing map key", "m map<int>", "m.foo == 1", nil, map[string]any{"m": map[string]any{}},
 			"evaluation error for caveat test: no such key: foo", false},
-		{"overflow", "a int", "a + 1 > 0", nil, map[string]any{"a": 9223372036854775807.0},
+		{"overflow", "a int", "a + 1 > 0", nil, map[string]any{"a": "9223372036854775807"},
 			"evaluation error for caveat test: integer overflow", false},
 		{"division by zero", "a int", "1 / a == 1", nil, map[string]any{"a": 0.0},
 			"evaluation error for caveat test: division by zero", false},

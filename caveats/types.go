@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -229,8 +230,9 @@ func requireType[T any](value any) (any, error) {
 // convertNumber follows SpiceDB's convertNumericType: a value of the exact
 // Go type passes; a float64 or a string holding a number is read as a
 // big.Float, which must be integral for int and uint (and not negative for
-// uint). Out-of-range integers are clamped to int64, as SpiceDB's
-// big.Float.Int64 does (so uint values stop at 2^63-1 there too).
+// uint). Unlike SpiceDB, which clamps with big.Float.Int64 (so that
+// 99999999999999999999999 or 2^63 silently become 2^63-1, for uint too), an
+// integer out of the range of int64 (int) or uint64 (uint) is refused.
 func convertNumber[T int64 | uint64 | float64](value any) (any, error) {
 	if v, ok := value.(T); ok {
 		return v, nil
@@ -277,21 +279,43 @@ func convertNumber[T int64 | uint64 | float64](value any) (any, error) {
 		if !f.IsInt() {
 			return nil, fmt.Errorf("a int value is required, but found numeric value `%s`", f.String())
 		}
-		n, _ := f.Int64()
+		n, acc := f.Int64()
+		if acc != big.Exact {
+			return nil, fmt.Errorf("a int value is required, but found numeric value `%s`, out of the range of int (-2^63 to 2^63-1)", numberText(value))
+		}
 		return n, nil
 	case uint64:
 		if !f.IsInt() {
 			return nil, fmt.Errorf("a uint value is required, but found numeric value `%s`", f.String())
 		}
-		n, _ := f.Int64()
-		if n < 0 {
+		if f.Sign() < 0 {
 			return nil, fmt.Errorf("a uint value is required, but found int64 value `%s`", f.String())
 		}
-		return uint64(n), nil
+		n, acc := f.Uint64()
+		if acc != big.Exact {
+			return nil, fmt.Errorf("a uint value is required, but found numeric value `%s`, out of the range of uint (0 to 2^64-1)", numberText(value))
+		}
+		return n, nil
 	default:
 		n, _ := f.Float64()
 		return n, nil
 	}
+}
+
+// numberText shows a number that convertNumber refuses as it was given (a
+// float in its shortest form), at most 100 characters of it.
+func numberText(value any) string {
+	var s string
+	switch v := value.(type) {
+	case float64:
+		s = strconv.FormatFloat(v, 'g', -1, 64)
+	default:
+		s = fmt.Sprint(v)
+	}
+	if len(s) > 100 {
+		s = s[:100] + "…"
+	}
+	return s
 }
 
 func convertBytes(value any) (any, error) {

@@ -57,6 +57,11 @@ func (p *permissionsService) ImportBulkRelationships(stream grpc.ClientStreaming
 	pr.CloseWithError(errors.New("import ended"))
 	<-done
 	if err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			// The deadline passed or the client left: a receive failed
+			// for it, which the store reports as a fault of its line.
+			return s.status(ctx, cerr)
+		}
 		var le *tuples.LineError
 		if errors.As(err, &le) {
 			var ve *tuples.ValidationError

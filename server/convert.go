@@ -155,6 +155,11 @@ func expandToProto(n *engine.ExpandNode) *v1.PermissionRelationshipTree {
 // errBadCursor is wrapped by the errors of the server's own cursors.
 var errBadCursor = errors.New("invalid cursor")
 
+// errRevisionZero refuses a cursor at revision 0. A cursor follows a
+// result, and revision 0, the empty store before any write, has none; so
+// such a cursor is forged, and the store would take its 0 for "the head".
+var errRevisionZero = fmt.Errorf("%w: it names revision 0, which holds nothing to continue", errBadCursor)
+
 // pageCursor is the server's cursor for ReadRelationships and
 // ExportBulkRelationships. The store hands out a cursor only at the end of
 // a page, while the API puts one after every result; so a result's cursor
@@ -189,6 +194,9 @@ func decodePageCursor(c *v1.Cursor) (pageCursor, error) {
 	rev, err := tuples.ParseToken(parts[0])
 	if err != nil {
 		return pageCursor{}, fmt.Errorf("%w: %v", errBadCursor, err)
+	}
+	if rev == 0 {
+		return pageCursor{}, errRevisionZero
 	}
 	skip, err := strconv.Atoi(parts[1])
 	if err != nil || skip < 0 {
@@ -227,6 +235,9 @@ func decodeLookupCursor(c *v1.Cursor) (lookupCursor, error) {
 	rev, err := tuples.ParseToken(tok)
 	if err != nil {
 		return lookupCursor{}, fmt.Errorf("%w: %v", errBadCursor, err)
+	}
+	if rev == 0 {
+		return lookupCursor{}, errRevisionZero
 	}
 	return lookupCursor{Revision: rev, After: after}, nil
 }

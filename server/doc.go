@@ -35,6 +35,17 @@
 // between two reads of the change log, and sends checkpoints per revision
 // (as SpiceDB's in-memory datastore) but none on a timer.
 //
+// Every request, streams included, is bounded by Limits.RequestTimeout, but
+// Watch; SpiceDB bounds a stream by the time between two messages instead
+// (--streaming-api-response-delay-timeout), so a long export or lookup here
+// continues from its last cursor in a new call. Error messages quote at most
+// 100 characters of any input. A caveat int or uint out of range is refused
+// (SpiceDB clamps it to 2^63-1). A cursor naming revision 0 is refused.
+//
+// The HTTP gateway checks the key from a request's headers before it reads
+// the body, and bounds slow clients with read, write (Watch excepted) and
+// idle timeouts and a cap on open connections (Limits.HTTP*).
+//
 // The server also runs the gRPC health service, Prometheus metrics on an
 // address of their own, and structured logs through log/slog; Run shuts down
 // gracefully when its context ends. The command `reach serve` wraps it.

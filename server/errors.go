@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"unicode"
 
 	v1 "github.com/authzed/authzed-go/proto/authzed/api/v1"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/reach-authz/reach/caveats"
 	"github.com/reach-authz/reach/datastore"
 	"github.com/reach-authz/reach/engine"
 	"github.com/reach-authz/reach/schema"
@@ -38,12 +40,71 @@ func invalidArgument(format string, args ...any) error {
 	return status.Errorf(codes.InvalidArgument, format, args...)
 }
 
+// Error messages quote the input at fault, and an input can be megabytes:
+// an identifier in a schema, a token, a caveat context value. gRPC sends the
+// message in a header, which clients cap (grpc-go drops the whole connection
+// past 16 KiB), and logs repeat it. So a message keeps at most maxQuoted
+// characters of any unbroken run of text (an identifier, a quoted value),
+// followed by "…", and at most about maxMessage bytes in all.
+const (
+	maxQuoted  = 100
+	maxMessage = 4 << 10
+)
+
+// boundMessage shortens msg to the bounds above.
+func boundMessage(msg string) string {
+	if len(msg) <= maxQuoted {
+		return msg
+	}
+	var b strings.Builder
+	run := 0 // characters in the current run without spaces
+	for _, r := range msg {
+		if unicode.IsSpace(r) {
+			run = 0
+		} else if run++; run > maxQuoted {
+			if run == maxQuoted+1 {
+				b.WriteString("…")
+			}
+			continue
+		}
+		if b.Len() >= maxMessage {
+			b.WriteString("…")
+			break
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// boundStatus is err as the status the client gets, its message bounded by
+// boundMessage (code and details kept).
+func boundStatus(err error) error {
+	if err == nil {
+		return nil
+	}
+	st, ok := status.FromError(err)
+	if !ok {
+		st = status.FromContextError(err) // as gRPC converts what a handler returns
+	}
+	msg := boundMessage(st.Message())
+	if msg == st.Message() {
+		return st.Err()
+	}
+	p := st.Proto()
+	p.Message = msg
+	return status.FromProto(p).Err()
+}
+
 // toStatus turns an error of the engine or the store into the gRPC status
 // SpiceDB returns for the same fault (see DESIGN.md, "Semantics worth
 // knowing", and SpiceDB's internal/services/shared/errors.go). Errors that
 // already are statuses pass through; anything unexpected is logged and
-// becomes Internal.
+// becomes Internal. The message is bounded (boundStatus).
 func toStatus(ctx context.Context, log *slog.Logger, err error) error {
+	return boundStatus(classify(ctx, log, err))
+}
+
+func classify(ctx context.Context, log *slog.Logger, err error) error {
 	if err == nil {
 		return nil
 	}
@@ -53,6 +114,8 @@ func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 	var ve *tuples.ValidationError
 	var pe *tuples.ParseError
 	var el schema.ErrorList
+	var cpe *caveats.ParameterTypeError
+	var cee *caveats.EvaluationError
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
 		return status.Error(codes.DeadlineExceeded, err.Error())
@@ -75,6 +138,17 @@ func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 		return withReason(codes.InvalidArgument, v1.ErrorReason_ERROR_REASON_TOO_MANY_UPDATES_IN_REQUEST, nil, "%s", err)
 	case errors.Is(err, tuples.ErrDuplicateUpdate):
 		return withReason(codes.InvalidArgument, v1.ErrorReason_ERROR_REASON_UPDATES_ON_SAME_RELATIONSHIP, nil, "%s", err)
+	case errors.As(err, &cpe):
+		// A check's context of the wrong type for a caveat parameter (a
+		// relationship's is refused on write, as a ValidationError).
+		md := map[string]string{"caveat_name": cpe.Caveat}
+		if cpe.Param != "" {
+			md["parameter_name"] = cpe.Param
+		}
+		return withReason(codes.InvalidArgument, v1.ErrorReason_ERROR_REASON_CAVEAT_PARAMETER_TYPE_ERROR, md, "%s", err)
+	case errors.As(err, &cee):
+		return withReason(codes.InvalidArgument, v1.ErrorReason_ERROR_REASON_CAVEAT_EVALUATION_ERROR,
+			map[string]string{"caveat_name": cee.Caveat}, "%s", err)
 	case errors.As(err, &ve):
 		// Classified by the caller when it has the schema; otherwise the
 		// generic answer for a relationship the schema refuses.
@@ -114,7 +188,7 @@ func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 		log.WarnContext(ctx, "datastore unavailable", "err", err)
 		return status.Errorf(codes.Unavailable, "%s", err)
 	}
-	log.ErrorContext(ctx, "unexpected error", "err", err)
+	log.ErrorContext(ctx, "unexpected error", "err", boundMessage(err.Error()))
 	return status.Errorf(codes.Internal, "internal error: %s", err)
 }
 

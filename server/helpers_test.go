@@ -64,6 +64,9 @@ type testOptions struct {
 	engine engine.Options
 	cfg    Config
 	dir    string // on-disk store when set
+	// wrapHTTP, when set, wraps the HTTP listener (to watch what the
+	// server reads).
+	wrapHTTP func(net.Listener) net.Listener
 }
 
 func startServer(t testing.TB, o testOptions) *testServer {
@@ -89,7 +92,11 @@ func startServer(t testing.TB, o testOptions) *testServer {
 		return l
 	}
 	ln := Listeners{GRPC: listen(), HTTP: listen(), Metrics: listen()}
-	ts := &testServer{Server: srv, store: st, grpcAddr: ln.GRPC.Addr().String(), httpAddr: ln.HTTP.Addr().String(), metricsAddr: ln.Metrics.Addr().String()}
+	httpAddr := ln.HTTP.Addr().String()
+	if o.wrapHTTP != nil {
+		ln.HTTP = o.wrapHTTP(ln.HTTP)
+	}
+	ts := &testServer{Server: srv, store: st, grpcAddr: ln.GRPC.Addr().String(), httpAddr: httpAddr, metricsAddr: ln.Metrics.Addr().String()}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(ctx, ln) }()

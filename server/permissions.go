@@ -303,6 +303,17 @@ const readPage = 1000
 // of them (0: all), calling send with each and the cursor that continues
 // after it.
 func (s *Server) readPages(ctx context.Context, f tuples.Filter, start pageCursor, limit int, send func(tuples.Relationship, pageCursor) error) error {
+	if start.Revision == 0 && start.Store == "" {
+		// A read at revision 0 (a token naming it, or the head of an
+		// empty store) reads the empty store, if still readable; the
+		// store takes revision 0 for the head.
+		sn, err := s.store.Snapshot(ctx, 0)
+		if err != nil {
+			return s.status(ctx, err)
+		}
+		sn.Close()
+		return nil
+	}
 	cur := start
 	sent := 0
 	for {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	v1 "github.com/authzed/authzed-go/proto/authzed/api/v1"
+	"golang.org/x/net/netutil"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -30,7 +31,8 @@ import (
 )
 
 // Limits bound what one request may ask. The zero value of a field takes
-// its default (the Default* constants), which follow SpiceDB's.
+// its default (the Default* constants), which follow SpiceDB's; a negative
+// one is refused.
 type Limits struct {
 	// MaxCheckItems is the most items of one CheckBulkPermissions.
 	MaxCheckItems int
@@ -48,11 +50,26 @@ type Limits struct {
 	MaxExportBatch int
 	// MaxMessageBytes is the largest message received.
 	MaxMessageBytes int
-	// RequestTimeout bounds a unary request that has no earlier deadline
-	// (streams are not bounded).
+	// RequestTimeout bounds a request that has no earlier deadline: a unary
+	// call, or a stream (but Watch, long-lived by design) from its start to
+	// its last message.
 	RequestTimeout time.Duration
 	// MaxConcurrentStreams is the most requests one connection runs at once.
 	MaxConcurrentStreams uint32
+
+	// HTTPReadTimeout bounds reading one HTTP request, headers and body
+	// (the headers alone get at most 10s).
+	HTTPReadTimeout time.Duration
+	// HTTPWriteTimeout bounds one HTTP request from the end of its headers
+	// to the end of its response, except a Watch stream (long-lived by
+	// design). Keep it above RequestTimeout.
+	HTTPWriteTimeout time.Duration
+	// HTTPIdleTimeout is how long a kept-alive HTTP connection may wait for
+	// its next request.
+	HTTPIdleTimeout time.Duration
+	// MaxHTTPConnections is the most HTTP connections open at once; further
+	// ones wait to be accepted until one closes.
+	MaxHTTPConnections int
 }
 
 // Defaults of Limits.
@@ -66,14 +83,44 @@ const (
 	DefaultMaxMessageBytes      = 4 << 20
 	DefaultRequestTimeout       = 30 * time.Second
 	DefaultMaxConcurrentStreams = 1000
+	DefaultHTTPReadTimeout      = 30 * time.Second
+	DefaultHTTPWriteTimeout     = 60 * time.Second
+	DefaultHTTPIdleTimeout      = 120 * time.Second
+	DefaultMaxHTTPConnections   = 1000
 	// DefaultShutdownTimeout is how long a graceful shutdown waits for
 	// requests in flight.
 	DefaultShutdownTimeout = 15 * time.Second
 )
 
+// check refuses a negative limit.
+func (l *Limits) check() error {
+	for _, v := range []struct {
+		name  string
+		value int64
+	}{
+		{"MaxCheckItems", int64(l.MaxCheckItems)},
+		{"MaxPreconditions", int64(l.MaxPreconditions)},
+		{"MaxReadLimit", int64(l.MaxReadLimit)},
+		{"MaxLookupLimit", int64(l.MaxLookupLimit)},
+		{"MaxDeleteLimit", int64(l.MaxDeleteLimit)},
+		{"MaxExportBatch", int64(l.MaxExportBatch)},
+		{"MaxMessageBytes", int64(l.MaxMessageBytes)},
+		{"RequestTimeout", int64(l.RequestTimeout)},
+		{"HTTPReadTimeout", int64(l.HTTPReadTimeout)},
+		{"HTTPWriteTimeout", int64(l.HTTPWriteTimeout)},
+		{"HTTPIdleTimeout", int64(l.HTTPIdleTimeout)},
+		{"MaxHTTPConnections", int64(l.MaxHTTPConnections)},
+	} {
+		if v.value < 0 {
+			return fmt.Errorf("limit %s cannot be negative", v.name)
+		}
+	}
+	return nil
+}
+
 func (l *Limits) setDefaults() {
 	def := func(v *int, d int) {
-		if *v <= 0 {
+		if *v == 0 {
 			*v = d
 		}
 	}
@@ -84,11 +131,29 @@ func (l *Limits) setDefaults() {
 	def(&l.MaxDeleteLimit, DefaultMaxDeleteLimit)
 	def(&l.MaxExportBatch, DefaultMaxExportBatch)
 	def(&l.MaxMessageBytes, DefaultMaxMessageBytes)
-	if l.RequestTimeout <= 0 {
-		l.RequestTimeout = DefaultRequestTimeout
+	def(&l.MaxHTTPConnections, DefaultMaxHTTPConnections)
+	dur := func(v *time.Duration, d time.Duration) {
+		if *v == 0 {
+			*v = d
+		}
 	}
+	dur(&l.RequestTimeout, DefaultRequestTimeout)
+	dur(&l.HTTPReadTimeout, DefaultHTTPReadTimeout)
+	dur(&l.HTTPWriteTimeout, DefaultHTTPWriteTimeout)
+	dur(&l.HTTPIdleTimeout, DefaultHTTPIdleTimeout)
 	if l.MaxConcurrentStreams == 0 {
 		l.MaxConcurrentStreams = DefaultMaxConcurrentStreams
+	}
+}
+
+// httpServer is an http.Server with the limits' timeouts. The write timeout
+// is set per request (see guardHTTP), so that a Watch stream can be exempt.
+func (l *Limits) httpServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: min(10*time.Second, l.HTTPReadTimeout),
+		ReadTimeout:       l.HTTPReadTimeout,
+		IdleTimeout:       l.HTTPIdleTimeout,
 	}
 }
 
@@ -142,8 +207,14 @@ func New(store datastore.Datastore, eng *engine.Engine, cfg Config) (*Server, er
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if cfg.ShutdownTimeout <= 0 {
+	if cfg.ShutdownTimeout < 0 {
+		return nil, errors.New("the shutdown timeout cannot be negative")
+	}
+	if cfg.ShutdownTimeout == 0 {
 		cfg.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if err := cfg.Limits.check(); err != nil {
+		return nil, err
 	}
 	cfg.Limits.setDefaults()
 	s := &Server{store: store, eng: eng, cfg: cfg, log: cfg.Logger, health: health.NewServer()}
@@ -203,6 +274,7 @@ func (s *Server) Run(ctx context.Context, ln Listeners) error {
 		}()
 	}
 	s.log.Info("serving gRPC", "addr", ln.GRPC.Addr().String(), "tls", s.cfg.TLS != nil, "auth", !s.cfg.InsecureNoAuth)
+	s.warnPlaintext("gRPC", ln.GRPC)
 	serve("gRPC", func() error { return s.grpc.Serve(ln.GRPC) })
 
 	var httpSrv, metricsSrv *http.Server
@@ -217,17 +289,22 @@ func (s *Server) Run(ctx context.Context, ln Listeners) error {
 			return err
 		}
 		defer closeGW()
-		httpSrv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, TLSConfig: s.cfg.TLS}
-		s.log.Info("serving HTTP gateway", "addr", ln.HTTP.Addr().String(), "tls", s.cfg.TLS != nil)
+		httpSrv = s.cfg.Limits.httpServer(h)
+		httpSrv.TLSConfig = s.cfg.TLS
+		s.log.Info("serving HTTP gateway", "addr", ln.HTTP.Addr().String(), "tls", s.cfg.TLS != nil,
+			"max_connections", s.cfg.Limits.MaxHTTPConnections)
+		s.warnPlaintext("HTTP gateway", ln.HTTP)
+		httpLn := netutil.LimitListener(ln.HTTP, s.cfg.Limits.MaxHTTPConnections)
 		serve("HTTP", func() error {
 			if s.cfg.TLS != nil {
-				return httpSrv.ServeTLS(ln.HTTP, "", "")
+				return httpSrv.ServeTLS(httpLn, "", "")
 			}
-			return httpSrv.Serve(ln.HTTP)
+			return httpSrv.Serve(httpLn)
 		})
 	}
 	if ln.Metrics != nil {
-		metricsSrv = &http.Server{Handler: s.metrics.handler(), ReadHeaderTimeout: 10 * time.Second}
+		metricsSrv = s.cfg.Limits.httpServer(s.metrics.handler())
+		metricsSrv.WriteTimeout = s.cfg.Limits.HTTPWriteTimeout
 		s.log.Info("serving metrics", "addr", ln.Metrics.Addr().String())
 		serve("metrics", func() error { return metricsSrv.Serve(ln.Metrics) })
 	}
@@ -242,6 +319,36 @@ func (s *Server) Run(ctx context.Context, ln Listeners) error {
 	wg.Wait()
 	s.log.Info("stopped")
 	return runErr
+}
+
+// warnPlaintext warns when the key would cross a network in plaintext: a
+// key is required, there is no TLS, and l is a TCP listener on an address
+// other than loopback (every interface included).
+func (s *Server) warnPlaintext(name string, l net.Listener) {
+	if s.cfg.InsecureNoAuth || s.cfg.TLS != nil || !onNetwork(l.Addr()) {
+		return
+	}
+	s.log.Warn("serving "+name+" without TLS on an address other than loopback: "+
+		"the preshared key and the data cross the network in plaintext (give a TLS certificate)",
+		"addr", l.Addr().String())
+}
+
+// onNetwork reports whether a is a TCP address other than loopback.
+func onNetwork(a net.Addr) bool {
+	switch a.Network() {
+	case "tcp", "tcp4", "tcp6":
+	default:
+		return false // unix sockets, in-memory listeners
+	}
+	host, _, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return true
+	}
+	if host == "localhost" {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip == nil || !ip.IsLoopback()
 }
 
 // shutdown stops the servers gracefully, within the shutdown timeout.
@@ -354,7 +461,16 @@ func (s *Server) authenticate(ctx context.Context, fullMethod string) error {
 		return nil
 	}
 	md, _ := metadata.FromIncomingContext(ctx)
-	vals := md.Get("authorization")
+	return s.checkKey(md.Get("authorization"))
+}
+
+// checkKey checks the values of the authorization header (gRPC metadata or
+// HTTP header) against the preshared keys: none or no bearer token is
+// Unauthenticated, a wrong key PermissionDenied.
+func (s *Server) checkKey(vals []string) error {
+	if s.cfg.InsecureNoAuth {
+		return nil
+	}
 	if len(vals) == 0 {
 		return status.Error(codes.Unauthenticated, "Request unauthenticated with bearer")
 	}
@@ -409,25 +525,80 @@ func (s *Server) unaryInterceptor(ctx context.Context, req any, info *grpc.Unary
 		defer cancel()
 		return handler(ctx, req)
 	}()
+	err = boundStatus(err)
 	s.observe(ctx, info.FullMethod, start, err)
 	return resp, err
+}
+
+// longLived are the streams exempt from the request timeout: those that run
+// until the client or the server ends them, and the export of a whole store,
+// whose length grows with the data (the client's own deadline bounds it, and
+// its cursor resumes it); the server only sends on it, so a stalled client
+// is held back by flow control, not by a blocked read.
+var longLived = map[string]bool{
+	v1.WatchService_Watch_FullMethodName:                          true,
+	healthpb.Health_Watch_FullMethodName:                          true,
+	v1.PermissionsService_ExportBulkRelationships_FullMethodName:  true,
+	v1.ExperimentalService_BulkExportRelationships_FullMethodName: true,
 }
 
 func (s *Server) streamInterceptor(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 	start := time.Now()
 	err := s.authenticate(ss.Context(), info.FullMethod)
 	if err == nil {
-		err = handler(srv, &validatingStream{ServerStream: ss})
+		st := &serverStream{ServerStream: ss, ctx: ss.Context()}
+		if !longLived[info.FullMethod] {
+			var cancel context.CancelFunc
+			st.ctx, cancel = context.WithTimeout(st.ctx, s.cfg.Limits.RequestTimeout)
+			defer cancel()
+			st.bounded = info.IsClientStream
+		}
+		err = handler(srv, st)
 	}
+	err = boundStatus(err)
 	s.observe(ss.Context(), info.FullMethod, start, err)
 	return err
 }
 
-// validatingStream validates every message received.
-type validatingStream struct{ grpc.ServerStream }
+// serverStream is a stream under the request deadline (its ctx): once the
+// deadline passes, sending fails, and so does receiving (which gRPC would
+// otherwise let block until the client sends or goes away). It validates
+// every message received.
+type serverStream struct {
+	grpc.ServerStream
+	ctx context.Context
+	// bounded: a receive waits at most until ctx ends (client streams).
+	bounded bool
+}
 
-func (v *validatingStream) RecvMsg(m any) error {
-	if err := v.ServerStream.RecvMsg(m); err != nil {
+func (v *serverStream) Context() context.Context { return v.ctx }
+
+func (v *serverStream) SendMsg(m any) error {
+	if err := v.ctx.Err(); err != nil {
+		return status.FromContextError(err).Err()
+	}
+	return v.ServerStream.SendMsg(m)
+}
+
+func (v *serverStream) RecvMsg(m any) error {
+	if err := v.ctx.Err(); err != nil {
+		return status.FromContextError(err).Err()
+	}
+	var err error
+	if v.bounded {
+		// The receive left waiting when ctx ends returns when the handler
+		// does (gRPC then ends the stream); nothing receives meanwhile.
+		done := make(chan error, 1)
+		go func() { done <- v.ServerStream.RecvMsg(m) }()
+		select {
+		case err = <-done:
+		case <-v.ctx.Done():
+			return status.FromContextError(v.ctx.Err()).Err()
+		}
+	} else {
+		err = v.ServerStream.RecvMsg(m)
+	}
+	if err != nil {
 		return err
 	}
 	return validate(m)

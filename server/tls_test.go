@@ -1,12 +1,14 @@
 package server
 
 import (
+	"bufio"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"math/big"
 	"net"
 	"net/http"
@@ -77,4 +79,70 @@ func TestTLS(t *testing.T) {
 	require.NoError(t, err)
 	defer hr.Body.Close()
 	require.Equal(t, http.StatusOK, hr.StatusCode)
+}
+
+// Over HTTP/2 (TLS) too, the read and write timeouts spare a Watch stream,
+// and a request without the key is refused.
+func TestHTTP2WatchOutlivesTimeouts(t *testing.T) {
+	cert, pool := selfSigned(t)
+	const timeout = 300 * time.Millisecond
+	ts := startServer(t, testOptions{cfg: Config{
+		TLS:    &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+		Limits: Limits{HTTPReadTimeout: timeout, HTTPWriteTimeout: timeout},
+	}})
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}}
+	post := func(path, key, body string) (*http.Response, error) {
+		req, err := http.NewRequest(http.MethodPost, "https://"+ts.httpAddr+path, strings.NewReader(body))
+		require.NoError(t, err)
+		if key != "" {
+			req.Header.Set("Authorization", "Bearer "+key)
+		}
+		return hc.Do(req)
+	}
+	schema, err := json.Marshal(map[string]string{"schema": testSchema})
+	require.NoError(t, err)
+	resp, err := post("/v1/schema/write", testKey, string(schema))
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, "HTTP/2.0", resp.Proto)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	resp, err = post("/v1/schema/read", "", `{}`)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+
+	type result struct {
+		resp *http.Response
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() { // the gateway sends the headers with the first change
+		resp, err := post("/v1/watch", testKey, `{}`)
+		done <- result{resp, err}
+	}()
+	time.Sleep(4 * timeout)
+	mustWrite(t, ts.dialTLS(t, pool), "document:d1#viewer@user:ana")
+	var res result
+	select {
+	case res = <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no answer to the watch")
+	}
+	require.NoError(t, res.err)
+	defer res.resp.Body.Close()
+	require.Equal(t, http.StatusOK, res.resp.StatusCode)
+	line, err := bufio.NewReader(res.resp.Body).ReadString('\n')
+	require.NoError(t, err)
+	require.Contains(t, line, `"objectId":"ana"`)
+}
+
+// dialTLS is a client with the right key over TLS.
+func (ts *testServer) dialTLS(t *testing.T, pool *x509.CertPool) *authzed.Client {
+	t.Helper()
+	c, err := authzed.NewClient(ts.grpcAddr,
+		grpc.WithTransportCredentials(credentials.NewClientTLSFromCert(pool, "")),
+		grpc.WithPerRPCCredentials(bearer(testKey)))
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	return c
 }

@@ -57,7 +57,16 @@ flight finish, then the store is closed.
 Request limits (defaults follow SpiceDB's): at most 1000 updates and 1000
 preconditions per write, 1000 items per bulk check, limits of at most 1000 for
 reads, lookups and deletes, 10000 per export batch, 4 MiB per message, 1000
-concurrent requests per connection, 30s per unary request.`,
+concurrent requests per connection, 30s per request (streams included, from
+the first message to the last, but Watch).
+
+The HTTP gateway checks the key from a request's headers before reading its
+body, and bounds slow clients: --http-read-timeout (default 30s) to read a
+whole request, --http-write-timeout (default 60s, keep it above
+--request-timeout) from the end of the headers to the end of the answer
+(Watch streams excepted), --http-idle-timeout (default 2m) for a kept-alive
+connection between requests, and --http-max-connections (default 1000)
+connections at once; further ones wait to be accepted.`,
 		Example: `  reach serve --preshared-key "$KEY"
   REACH_PRESHARED_KEY=secret reach serve --grpc-addr 127.0.0.1:50051 --http-addr 127.0.0.1:8443
   reach serve --insecure-no-auth --in-memory`,
@@ -76,15 +85,20 @@ concurrent requests per connection, 30s per unary request.`,
 	f.BoolVar(&o.inMemory, "in-memory", false, "serve an empty in-memory store instead of --data-dir (lost on exit)")
 	f.BoolVar(&o.syncWrites, "sync-writes", false, "make every write wait for fsync (survives a machine crash, not only a process crash)")
 	f.IntVar(&o.maxUpdates, "write-relationships-max-updates-per-call", tuples.DefaultMaxBatch, "most updates in one WriteRelationships")
-	f.IntVar(&o.limits.MaxPreconditions, "write-relationships-max-preconditions-per-call", server.DefaultMaxPreconditions, "most preconditions in one write or delete")
+	f.IntVar(&o.limits.MaxPreconditions, "update-relationships-max-preconditions-per-call", server.DefaultMaxPreconditions, "most preconditions in one write or delete")
+	f.IntVar(&o.limits.MaxPreconditions, "write-relationships-max-preconditions-per-call", server.DefaultMaxPreconditions, "alias of --update-relationships-max-preconditions-per-call")
 	f.IntVar(&o.limits.MaxCheckItems, "max-bulk-check-items", server.DefaultMaxCheckItems, "most items in one CheckBulkPermissions")
 	f.IntVar(&o.limits.MaxReadLimit, "max-read-relationships-limit", server.DefaultMaxReadLimit, "largest limit of ReadRelationships")
 	f.IntVar(&o.limits.MaxLookupLimit, "max-lookup-resources-limit", server.DefaultMaxLookupLimit, "largest limit of LookupResources")
 	f.IntVar(&o.limits.MaxDeleteLimit, "max-delete-relationships-limit", server.DefaultMaxDeleteLimit, "largest limit of DeleteRelationships")
 	f.IntVar(&o.limits.MaxExportBatch, "max-bulk-export-relationships-limit", server.DefaultMaxExportBatch, "largest (and default) batch of ExportBulkRelationships")
 	f.IntVar(&o.limits.MaxMessageBytes, "max-message-bytes", server.DefaultMaxMessageBytes, "largest request message, in bytes")
-	f.DurationVar(&o.limits.RequestTimeout, "request-timeout", server.DefaultRequestTimeout, "longest a unary request may run")
+	f.DurationVar(&o.limits.RequestTimeout, "request-timeout", server.DefaultRequestTimeout, "longest a request may run, streams included (but Watch)")
 	f.Uint32Var(&o.limits.MaxConcurrentStreams, "max-concurrent-streams", server.DefaultMaxConcurrentStreams, "most requests one connection runs at once")
+	f.DurationVar(&o.limits.HTTPReadTimeout, "http-read-timeout", server.DefaultHTTPReadTimeout, "longest the HTTP gateway takes to read one request, headers and body")
+	f.DurationVar(&o.limits.HTTPWriteTimeout, "http-write-timeout", server.DefaultHTTPWriteTimeout, "longest an HTTP request may take from the end of its headers to the end of its answer (Watch streams excepted)")
+	f.DurationVar(&o.limits.HTTPIdleTimeout, "http-idle-timeout", server.DefaultHTTPIdleTimeout, "longest a kept-alive HTTP connection waits for its next request")
+	f.IntVar(&o.limits.MaxHTTPConnections, "http-max-connections", server.DefaultMaxHTTPConnections, "most HTTP connections open at once (more wait to be accepted)")
 	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", server.DefaultShutdownTimeout, "longest a graceful shutdown waits for requests in flight")
 	f.IntVar(&o.cacheSize, "cache-size", 0, "entries of the check cache (0: the engine's default; <0: off)")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
@@ -116,8 +130,11 @@ func runServe(cmd *cobra.Command, o serveOptions) error {
 	case o.grpcAddr == "":
 		return usagef("--grpc-addr cannot be empty")
 	}
+	if err := checkServeNumbers(o); err != nil {
+		return err
+	}
 	if o.insecureNoAuth {
-		for _, a := range []struct{ flag, addr string }{{"--grpc-addr", o.grpcAddr}, {"--http-addr", o.httpAddr}} {
+		for _, a := range []struct{ flag, addr string }{{"--grpc-addr", o.grpcAddr}, {"--http-addr", o.httpAddr}, {"--metrics-addr", o.metricsAddr}} {
 			if a.addr != "" && !isLoopback(a.addr) {
 				return usagef("--insecure-no-auth serves only on loopback addresses, not %s %s", a.flag, a.addr)
 			}
@@ -185,6 +202,40 @@ func runServe(cmd *cobra.Command, o serveOptions) error {
 	defer stop()
 	if err := srv.Run(ctx, ln); err != nil {
 		return err
+	}
+	return nil
+}
+
+// checkServeNumbers refuses negative limits and timeouts (zero takes the
+// default; --cache-size has a meaning of its own below zero).
+func checkServeNumbers(o serveOptions) error {
+	l := o.limits
+	for _, v := range []struct {
+		flag  string
+		value int64
+		shown string
+	}{
+		{"--write-relationships-max-updates-per-call", int64(o.maxUpdates), ""},
+		{"--update-relationships-max-preconditions-per-call", int64(l.MaxPreconditions), ""},
+		{"--max-bulk-check-items", int64(l.MaxCheckItems), ""},
+		{"--max-read-relationships-limit", int64(l.MaxReadLimit), ""},
+		{"--max-lookup-resources-limit", int64(l.MaxLookupLimit), ""},
+		{"--max-delete-relationships-limit", int64(l.MaxDeleteLimit), ""},
+		{"--max-bulk-export-relationships-limit", int64(l.MaxExportBatch), ""},
+		{"--max-message-bytes", int64(l.MaxMessageBytes), ""},
+		{"--http-max-connections", int64(l.MaxHTTPConnections), ""},
+		{"--request-timeout", int64(l.RequestTimeout), l.RequestTimeout.String()},
+		{"--http-read-timeout", int64(l.HTTPReadTimeout), l.HTTPReadTimeout.String()},
+		{"--http-write-timeout", int64(l.HTTPWriteTimeout), l.HTTPWriteTimeout.String()},
+		{"--http-idle-timeout", int64(l.HTTPIdleTimeout), l.HTTPIdleTimeout.String()},
+		{"--shutdown-timeout", int64(o.shutdownTimeout), o.shutdownTimeout.String()},
+	} {
+		if v.value < 0 {
+			if v.shown == "" {
+				v.shown = fmt.Sprint(v.value)
+			}
+			return usagef("%s cannot be negative, not %s", v.flag, v.shown)
+		}
 	}
 	return nil
 }
