@@ -134,6 +134,8 @@ func Analyze(ctx context.Context, store Store, rev tuples.Revision, old, cur *sc
 		resources: map[string][]string{},
 		done:      map[Rule]map[string]bool{},
 		pending:   map[Rule]map[string]bool{},
+		plans:     map[Rule]plan{},
+		memo:      map[lookupKey][]engine.FoundSubject{},
 	}
 	for i, p := range a.progs {
 		if p != nil {
@@ -145,6 +147,10 @@ func Analyze(ctx context.Context, store Store, rev tuples.Revision, old, cur *sc
 	a.buildGraph()
 	order := a.order()
 	deps := closure(touched, a.edges)
+	a.affected = deps
+	for r := range deps {
+		a.plans[r] = a.planFor(r)
+	}
 	for r := range touched {
 		rep.Touched = append(rep.Touched, r)
 	}
@@ -208,6 +214,12 @@ type analysis struct {
 	edges     map[Rule][]edge     // dependency -> its dependents
 	subjTypes map[Rule][]string   // the plain subject types that can reach a rule
 	resources map[string][]string // type -> ids of its resources in the data
+
+	affected map[Rule]bool // touched rules and their dependents
+	plans    map[Rule]plan
+
+	memoMu sync.Mutex
+	memo   map[lookupKey][]engine.FoundSubject
 
 	mu        sync.Mutex
 	done      map[Rule]map[string]bool
@@ -681,57 +693,83 @@ func (s answers) of(id string) engine.Permissionship {
 // compare answers rule r on resource id under both schemas and returns the
 // cells that differ.
 func (a *analysis) compare(ctx context.Context, r Rule, id string) ([]Cell, int, error) {
+	var cells []Cell
+	lookups := 0
+	pl := a.plans[r]
+	for _, st := range a.subjTypes[r] {
+		if !pl.full {
+			cs, n, ok, err := a.compareByCandidates(ctx, r, pl, id, st)
+			lookups += n
+			if err != nil {
+				return nil, lookups, err
+			}
+			if ok {
+				cells = append(cells, cs...)
+				continue
+			}
+		}
+		cs, n, err := a.compareFull(ctx, r, id, st)
+		lookups += n
+		if err != nil {
+			return nil, lookups, err
+		}
+		cells = append(cells, cs...)
+	}
+	return cells, lookups, nil
+}
+
+// compareFull answers rule r on resource id for subjects of type st in full
+// (LookupSubjects) under both schemas and returns the cells that differ.
+func (a *analysis) compareFull(ctx context.Context, r Rule, id, st string) ([]Cell, int, error) {
 	res := engine.Object{Type: r.Type, ID: id}
 	var cells []Cell
 	lookups := 0
-	for _, st := range a.subjTypes[r] {
-		var sides [2]answers
-		for i, p := range a.progs {
-			sides[i] = answers{ids: map[string]engine.Permissionship{}, excluded: map[string]bool{}}
-			if p == nil || p.Lookup(r.Type, r.Name) == nil || p.Definition(st) == nil {
+	var sides [2]answers
+	for i, p := range a.progs {
+		sides[i] = answers{ids: map[string]engine.Permissionship{}, excluded: map[string]bool{}}
+		if p == nil || p.Lookup(r.Type, r.Name) == nil || p.Definition(st) == nil {
+			continue
+		}
+		found, _, err := a.engines[i].LookupSubjects(ctx, engine.LookupSubjectsRequest{
+			Resource: res, Permission: r.Name, SubjectType: st,
+			Consistency: engine.Consistency{Mode: engine.AtExactSnapshot, Token: a.rev.Token()},
+		})
+		lookups++
+		if err != nil {
+			return nil, lookups, fmt.Errorf("%s#%s for %s subjects (%s schema): %w", res, r.Name, st, [2]string{"old", "new"}[i], err)
+		}
+		for _, f := range found {
+			if f.ID == "*" {
+				sides[i].wildcard = f.Permissionship
+				for _, x := range f.Excluded {
+					sides[i].excluded[x] = true
+				}
 				continue
 			}
-			found, _, err := a.engines[i].LookupSubjects(ctx, engine.LookupSubjectsRequest{
-				Resource: res, Permission: r.Name, SubjectType: st,
-				Consistency: engine.Consistency{Mode: engine.AtExactSnapshot, Token: a.rev.Token()},
-			})
-			lookups++
-			if err != nil {
-				return nil, lookups, fmt.Errorf("%s#%s for %s subjects (%s schema): %w", res, r.Name, st, [2]string{"old", "new"}[i], err)
-			}
-			for _, f := range found {
-				if f.ID == "*" {
-					sides[i].wildcard = f.Permissionship
-					for _, x := range f.Excluded {
-						sides[i].excluded[x] = true
-					}
-					continue
-				}
-				sides[i].ids[f.ID] = f.Permissionship
-			}
+			sides[i].ids[f.ID] = f.Permissionship
 		}
-		known := map[string]bool{}
-		for _, s := range sides {
-			for x := range s.ids {
-				known[x] = true
-			}
-			for x := range s.excluded {
-				known[x] = true
-			}
+	}
+	known := map[string]bool{}
+	for _, s := range sides {
+		for x := range s.ids {
+			known[x] = true
 		}
-		ids := make([]string, 0, len(known))
-		for x := range known {
-			ids = append(ids, x)
+		for x := range s.excluded {
+			known[x] = true
 		}
-		sort.Strings(ids)
-		if sides[0].wildcard != sides[1].wildcard {
-			cells = append(cells, Cell{Resource: res, Permission: r.Name, Subject: engine.Subject{Type: st, ID: "*"},
-				Before: sides[0].wildcard, After: sides[1].wildcard, Except: ids})
-		}
-		for _, x := range ids {
-			if b, af := sides[0].of(x), sides[1].of(x); b != af {
-				cells = append(cells, Cell{Resource: res, Permission: r.Name, Subject: engine.Subject{Type: st, ID: x}, Before: b, After: af})
-			}
+	}
+	ids := make([]string, 0, len(known))
+	for x := range known {
+		ids = append(ids, x)
+	}
+	sort.Strings(ids)
+	if sides[0].wildcard != sides[1].wildcard {
+		cells = append(cells, Cell{Resource: res, Permission: r.Name, Subject: engine.Subject{Type: st, ID: "*"},
+			Before: sides[0].wildcard, After: sides[1].wildcard, Except: ids})
+	}
+	for _, x := range ids {
+		if b, af := sides[0].of(x), sides[1].of(x); b != af {
+			cells = append(cells, Cell{Resource: res, Permission: r.Name, Subject: engine.Subject{Type: st, ID: x}, Before: b, After: af})
 		}
 	}
 	return cells, lookups, nil

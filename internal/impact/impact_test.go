@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"slices"
 	"sort"
 	"strings"
@@ -38,6 +39,18 @@ var mutations = []struct {
 	{"organizing", "permission any_admin = owner + admin + staff", "permission any_admin = owner + admin", true, false},
 	// Broadcasts open to everyone where enabled: a wildcard flips.
 	{"organizing", "permission manage_broadcasts = full_admin & broadcast_enabled", "permission manage_broadcasts = broadcast_enabled", true, true},
+	// Shared sends open to the organization's admins only (an operand of
+	// an intersection changes).
+	{"gifting", "(shared_with & organization->any_admin)", "(shared_with & organization->admins)", true, false},
+	// Deleting contacts no longer needs the feature (an intersection
+	// loses an operand).
+	{"email_marketing", "permission contacts_delete = role->has_contacts_edit & contact_deletion & contacts_view", "permission contacts_delete = role->has_contacts_edit & contacts_view", true, false},
+	// Syncing no longer excludes those who turned it off (an exclusion's
+	// subtracted side), and managers may manage their own membership.
+	{"organizing", "permission can_sync = (any_admin + is_volunteer) - sync_off", "permission can_sync = any_admin + is_volunteer", true, false},
+	{"organizing", "(campaign->manage_roles - person - role_owner)", "(campaign->manage_roles - role_owner)", true, false},
+	// Private sales may no longer create presentations.
+	{"catalogue", "permission create_presentation = (admin + sales + sales_private + manager) & presentations_licence", "permission create_presentation = (admin + sales + manager) & presentations_licence", true, false},
 	// Private sales see everything, sales no longer do.
 	{"catalogue", "permission see_all = admin + sales + designer + manager", "permission see_all = admin + sales_private + designer + manager", true, false},
 }
@@ -74,21 +87,15 @@ func compile(t *testing.T, name, src string) *schema.Program {
 // every type, on every object of the data, for every object as subject) is
 // answered before and after.
 func TestAnalyzeSeeds(t *testing.T) {
-	ctx := context.Background()
 	for _, m := range mutations {
-		t.Run(m.model+"/"+strings.Fields(m.new)[1], func(t *testing.T) {
+		t.Run(m.model, func(t *testing.T) {
 			env := loadSeed(t, m.model)
 			src, _ := fs.ReadFile(schemas.FS, m.model+".zed")
 			if strings.Count(string(src), m.old) != 1 {
 				t.Fatalf("%q occurs %d times in %s.zed", m.old, strings.Count(string(src), m.old), m.model)
 			}
-			old := env.Program
 			cur := compile(t, m.model+".zed", strings.Replace(string(src), m.old, m.new, 1))
-			rep, err := Analyze(ctx, env.Store, 0, old, cur, Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			want := wholeMatrixFlips(t, env, old, cur)
+			rep, want := checkAgainstMatrix(t, env, env.Program, cur)
 			if m.flips && len(want) == 0 {
 				t.Fatalf("the mutation flips nothing: pick another")
 			}
@@ -98,36 +105,45 @@ func TestAnalyzeSeeds(t *testing.T) {
 			if m.wildcard && !slices.ContainsFunc(rep.Cells, func(c Cell) bool { return c.Subject.ID == "*" }) {
 				t.Errorf("no wildcard cell in %+v", rep.Cells)
 			}
-			got := map[string]string{}
-			for _, o := range env.Objects {
-				for _, typ := range allTypes(old, cur) {
-					for _, rel := range allRules(old, cur, typ) {
-						if o.Type != typ {
-							continue
-						}
-						for _, s := range env.Objects {
-							b, a, ok := rep.Flipped(o, rel, engine.Subject{Type: s.Type, ID: s.ID})
-							if ok && b != a {
-								got[fmt.Sprintf("%s#%s@%s", o, rel, s)] = b.String() + " -> " + a.String()
-							}
-						}
+		})
+	}
+}
+
+// checkAgainstMatrix runs Analyze from old to cur on env's data and
+// compares its cells with the whole matrix answered under both schemas.
+func checkAgainstMatrix(t *testing.T, env *validation.Env, old, cur *schema.Program) (*Report, map[string]string) {
+	t.Helper()
+	rep, err := Analyze(context.Background(), env.Store, 0, old, cur, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := wholeMatrixFlips(t, env, old, cur)
+	got := map[string]string{}
+	for _, o := range env.Objects {
+		for _, rel := range allRules(old, cur, o.Type) {
+			{
+				for _, s := range env.Objects {
+					b, a, ok := rep.Flipped(o, rel, engine.Subject{Type: s.Type, ID: s.ID})
+					if ok && b != a {
+						got[fmt.Sprintf("%s#%s@%s", o, rel, s)] = b.String() + " -> " + a.String()
 					}
 				}
 			}
-			for k, v := range want {
-				if got[k] != v {
-					t.Errorf("missed %s: %s (got %q)", k, v, got[k])
-				}
-			}
-			for k, v := range got {
-				if _, ok := want[k]; !ok {
-					t.Errorf("reported %s: %s, which does not flip", k, v)
-				}
-			}
-			t.Logf("%d cells flip; %d touched, %d dependents; %d evaluations, %d lookups over %d resources",
-				len(want), len(rep.Touched), len(rep.Dependents), rep.Stats.Evaluated, rep.Stats.Lookups, rep.Stats.Resources)
-		})
+		}
 	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("missed %s: %s (got %q)", k, v, got[k])
+		}
+	}
+	for k, v := range got {
+		if _, ok := want[k]; !ok {
+			t.Errorf("reported %s: %s, which does not flip", k, v)
+		}
+	}
+	t.Logf("%d cells flip; %d touched, %d dependents; %d evaluations, %d lookups over %d resources",
+		len(want), len(rep.Touched), len(rep.Dependents), rep.Stats.Evaluated, rep.Stats.Lookups, rep.Stats.Resources)
+	return rep, want
 }
 
 func allTypes(progs ...*schema.Program) []string {
@@ -276,4 +292,100 @@ func TestAnalyzeEmptySchema(t *testing.T) {
 			t.Errorf("cell %+v: want denied -> allowed", c)
 		}
 	}
+}
+
+// TestAnalyzeRandomMutations mutates random permissions of the seed models
+// (drop an operand, swap union and intersection, point a reference at
+// another relation) and checks each against the whole matrix.
+func TestAnalyzeRandomMutations(t *testing.T) {
+	r := rand.New(rand.NewPCG(16, 2026))
+	const perModel = 3
+	for _, name := range schemas.Names() {
+		env := loadSeed(t, name)
+		src, _ := fs.ReadFile(schemas.FS, name+".zed")
+		lines := strings.Split(string(src), "\n")
+		var perms []int // lines holding a whole permission
+		for i, l := range lines {
+			if strings.HasPrefix(strings.TrimSpace(l), "permission ") && strings.Contains(l, " = ") && !strings.Contains(l, "//") {
+				perms = append(perms, i)
+			}
+		}
+		for done, tries := 0, 0; done < perModel && tries < 50; tries++ {
+			i := perms[r.IntN(len(perms))]
+			perm := strings.Fields(lines[i])[1]
+			typ := definitionAt(lines, i)
+			rel := env.Program.Lookup(typ, perm)
+			if rel == nil {
+				continue
+			}
+			rw := mutate(r, env.Program.Definition(typ), rel.Rewrite)
+			if rw == nil {
+				continue
+			}
+			mutated := slices.Clone(lines)
+			mutated[i] = "\tpermission " + perm + " = " + schema.RewriteText(rw)
+			cur, _, err := schema.Compile(name+".zed", []byte(strings.Join(mutated, "\n")))
+			if err != nil {
+				continue // a cycle, say
+			}
+			done++
+			t.Run(fmt.Sprintf("%s/%s#%s", name, typ, perm), func(t *testing.T) {
+				t.Logf("%s -> %s", schema.RewriteText(rel.Rewrite), schema.RewriteText(rw))
+				checkAgainstMatrix(t, env, env.Program, cur)
+			})
+		}
+	}
+}
+
+// definitionAt is the name of the definition enclosing line i.
+func definitionAt(lines []string, i int) string {
+	for ; i >= 0; i-- {
+		if f := strings.Fields(lines[i]); len(f) >= 2 && f[0] == "definition" {
+			return f[1]
+		}
+	}
+	return ""
+}
+
+// mutate returns a changed copy of rw, or nil if it found nothing to
+// change.
+func mutate(r *rand.Rand, d *schema.Definition, rw *schema.Rewrite) *schema.Rewrite {
+	cp := clone(rw)
+	var nodes []*schema.Rewrite
+	walkRewrite(cp, func(n *schema.Rewrite) { nodes = append(nodes, n) })
+	n := nodes[r.IntN(len(nodes))]
+	switch n.Op {
+	case schema.OpUnion, schema.OpIntersection:
+		if r.IntN(2) == 0 && len(n.Children) > 2 {
+			k := r.IntN(len(n.Children))
+			n.Children = append(n.Children[:k], n.Children[k+1:]...)
+		} else if n.Op == schema.OpUnion {
+			n.Op = schema.OpIntersection
+		} else {
+			n.Op = schema.OpUnion
+		}
+	case schema.OpExclusion:
+		n.Children[0], n.Children[1] = n.Children[1], n.Children[0]
+	case schema.OpComputed:
+		other := d.Relations[r.IntN(len(d.Relations))]
+		if other.Name == n.Relation {
+			return nil
+		}
+		n.Relation = other.Name
+	default:
+		return nil
+	}
+	if schema.SameRewrite(cp, rw) {
+		return nil
+	}
+	return cp
+}
+
+func clone(rw *schema.Rewrite) *schema.Rewrite {
+	c := *rw
+	c.Children = nil
+	for _, ch := range rw.Children {
+		c.Children = append(c.Children, clone(ch))
+	}
+	return &c
 }
