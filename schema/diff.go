@@ -75,6 +75,17 @@ func (k ChangeKind) String() string {
 // MarshalText prints the kind by name (for JSON).
 func (k ChangeKind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
 
+// UnmarshalText reads a kind by name.
+func (k *ChangeKind) UnmarshalText(b []byte) error {
+	for i, n := range changeKindNames {
+		if n != "" && n == string(b) {
+			*k = ChangeKind(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown schema change kind %q", b)
+}
+
 // Change is one structural difference between two schemas.
 type Change struct {
 	Kind ChangeKind
