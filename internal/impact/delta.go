@@ -294,60 +294,75 @@ type lookupKey struct {
 // memoSize bounds the remembered lookups.
 const memoSize = 1 << 14
 
-// compareByCandidates checks each candidate subject of type st under both
-// schemas; ok is false when a wildcard was met (compare in full instead).
-func (a *analysis) compareByCandidates(ctx context.Context, r Rule, pl plan, id, st string) (cells []Cell, lookups int, ok bool, err error) {
-	res := engine.Object{Type: r.Type, ID: id}
+// compareByCandidates checks each candidate subject of type st on each
+// resource of ids under both schemas (one bulk check per schema for them
+// all), and returns the cells that differ; rest are the resources where a
+// wildcard was met, to compare in full instead.
+func (a *analysis) compareByCandidates(ctx context.Context, r Rule, pl plan, ids []string, st string) (cells []Cell, lookups int, rest []string, err error) {
 	snap, err := a.store.Snapshot(ctx, a.rev)
 	if err != nil {
-		return nil, 0, false, err
+		return nil, 0, nil, err
 	}
 	defer snap.Close()
-	cands := map[string]bool{}
-	for i := range a.progs {
-		if a.progs[i] == nil || a.progs[i].Definition(st) == nil {
-			continue
-		}
-		wild, n, err := a.candidates(ctx, snap, i, res, st, pl.delta[i], cands)
-		lookups += n
-		if err != nil {
-			return nil, lookups, false, err
+	type pair struct{ res, subj string }
+	var pairs []pair
+	for _, id := range ids {
+		res := engine.Object{Type: r.Type, ID: id}
+		cands := map[string]bool{}
+		wild := false
+		for i := range a.progs {
+			if a.progs[i] == nil || a.progs[i].Definition(st) == nil {
+				continue
+			}
+			w, n, err := a.candidates(ctx, snap, i, res, st, pl.delta[i], cands)
+			lookups += n
+			if err != nil {
+				return nil, lookups, nil, err
+			}
+			if w {
+				wild = true
+				break
+			}
 		}
 		if wild {
-			return nil, lookups, false, nil
+			rest = append(rest, id)
+			continue
+		}
+		subjs := make([]string, 0, len(cands))
+		for x := range cands {
+			subjs = append(subjs, x)
+		}
+		sort.Strings(subjs)
+		for _, x := range subjs {
+			pairs = append(pairs, pair{id, x})
 		}
 	}
-	if len(cands) == 0 {
-		return nil, lookups, true, nil
+	if len(pairs) == 0 {
+		return nil, lookups, rest, nil
 	}
-	ids := make([]string, 0, len(cands))
-	for x := range cands {
-		ids = append(ids, x)
-	}
-	sort.Strings(ids)
 	var answers [2][]engine.Permissionship
 	for i, p := range a.progs {
-		answers[i] = make([]engine.Permissionship, len(ids))
+		answers[i] = make([]engine.Permissionship, len(pairs))
 		if p == nil || p.Definition(st) == nil || p.Lookup(r.Type, r.Name) == nil {
 			continue
 		}
-		reqs := make([]engine.CheckRequest, len(ids))
-		for j, x := range ids {
-			reqs[j] = engine.CheckRequest{Resource: res, Permission: r.Name, Subject: engine.Subject{Type: st, ID: x},
+		reqs := make([]engine.CheckRequest, len(pairs))
+		for j, pr := range pairs {
+			reqs[j] = engine.CheckRequest{Resource: engine.Object{Type: r.Type, ID: pr.res}, Permission: r.Name, Subject: engine.Subject{Type: st, ID: pr.subj},
 				Consistency: engine.Consistency{Mode: engine.AtExactSnapshot, Token: a.rev.Token()}}
 		}
 		results, err := a.engines[i].CheckBulk(ctx, reqs)
 		if err != nil {
-			return nil, lookups, false, fmt.Errorf("checking %s#%s (%s schema): %w", res, r.Name, [2]string{"old", "new"}[i], err)
+			return nil, lookups, nil, fmt.Errorf("checking %s#%s (%s schema): %w", r.Type, r.Name, [2]string{"old", "new"}[i], err)
 		}
 		for j := range results {
 			answers[i][j] = results[j].Permissionship
 		}
 	}
-	for j, x := range ids {
+	for j, pr := range pairs {
 		if b, af := answers[0][j], answers[1][j]; b != af {
-			cells = append(cells, Cell{Resource: res, Permission: r.Name, Subject: engine.Subject{Type: st, ID: x}, Before: b, After: af})
+			cells = append(cells, Cell{Resource: engine.Object{Type: r.Type, ID: pr.res}, Permission: r.Name, Subject: engine.Subject{Type: st, ID: pr.subj}, Before: b, After: af})
 		}
 	}
-	return cells, lookups, true, nil
+	return cells, lookups, rest, nil
 }

@@ -605,38 +605,38 @@ func (a *analysis) takePending(r Rule) []string {
 func (a *analysis) evaluate(r Rule, ids []string) error {
 	ctx, cancel := context.WithCancel(a.ctx)
 	defer cancel()
-	work := make(chan string)
+	work := make(chan []string)
 	var wg sync.WaitGroup
 	var firstErr error
 	var errOnce sync.Once
+	fail := func(err error) { errOnce.Do(func() { firstErr = err; cancel() }) }
 	for w := 0; w < a.opts.Workers; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for id := range work {
-				cells, lookups, err := a.compare(ctx, r, id)
+			for chunk := range work {
+				cells, lookups, err := a.compare(ctx, r, chunk)
 				if err != nil {
-					errOnce.Do(func() { firstErr = err; cancel() })
+					fail(err)
 					continue
 				}
 				a.mu.Lock()
-				a.evaluated++
+				a.evaluated += len(chunk)
 				a.lookups += lookups
 				a.cells = append(a.cells, cells...)
 				a.mu.Unlock()
 				if len(cells) > 0 {
-					if err := a.propagate(r, id); err != nil {
-						errOnce.Do(func() { firstErr = err; cancel() })
+					if err := a.propagate(ctx, r, cells); err != nil {
+						fail(err)
 					}
 				}
 			}
 		}()
 	}
-	for _, id := range ids {
-		if ctx.Err() != nil {
-			break
-		}
-		work <- id
+	for len(ids) > 0 && ctx.Err() == nil {
+		n := min(len(ids), chunkSize)
+		work <- ids[:n]
+		ids = ids[n:]
 	}
 	close(work)
 	wg.Wait()
@@ -646,26 +646,38 @@ func (a *analysis) evaluate(r Rule, ids []string) error {
 	return a.ctx.Err()
 }
 
+// chunkSize is how many resources a worker evaluates at once: one
+// snapshot, and one bulk check per schema, for all of them.
+const chunkSize = 256
+
 // propagate queues, for each rule depending on r, the resources to
-// evaluate because r flipped on resource id.
-func (a *analysis) propagate(r Rule, id string) error {
-	snap, err := a.store.Snapshot(a.ctx, a.rev)
+// evaluate because r flipped on the resources of cells.
+func (a *analysis) propagate(ctx context.Context, r Rule, cells []Cell) error {
+	snap, err := a.store.Snapshot(ctx, a.rev)
 	if err != nil {
 		return err
 	}
 	defer snap.Close()
+	var flipped []string
+	for i, c := range cells {
+		if i == 0 || c.Resource.ID != cells[i-1].Resource.ID {
+			flipped = append(flipped, c.Resource.ID)
+		}
+	}
 	for _, e := range a.edges[r] {
 		if e.via == "" {
-			a.addPending(e.to, []string{id})
+			a.addPending(e.to, flipped)
 			continue
 		}
 		var ids []string
-		for _, sr := range e.subjRels {
-			if err := snap.Resources(r.Type, id, sr, e.to.Type, e.via, func(rel tuples.Relationship) bool {
-				ids = append(ids, rel.ResourceID)
-				return true
-			}); err != nil {
-				return fmt.Errorf("finding what points at %s:%s: %w", r.Type, id, err)
+		for _, id := range flipped {
+			for _, sr := range e.subjRels {
+				if err := snap.Resources(r.Type, id, sr, e.to.Type, e.via, func(rel tuples.Relationship) bool {
+					ids = append(ids, rel.ResourceID)
+					return true
+				}); err != nil {
+					return fmt.Errorf("finding what points at %s:%s: %w", r.Type, id, err)
+				}
 			}
 		}
 		a.addPending(e.to, ids)
@@ -690,31 +702,33 @@ func (s answers) of(id string) engine.Permissionship {
 	return engine.Denied
 }
 
-// compare answers rule r on resource id under both schemas and returns the
-// cells that differ.
-func (a *analysis) compare(ctx context.Context, r Rule, id string) ([]Cell, int, error) {
+// compare answers rule r on resources ids under both schemas and returns
+// the cells that differ (sorted).
+func (a *analysis) compare(ctx context.Context, r Rule, ids []string) ([]Cell, int, error) {
 	var cells []Cell
 	lookups := 0
 	pl := a.plans[r]
 	for _, st := range a.subjTypes[r] {
+		full := ids
 		if !pl.full {
-			cs, n, ok, err := a.compareByCandidates(ctx, r, pl, id, st)
+			cs, n, rest, err := a.compareByCandidates(ctx, r, pl, ids, st)
 			lookups += n
 			if err != nil {
 				return nil, lookups, err
 			}
-			if ok {
-				cells = append(cells, cs...)
-				continue
+			cells = append(cells, cs...)
+			full = rest
+		}
+		for _, id := range full {
+			cs, n, err := a.compareFull(ctx, r, id, st)
+			lookups += n
+			if err != nil {
+				return nil, lookups, err
 			}
+			cells = append(cells, cs...)
 		}
-		cs, n, err := a.compareFull(ctx, r, id, st)
-		lookups += n
-		if err != nil {
-			return nil, lookups, err
-		}
-		cells = append(cells, cs...)
 	}
+	sortCells(cells)
 	return cells, lookups, nil
 }
 
