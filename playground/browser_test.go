@@ -255,5 +255,54 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("the restored check resource is %q", v)
 	}
 	shot("5-restored-from-link.png")
+
+	// 6. Lookups and expand answer from the page.
+	eval(`document.querySelector('#query-panel [data-tab="lookup"]').click()`)
+	if err := chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.ID("lr-type"), "send"),
+		chromedp.SetValue(chromedp.ID("lr-permission"), "view"),
+		chromedp.SetValue(chromedp.ID("lr-subject"), "user:dana"),
+		chromedp.Click(chromedp.CSS("#lr-form button")),
+	); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("the resources", `document.querySelector("#lookup-result .results")`)
+	if got := value(`[...document.querySelectorAll("#lookup-result li")].map(li => li.textContent).join(" ")`); got != "send:s1 send:s2 send:s3" {
+		t.Errorf("dana views %q", got)
+	}
+	eval(`document.querySelector('#query-panel [data-tab="expand"]').click()`)
+	if err := chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.ID("expand-resource"), "send:s1"),
+		chromedp.SetValue(chromedp.ID("expand-permission"), "view"),
+		chromedp.Click(chromedp.CSS("#expand-form button")),
+	); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("the expansion", `document.querySelector("#expand-result li")`)
+	if got := value(`document.getElementById("expand-result").textContent`); !strings.Contains(got, "send:s1#view") || !strings.Contains(got, "user:uma") {
+		t.Errorf("expand shows %q", got)
+	}
+	shot("6-expand.png")
+
+	// 7. Every seed model loads from the menu, with its table and every
+	// assertion passing.
+	eval(`document.querySelector('#query-panel [data-tab="matrix"]').click()`)
+	for _, name := range []string{"email_marketing", "marketing_suite", "organizing", "catalogue", "gifting"} {
+		matrices := counter("matrix")
+		eval(fmt.Sprintf(`(() => { const s = document.getElementById("model-select"); s.value = %q; s.dispatchEvent(new Event("change")); })()`, name))
+		waitFor("the model "+name, fmt.Sprintf(`window.__reach.matrix > %s && document.getElementById("schema-input").value.includes(%q)`, matrices, "definition"))
+		status := value(`document.getElementById("status").textContent`)
+		var passed, total int
+		if _, err := fmt.Sscanf(status[strings.LastIndex(status, "·")+len("· "):], "%d/%d assertions pass", &passed, &total); err != nil || passed != total || total < 50 {
+			t.Errorf("%s: status %q", name, status)
+		}
+		if n := value(`String(document.querySelectorAll("#matrix-table td.cell.allowed").length)`); n == "0" {
+			t.Errorf("%s: no allowed cell in its table", name)
+		}
+		if value(`String(document.querySelectorAll("#matrix-table td.flip").length)`) != "0" {
+			t.Errorf("%s: cells flip on a model just loaded", name)
+		}
+		shot("7-model-" + name + ".png")
+	}
 	t.Logf("screenshots in %s", artifacts)
 }

@@ -338,10 +338,12 @@
       const rows = [];
       let perms = n.members.filter((m) => m.kind === "permission");
       const changed = (m) => flips.touched.has(`${n.name}#${m.name}`);
-      for (const m of n.members) {
-        if (m.kind === "relation") rows.push({ m, text: `${m.name}: ${m.types}` });
-        if (m.kind === "caveat") rows.push({ m, text: m.expr });
-      }
+      const rels = n.members.filter((m) => m.kind === "relation");
+      const MAXR = 14;
+      const shownRels = rels.length > MAXR && !expanded.has(n.name) ? rels.filter((m, i) => i < MAXR - 2 || changed(m)) : rels;
+      for (const m of shownRels) rows.push({ m, text: `${m.name}: ${m.types}` });
+      if (shownRels.length < rels.length) rows.push({ more: true, text: `+ ${rels.length - shownRels.length} relations (click)` });
+      for (const m of n.members) if (m.kind === "caveat") rows.push({ m, text: m.expr });
       let shown = showPerms || expanded.has(n.name) ? perms : perms.filter(changed);
       let more = 0;
       if (shown.length > MAXP && !expanded.has(n.name)) {
@@ -357,7 +359,20 @@
       for (const r of rows) w = Math.max(w, textWidth(r.text, monoFont) + 2 * PAD);
       nodes.set(n.name, { n, rows, w: Math.ceil(Math.max(w, 90)), h: TITLE + rows.length * ROW + 6, out: [], in: [] });
     }
-    const edges = g.edges.filter((e) => nodes.has(e.to) && (showArrows || e.kind !== "arrow"));
+    // Many relations of one definition to the same type (flags such as
+    // `user:*`) are drawn as one edge from the title.
+    const groups = new Map();
+    for (const e of g.edges) {
+      if (!nodes.has(e.to) || (!showArrows && e.kind === "arrow")) continue;
+      const k = `${e.from}>${e.to}>${e.kind}`;
+      if (!groups.has(k)) groups.set(k, []);
+      groups.get(k).push(e);
+    }
+    const edges = [];
+    for (const list of groups.values()) {
+      if (list.length <= 3) edges.push(...list);
+      else edges.push({ ...list[0], member: "", label: `${list.length} ${list[0].kind === "arrow" ? "arrows" : "relations"}: ${list.map((e) => e.label).join(", ")}`, bundle: list.length });
+    }
     for (const e of edges) {
       if (e.kind === "arrow" || e.from === e.to) continue;
       nodes.get(e.from).out.push(e.to);
@@ -433,7 +448,7 @@
       }
       flush();
     }
-    const width = Math.max(maxW, 200);
+    const width = Math.max(maxW, 200) + 40; // room for the loops and labels on the right
     const height = y - GAPY + M + 20;
 
     const root = svg("svg", { id: "graph-svg", viewBox: `0 0 ${width} ${height}` });
@@ -471,9 +486,15 @@
       const marker = e.kind === "arrow" ? "arrowhead-blue" : e.kind === "caveat" ? "arrowhead-cav" : "arrowhead";
       const p = svg("path", { d, class: `edge ${e.kind}`, "marker-end": `url(#${marker})`, "data-from": e.from, "data-to": e.to });
       const t = svg("title");
-      t.textContent = `${e.from}#${e.member} → ${e.to}: ${e.label}`;
+      t.textContent = e.bundle ? `${e.from} → ${e.to}: ${e.label}` : `${e.from}#${e.member} → ${e.to}: ${e.label}`;
       p.append(t);
+      if (e.bundle) p.classList.add("bundle");
       edgeLayer.append(p);
+      if (e.bundle) {
+        const lbl = svg("text", { class: "edge-label", x: sx + 6, y: sy - 4 });
+        lbl.textContent = `×${e.bundle}`;
+        edgeLayer.append(lbl);
+      }
     }
     for (const [name, b] of nodes) {
       const changed = b.n.members.some((m) => flips.touched.has(`${name}#${m.name}`));
