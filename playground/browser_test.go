@@ -304,5 +304,20 @@ func TestBrowser(t *testing.T) {
 		}
 		shot("7-model-" + name + ".png")
 	}
+	// 8. Open a validation file together with the schema file it names.
+	dir := t.TempDir()
+	yamlPath, zedPath := filepath.Join(dir, "tiny.yaml"), filepath.Join(dir, "tiny.zed")
+	os.WriteFile(zedPath, []byte("definition user {}\n\ndefinition note {\n  relation author: user\n  permission edit = author\n}\n"), 0o644)
+	os.WriteFile(yamlPath, []byte("schemaFile: tiny.zed\nrelationships: |\n  note:n1#author@user:ann\nassertions:\n  assertTrue:\n    - note:n1#edit@user:ann\n  assertFalse:\n    - note:n1#edit@user:bob\n"), 0o644)
+	analyzed = counter("analyzed")
+	if err := chromedp.Do(ctx, chromedp.SetUploadFiles(chromedp.ID("open-input"), []string{yamlPath, zedPath})); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("the opened file", fmt.Sprintf(`window.__reach.analyzed > %s && document.getElementById("schema-input").value.includes("definition note")`, analyzed))
+	if got := value(`document.getElementById("rel-input").value.trim() + "|" + document.getElementById("assert-count").textContent`); got != "note:n1#author@user:ann|2/2" {
+		t.Errorf("opened file: %q", got)
+	}
+	waitFor("its matrix", `document.querySelector('#matrix-table td[data-resource="note:n1"][data-permission="edit"][data-subject="user:ann"].allowed')`)
+	shot("8-opened-file.png")
 	t.Logf("screenshots in %s", artifacts)
 }

@@ -299,6 +299,7 @@
     $("schema-summary").textContent = `${defs} definitions, ${perms} permissions`;
     setStatus(`schema ok · ${nRels} relationships · ${passed}/${res.assertions.length} assertions pass`);
     fillLists(res);
+    if (!state.matrix.targets) defaultMatrix(res);
     drawGraph();
     hooks.analyzed++;
     refreshImpact();
@@ -729,6 +730,18 @@
     $("matrix-permissions").value = state.matrix.permissions;
   }
 
+  // A matrix for a model without presets: the first type with permissions
+  // and objects, for the objects of the types that hold no relation (the
+  // people).
+  function defaultMatrix(res) {
+    const ofType = (t) => res.objects.filter((o) => o.startsWith(t + ":"));
+    const target = res.types.find((t) => t.permissions.length && ofType(t.name).length);
+    const people = res.types.filter((t) => !t.relations.length && !t.permissions.length).flatMap((t) => ofType(t.name));
+    if (!target || !people.length) return;
+    state.matrix = { preset: "custom", targets: target.name, subjects: people.slice(0, 12).join(", "), permissions: "" };
+    showMatrixForm();
+  }
+
   let matrixSeq = 0;
   async function refreshMatrix() {
     if (!state.matrix.targets || !state.matrix.subjects) return;
@@ -931,7 +944,12 @@
       state.model = "";
       $("model-select").value = "";
       presets = [];
+      state.matrix = { preset: "custom", targets: "", subjects: "", permissions: "" };
+      matrixData = null;
+      $("matrix").replaceChildren();
+      $("matrix-note").textContent = "";
       fillPresets();
+      showMatrixForm();
       setStatus(`opened ${Object.keys(texts).join(", ")}`);
     } catch (e) {
       setStatus(e.message, true);
