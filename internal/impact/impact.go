@@ -54,12 +54,18 @@ type Store interface {
 	ForEach(ctx context.Context, rev tuples.Revision, f tuples.Filter, fn func(tuples.Relationship) (bool, error)) (tuples.Revision, error)
 }
 
+// defaultCacheSize is the check cache of each engine: the sub-problems the
+// resources share (a department's admins) are few; a smaller cache keeps
+// the memory of a large analysis down.
+const defaultCacheSize = 1 << 16
+
 // Options tune Analyze. The zero value gives the defaults.
 type Options struct {
 	// Workers is how many resources are evaluated at once (default
 	// GOMAXPROCS).
 	Workers int
-	// Engine configures the two engines (their check caches are separate).
+	// Engine configures the two engines (their check caches are separate;
+	// 65,536 entries each by default).
 	Engine engine.Options
 }
 
@@ -127,6 +133,9 @@ func Analyze(ctx context.Context, store Store, rev tuples.Revision, old, cur *sc
 	}
 	if opts.Workers <= 0 {
 		opts.Workers = runtime.GOMAXPROCS(0)
+	}
+	if opts.Engine.CacheSize == 0 {
+		opts.Engine.CacheSize = defaultCacheSize
 	}
 	a := &analysis{
 		ctx: ctx, store: store, rev: rev, opts: opts,
