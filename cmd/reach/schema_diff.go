@@ -37,7 +37,9 @@ func newSchemaDiffCmd() *cobra.Command {
 DiffSchema reports them: definitions, relations, permissions and caveats
 added or removed, permission expressions changed, allowed subject types
 added or removed, doc comments, caveat parameters and expressions. With one
-argument, OLD is the schema in force in the store (or in --file).
+argument, OLD is the schema in force in the store (or in --file). It works
+on local data only (reach schema write --dry-run shows the structural
+changes against a server's schema).
 
 With --impact it also lists every answer that changes on the data: each
 (resource, permission, subject) whose check would answer differently under

@@ -250,3 +250,24 @@ func TestSchemaWriteDryRun(t *testing.T) {
 		t.Errorf("json %s (err %v)", stdout, err)
 	}
 }
+
+// TestSchemaDiffRemote: schema diff works on local data only; on a server,
+// schema write --dry-run prints the structural changes.
+func TestSchemaDiffRemote(t *testing.T) {
+	addr := startRemote(t)
+	remote := []string{"--endpoint", addr, "--token", remoteTestKey}
+	oldZed, newZed, _ := mutatedSeed(t, "gifting", "permission cancel = sender + department->admins + organization->admins", "permission cancel = department->admins + organization->admins")
+	if code, _, stderr := reach(t, "", append(remote, "schema", "write", oldZed)...); code != exitOK {
+		t.Fatalf("schema write: exit %d: %s", code, stderr)
+	}
+	if code, _, stderr := reach(t, "", append(remote, "schema", "diff", newZed)...); code != exitUsage || !strings.Contains(stderr, "local data only") {
+		t.Errorf("diff on a server: exit %d: %s", code, stderr)
+	}
+	code, stdout, stderr := reach(t, "", append(remote, "schema", "write", "--dry-run", newZed)...)
+	if code != exitOK || !strings.Contains(stdout, "permission send#cancel: expression changed") || !strings.Contains(stderr, "local store only") {
+		t.Errorf("dry run on the server: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if _, after, _ := reach(t, "", append(remote, "schema", "read")...); !strings.Contains(after, "permission cancel = sender + department->admins") {
+		t.Errorf("the dry run changed the server's schema")
+	}
+}
