@@ -15,8 +15,9 @@ func init() {
 }
 
 func newSchemaWriteCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "write FILE",
+	var dryRun bool
+	c := &cobra.Command{
+		Use:   "write FILE [--dry-run]",
 		Short: "Write a schema into the store (the schema in force from the next revision)",
 		Long: `Compile FILE (a schema in the SpiceDB schema language; - reads the standard
 input) and store it in the embedded store in --data-dir as the schema of the
@@ -34,10 +35,19 @@ On success it prints "revision: TOKEN", the consistency token of the write
 (with --output json: {"revision": ..., "definitions": N, "caveats": N,
 "warnings": [...]}).
 
+With --dry-run nothing is written: it prints what would change, as
+reach schema diff --impact does (the structural changes from the schema in
+force, and every answer that flips on the stored data), and exits 0 (3 if
+FILE does not compile). On a server (--endpoint) it prints the structural
+changes only.
+
 Exit status: 0 written, 1 refused, 2 usage error, 3 the file or the store
 could not be read or written.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if dryRun {
+				return schemaWriteDryRun(cmd, args[0])
+			}
 			src, name, err := readSchemaInput(cmd.InOrStdin(), args[0])
 			if err != nil {
 				return exitWith(exitError3, "reach: %v", err)
@@ -81,6 +91,8 @@ could not be read or written.`,
 			return err
 		},
 	}
+	c.Flags().BoolVar(&dryRun, "dry-run", false, "write nothing: print the schema changes and every answer they would flip on the stored data")
+	return c
 }
 
 func newSchemaReadCmd() *cobra.Command {
