@@ -102,7 +102,7 @@ func TestWrongArgumentCount(t *testing.T) {
 		{[]string{"lookup", "resources", "document"}, "Usage: reach lookup resources TYPE PERMISSION SUBJECT [flags]"},
 		{[]string{"tuple", "write"}, "Usage: reach tuple write REL... | - [flags]"},
 		{[]string{"tuple", "read", "a", "b"}, "Usage: reach tuple read [FILTER] [flags]"},
-		{[]string{"schema", "write"}, "Usage: reach schema write FILE [flags]"},
+		{[]string{"schema", "write"}, "Usage: reach schema write FILE [--dry-run] [flags]"},
 		{[]string{"version", "x"}, "Usage: reach version [flags]"},
 	}
 	for _, tt := range tests {

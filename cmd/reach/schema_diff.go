@@ -161,7 +161,7 @@ func openDiffData(ctx context.Context, file string) (*diffData, error) {
 	if isRemote() {
 		return nil, usagef("--impact and the store's schema need the local store: drop --endpoint, or give --file and both schemas")
 	}
-	s, err := openLocalStore(ctx)
+	s, err := openLocalStore(ctx, readAccess)
 	if err != nil {
 		return nil, exitWith(exitError3, "reach: %v", err)
 	}
@@ -428,7 +428,7 @@ func schemaWriteDryRun(cmd *cobra.Command, path string) error {
 	}
 	d := schemaDiff{cur: cur, format: "text", dryRun: true}
 	if isRemote() {
-		s, err := openStore(ctx)
+		s, err := openStore(ctx, readAccess)
 		if err != nil {
 			return exitWith(exitError3, "reach: %v", err)
 		}
