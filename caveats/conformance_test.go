@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
 
+	"github.com/reach-authz/reach/internal/corpus"
 	"github.com/reach-authz/reach/schema"
 )
 
@@ -45,9 +46,7 @@ type confRel struct {
 func conformanceFiles(t *testing.T) []string {
 	t.Helper()
 	dir := filepath.Join("..", "..", "shared", "conformance")
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("conformance corpus not present (%s): %v", dir, err)
-	}
+	corpus.Dir(t, dir)
 	files, err := filepath.Glob(filepath.Join(dir, "spicedb", "*caveat*.yaml"))
 	require.NoError(t, err)
 	require.NotEmpty(t, files)

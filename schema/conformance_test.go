@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/reach-authz/reach/internal/corpus"
 	"gopkg.in/yaml.v3"
 )
 
@@ -14,9 +15,7 @@ import (
 func sharedDir(t testing.TB) string {
 	t.Helper()
 	dir := filepath.Join("..", "..", "shared")
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("%s not present: %v", dir, err)
-	}
+	corpus.Dir(t, dir)
 	return dir
 }
 
@@ -37,7 +36,7 @@ func conformanceSchemas(t testing.TB) map[string]string {
 		t.Fatal(err)
 	}
 	if len(out) == 0 {
-		t.Skip("no conformance files")
+		corpus.Absent(t, "no conformance files")
 	}
 	return out
 }
