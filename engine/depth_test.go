@@ -1,0 +1,118 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+)
+
+// chainSchema: a document's viewers view it, and so do those who view its
+// parent. parentFirstSchema is the same permission with its operands the
+// other way round.
+const chainSchema = `
+definition user {}
+definition doc {
+	relation parent: doc
+	relation viewer: user
+	permission view = viewer + parent->view
+}`
+
+const parentFirstSchema = `
+definition user {}
+definition doc {
+	relation parent: doc
+	relation viewer: user
+	permission view = parent->view + viewer
+}`
+
+// chainRels links doc:pc0#parent@doc:pc1 ... up to pc<n-1>, with user:u a
+// viewer of the last.
+func chainRels(n int) []string {
+	var rels []string
+	for i := 0; i+1 < n; i++ {
+		rels = append(rels, fmt.Sprintf("doc:pc%d#parent@doc:pc%d", i, i+1))
+	}
+	return append(rels, fmt.Sprintf("doc:pc%d#viewer@user:u", n-1))
+}
+
+// chainAnswer is what a check of doc:pc<i>#view@user:u answers on a chain
+// of n with MaxDepth max: the check of pc<i> nests one check per document
+// down to pc<n-1>, and one more for its viewer relation: n+1-i in all.
+func chainAnswer(n, i, max int) (Permissionship, error) {
+	if n+1-i > max {
+		return Denied, ErrMaxDepth
+	}
+	return Allowed, nil
+}
+
+func sameAnswer(p Permissionship, err error, wantP Permissionship, wantErr error) bool {
+	if wantErr != nil {
+		return errors.Is(err, wantErr)
+	}
+	return err == nil && p == wantP
+}
+
+// A check's answer near the depth limit does not depend on what the cache
+// or the request's memo hold: an entry computed with depth to spare does
+// not answer the same sub-problem met deeper (SpiceDB's dispatch cache
+// keeps DepthRequired for the same reason). Checking the chain from its
+// far end down, every check finds the one above it cached; without that
+// rule doc:pc0 would be Allowed once the cache is warm and an error when
+// it is cold.
+func TestCheckDepthIgnoresWarmCache(t *testing.T) {
+	const n, max = 120, 50
+	st := newTestStore(t, chainSchema, chainRels(n)...)
+	ctx := context.Background()
+	warm := New(st, Options{MaxDepth: max})
+	var bulk []CheckRequest
+	for i := n - 1; i >= 0; i-- {
+		req := checkReq(t, fmt.Sprintf("doc:pc%d#view@user:u", i))
+		bulk = append(bulk, req)
+		wantP, wantErr := chainAnswer(n, i, max)
+		res, err := warm.Check(ctx, req)
+		if !sameAnswer(res.Permissionship, err, wantP, wantErr) {
+			t.Errorf("warm cache: pc%d: %v, %v; want %v, %v", i, res.Permissionship, err, wantP, wantErr)
+		}
+		cold, err := New(st, Options{MaxDepth: max, CacheSize: -1}).Check(ctx, req)
+		if !sameAnswer(cold.Permissionship, err, wantP, wantErr) {
+			t.Errorf("cold: pc%d: %v, %v; want %v, %v", i, cold.Permissionship, err, wantP, wantErr)
+		}
+	}
+	// One CheckBulk shares one memo across the checks: the same rule
+	// holds for its entries. The bulk fails at its first error: ask only
+	// those that fit, then one that does not, last.
+	fit := bulk[:max-1]
+	res, err := New(st, Options{MaxDepth: max, CacheSize: -1}).CheckBulk(ctx, fit)
+	if err != nil {
+		t.Fatalf("CheckBulk of the checks that fit: %v", err)
+	}
+	for i, r := range res {
+		if r.Permissionship != Allowed {
+			t.Errorf("CheckBulk %s: %v", fit[i].Resource, r.Permissionship)
+		}
+	}
+	if _, err := New(st, Options{MaxDepth: max, CacheSize: -1}).CheckBulk(ctx, bulk[:max]); !errors.Is(err, ErrMaxDepth) {
+		t.Errorf("CheckBulk down to %s: %v, want ErrMaxDepth", bulk[max-1].Resource, err)
+	}
+}
+
+// An operand too deep to evaluate does not hide another that decides:
+// with the parent chain first in the union, user:v, a viewer of pc0
+// itself, still views pc0, as with the viewers first. A subject that
+// neither grants is refused with ErrMaxDepth, in either order.
+func TestCheckDepthOperandOrder(t *testing.T) {
+	for _, src := range []string{chainSchema, parentFirstSchema} {
+		st := newTestStore(t, src, append(chainRels(200), "doc:pc0#viewer@user:v")...)
+		for _, cache := range []int{0, -1} {
+			e := New(st, Options{MaxDepth: 50, CacheSize: cache})
+			res, err := e.Check(context.Background(), checkReq(t, "doc:pc0#view@user:v"))
+			if err != nil || res.Permissionship != Allowed {
+				t.Errorf("%s: pc0 for its own viewer: %v, %v", src, res.Permissionship, err)
+			}
+			if _, err := e.Check(context.Background(), checkReq(t, "doc:pc0#view@user:nobody")); !errors.Is(err, ErrMaxDepth) {
+				t.Errorf("%s: pc0 for nobody: %v, want ErrMaxDepth", src, err)
+			}
+		}
+	}
+}
