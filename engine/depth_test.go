@@ -116,3 +116,67 @@ func TestCheckDepthOperandOrder(t *testing.T) {
 		}
 	}
 }
+
+// Check, LookupResources and LookupSubjects apply one depth limit and agree
+// on the parent chain of issue 12.5 (doc:pc0#parent@doc:pc1 ... with user:u
+// a viewer of the last): for every length around the limit and far past
+// it, each answer is the Check's or ErrMaxDepth where the Check's is.
+//
+// How SpiceDB reads the same question: its LookupResources walks up from
+// the subject one dispatch per step (internal/graph/lookupresources2.go
+// redispatches with DepthRemaining-1), and a dispatch with no depth left
+// fails with "max depth exceeded" (dispatch.CheckDepth), failing the whole
+// stream, whatever it streamed before. reach's walk counts the nested
+// checks a Check of each node would need and fails with ErrMaxDepth before
+// streaming anything when one passes the limit; so a lookup never lists a
+// resource whose Check fails, and fails where any of them would. Its
+// LookupSubjects fails likewise when its walk down passes the limit.
+//
+// (The converse is not promised: a lookup that completes may leave out a
+// resource whose Check fails for depth through relationships that do not
+// lead to the subject, which only the Check walks; the lookup's answer,
+// "not reachable", is then the right one at any depth.)
+func TestLookupDepthAgreesWithCheck(t *testing.T) {
+	const max = 50
+	ctx := context.Background()
+	for _, n := range []int{30, max - 2, max - 1, max, max + 1, 1000} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			st := newTestStore(t, chainSchema, chainRels(n)...)
+			e := New(st, Options{MaxDepth: max})
+			var ids []string
+			_, lrErr := e.LookupResources(ctx, LookupResourcesRequest{ResourceType: "doc", Permission: "view", Subject: Subject{Type: "user", ID: "u"}, Consistency: fresh},
+				func(r LookupResult) bool {
+					ids = append(ids, r.ResourceID)
+					return true
+				})
+			// Every document of the chain reaches user:u; the lookup lists
+			// them all when every Check answers, and fails otherwise.
+			_, pc0Err := chainAnswer(n, 0, max)
+			if pc0Err != nil {
+				if !errors.Is(lrErr, ErrMaxDepth) || len(ids) > 0 {
+					t.Errorf("LookupResources: %d results, error %v; want ErrMaxDepth, as Check(pc0)", len(ids), lrErr)
+				}
+			} else if lrErr != nil || len(ids) != n {
+				t.Errorf("LookupResources: %d results, error %v; want all %d", len(ids), lrErr, n)
+			}
+			for _, i := range []int{0, 1, n - max, n - max + 1, n - 2, n - 1} {
+				if i < 0 {
+					continue
+				}
+				wantP, wantErr := chainAnswer(n, i, max)
+				res, err := e.Check(ctx, checkReq(t, fmt.Sprintf("doc:pc%d#view@user:u", i)))
+				if !sameAnswer(res.Permissionship, err, wantP, wantErr) {
+					t.Errorf("Check(pc%d): %v, %v; want %v, %v", i, res.Permissionship, err, wantP, wantErr)
+				}
+				found, _, err := e.LookupSubjects(ctx, LookupSubjectsRequest{Resource: Object{"doc", fmt.Sprintf("pc%d", i)}, Permission: "view", SubjectType: "user", Consistency: fresh})
+				if wantErr != nil {
+					if !errors.Is(err, wantErr) {
+						t.Errorf("LookupSubjects(pc%d): %s, %v; want %v, as Check", i, formatFound(found), err, wantErr)
+					}
+				} else if err != nil || formatFound(found) != "[u]" {
+					t.Errorf("LookupSubjects(pc%d): %s, %v; want [u]", i, formatFound(found), err)
+				}
+			}
+		})
+	}
+}
