@@ -180,3 +180,35 @@ func TestLookupDepthAgreesWithCheck(t *testing.T) {
 		})
 	}
 }
+
+// With the chain first in the union, a viewer of pc0 itself views it
+// within the limit, whatever lies below: Check and LookupResources say so.
+// LookupSubjects of pc0 must walk the whole chain and fails; its stream
+// may give user:v before it does, since that subject is certain.
+func TestLookupDepthShallowSubject(t *testing.T) {
+	st := newTestStore(t, parentFirstSchema, append(chainRels(1000), "doc:pc0#viewer@user:v")...)
+	e := New(st, Options{MaxDepth: 50})
+	ctx := context.Background()
+	res, err := e.Check(ctx, checkReq(t, "doc:pc0#view@user:v"))
+	if err != nil || res.Permissionship != Allowed {
+		t.Errorf("Check: %v, %v", res.Permissionship, err)
+	}
+	var ids []string
+	_, err = e.LookupResources(ctx, LookupResourcesRequest{ResourceType: "doc", Permission: "view", Subject: Subject{Type: "user", ID: "v"}, Consistency: fresh},
+		func(r LookupResult) bool {
+			ids = append(ids, r.ResourceID)
+			return true
+		})
+	if err != nil || fmt.Sprint(ids) != "[pc0]" {
+		t.Errorf("LookupResources: %v, %v", ids, err)
+	}
+	var got []string
+	_, err = e.LookupSubjectsStream(ctx, LookupSubjectsRequest{Resource: Object{"doc", "pc0"}, Permission: "view", SubjectType: "user", Consistency: fresh},
+		func(f FoundSubject) bool {
+			got = append(got, f.ID)
+			return true
+		})
+	if !errors.Is(err, ErrMaxDepth) || len(got) > 1 || (len(got) == 1 && got[0] != "v") {
+		t.Errorf("LookupSubjectsStream: %v, %v; want at most [v], then ErrMaxDepth", got, err)
+	}
+}
