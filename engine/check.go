@@ -785,11 +785,21 @@ func (c *checker) walkUp(rd *relDef, rid string, s Subject) (_ Permissionship, m
 			return
 		}
 		e := seen[n]
-		if e == nil {
+		switch {
+		case e == nil:
 			seen[n] = &upEntry{perm: p, level: level, missing: m}
-		} else if p > e.perm && !e.expanded {
+		case p > e.perm && !e.expanded:
 			e.perm, e.level, e.missing = p, level, m
-		} else {
+		case p == Conditional && e.perm == Conditional:
+			// Another conditional chain: its names count too (the walk
+			// down merges every conditional path). New names are carried
+			// up by expanding n again; names only grow, so this ends.
+			merged := mergeMissing(e.missing, m)
+			if len(merged) == len(e.missing) {
+				return
+			}
+			e.missing, e.level, e.expanded = merged, min(e.level, level), false
+		default:
 			return
 		}
 		if p == Allowed {
@@ -884,11 +894,10 @@ func (c *checker) walkUp(rd *relDef, rid string, s Subject) (_ Permissionship, m
 		switch {
 		case len(allowedQ) > 0:
 			n, allowedQ = allowedQ[0], allowedQ[1:]
-		case found == Conditional:
-			// No more Allowed chain can be found: every node reached
-			// without a caveat was expanded.
-			return Conditional, foundMissing, true, nil
 		case len(condQ) > 0:
+			// No more Allowed chain can be found (every node reached
+			// without a caveat was expanded), but the conditional
+			// chains left may lack other names.
 			n, condQ = condQ[0], condQ[1:]
 		default:
 			return found, foundMissing, true, nil

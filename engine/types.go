@@ -203,8 +203,11 @@ type CheckResult struct {
 	Explanation *Explanation
 	// Missing lists, for a Conditional answer, the caveat parameters
 	// (sorted) whose values the context lacked on the conditional paths
-	// (SpiceDB's partial_caveat_info.missing_required_context). Like
-	// SpiceDB's, the list may depend on the order the paths were tried.
+	// (SpiceDB's partial_caveat_info.missing_required_context): those of
+	// every path that makes the answer Conditional (every operand of a
+	// union, intersection or exclusion that is Conditional, the caveat of
+	// each relationship on the way and those below it), whatever the order
+	// the paths were tried in and whichever way the check walked.
 	Missing []string
 }
 
