@@ -22,11 +22,15 @@ type cacheKey struct {
 	st, sid, srel string
 }
 
-// cacheValue is a cached result: the answer and, for Conditional, the
-// caveat parameters that would decide it.
+// cacheValue is a cached result: the answer, for Conditional the caveat
+// parameters that would decide it, and the depth its evaluation needed
+// (see outcome.need): like SpiceDB's DepthRequired, an entry answers only a
+// question asked with at least that much depth left, so that a warm cache
+// never answers what a cold walk would refuse with ErrMaxDepth.
 type cacheValue struct {
 	perm    Permissionship
 	missing []string
+	need    int32
 }
 
 // checkCache is a sharded, bounded LRU of definite sub-problem results.

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"sync"
@@ -30,6 +31,20 @@ type outcome struct {
 	expl *Explanation // only when explaining
 	// missing: for Conditional, the caveat parameters lacking (sorted).
 	missing []string
+	// need is the number of nested checks, this one's included, that
+	// computing the result took (0 for one that needed no check of its
+	// own: a cycle cut, a subject set met as itself, an undefined
+	// relation). A cache entry, or a memo entry of an earlier top-level
+	// check (gen), answers a sub-problem met at depth d only when
+	// d+need <= MaxDepth; deeper, it is computed again (once: the new
+	// entry is the current check's), so that whether a check fails with
+	// ErrMaxDepth does not depend on what other checks computed before it
+	// (SpiceDB's DepthRequired does the same for its dispatch cache).
+	// Inside one top-level check entries are reused at any depth: the
+	// walk is deterministic, and recomputing them could take exponential
+	// time on cyclic data.
+	need int32
+	gen  uint32
 }
 
 // mergeMissing returns the sorted union of two sorted lists of names (a
@@ -109,9 +124,15 @@ type checker struct {
 	memo    map[nodeKey]outcome
 	onStack map[nodeKey]int32
 	depth   int32
-	prov    []nodeKey
-	bufs    [][]tuples.Relationship
-	steps   int
+	// deepest is the stack index of the deepest check the evaluation
+	// under way has reached (or would reach, for memo and cache entries
+	// reused): a finished check's need is deepest-index+1.
+	deepest int32
+	// gen counts the top-level checks (those entered at depth 0).
+	gen   uint32
+	prov  []nodeKey
+	bufs  [][]tuples.Relationship
+	steps int
 
 	rootLooked bool // the next check is the top one, already missed in the cache
 
@@ -122,6 +143,20 @@ type checker struct {
 	// relationships are invisible to the snapshot, so answers computed
 	// without them stay true at their revision.)
 	expiring bool
+}
+
+// fits reports whether a result that needed need nested checks may answer
+// a sub-problem met at stack depth depth.
+func (c *checker) fits(depth, need int32) bool {
+	return int(depth)+int(need) <= c.e.opts.MaxDepth
+}
+
+// reached notes that a check at depth depth used a result that needed
+// need nested checks.
+func (c *checker) reached(depth, need int32) {
+	if need > 0 {
+		c.deepest = max(c.deepest, depth+need-1)
+	}
 }
 
 func (e *Engine) newChecker(ctx context.Context, snap tuples.Snapshot, m *model, explain bool) *checker {
@@ -148,7 +183,7 @@ func (e *Engine) Check(ctx context.Context, req CheckRequest) (CheckResult, erro
 	cacheable := e.cache != nil && !req.Explain && req.Consistency.Mode != AtExactSnapshot && len(req.Context) == 0
 	if cacheable {
 		k := cacheKey{rev, req.Resource.Type, req.Resource.ID, req.Permission, req.Subject.Type, req.Subject.ID, req.Subject.Relation}
-		if v, ok := e.cache.get(k); ok {
+		if v, ok := e.cache.get(k); ok && int(v.need) <= e.opts.MaxDepth {
 			return CheckResult{Permissionship: v.perm, Revision: rev, Missing: v.missing}, nil
 		}
 	}
@@ -189,7 +224,7 @@ func releaseChecker(c *checker) {
 	clear(c.onStack)
 	c.e, c.ctx, c.snap, c.m = nil, nil, nil, nil
 	c.reqCtx, c.ctxKey = nil, ""
-	c.depth, c.steps = 0, 0
+	c.depth, c.steps, c.deepest = 0, 0, 0
 	c.prov = c.prov[:0]
 	checkers.Put(c)
 }
@@ -222,7 +257,7 @@ func (e *Engine) CheckBulk(ctx context.Context, reqs []CheckRequest) ([]CheckRes
 		cacheable := e.cache != nil && !req.Explain && req.Consistency.Mode != AtExactSnapshot && len(req.Context) == 0
 		if cacheable {
 			k := cacheKey{rev, req.Resource.Type, req.Resource.ID, req.Permission, req.Subject.Type, req.Subject.ID, req.Subject.Relation}
-			if v, ok := e.cache.get(k); ok {
+			if v, ok := e.cache.get(k); ok && int(v.need) <= e.opts.MaxDepth {
 				out[i] = CheckResult{Permissionship: v.perm, Revision: rev, Missing: v.missing}
 				continue
 			}
@@ -351,7 +386,11 @@ func (c *checker) check(rt, rid, rel string, s Subject) (outcome, error) {
 	looked := c.rootLooked
 	c.rootLooked = false
 	k := nodeKey{rt, rid, rel, s}
-	if o, ok := c.memo[k]; ok {
+	if c.depth == 0 {
+		c.gen++
+	}
+	if o, ok := c.memo[k]; ok && (o.gen == c.gen || c.fits(c.depth, o.need)) {
+		c.reached(c.depth, o.need)
 		return o, nil
 	}
 	if i, ok := c.onStack[k]; ok {
@@ -389,9 +428,10 @@ func (c *checker) check(rt, rid, rel string, s Subject) (outcome, error) {
 	if useCache {
 		ck = cacheKey{c.rev, rt, rid, rel, s.Type, s.ID, s.Relation}
 		if !looked { // (else the caller asked the cache already)
-			if v, ok := c.e.cache.get(ck); ok {
-				o := outcome{perm: v.perm, low: exact, missing: v.missing}
+			if v, ok := c.e.cache.get(ck); ok && c.fits(c.depth, v.need) {
+				o := outcome{perm: v.perm, low: exact, missing: v.missing, need: v.need, gen: c.gen}
 				c.memo[k] = o
+				c.reached(c.depth, o.need)
 				return o, nil
 			}
 		}
@@ -409,6 +449,8 @@ func (c *checker) check(rt, rid, rel string, s Subject) (outcome, error) {
 	c.onStack[k] = idx
 	c.depth++
 	mark := len(c.prov)
+	outer := c.deepest
+	c.deepest = idx
 
 	var o outcome
 	var err error
@@ -419,7 +461,14 @@ func (c *checker) check(rt, rid, rel string, s Subject) (outcome, error) {
 	}
 	delete(c.onStack, k)
 	c.depth--
+	o.need, o.gen = c.deepest-idx+1, c.gen
+	c.deepest = max(outer, c.deepest)
 	if err != nil {
+		// What was provisional under this check can be neither confirmed
+		// nor refuted now: forget it (the caller may go on, see
+		// deferDepth).
+		c.dropProvisional(mark)
+		c.prov = c.prov[:mark]
 		return outcome{}, err
 	}
 	if c.explain {
@@ -448,9 +497,12 @@ func (c *checker) check(rt, rid, rel string, s Subject) (outcome, error) {
 			for _, pk := range c.prov[mark:] {
 				po := c.memo[pk]
 				po.low = exact
+				// Computed again elsewhere, its cut-off check would be
+				// computed too: count that check's depth in.
+				po.need += o.need
 				c.memo[pk] = po
 				if c.useCache && !c.expiring {
-					c.e.cache.add(cacheKey{c.rev, pk.rt, pk.rid, pk.rel, pk.s.Type, pk.s.ID, pk.s.Relation}, cacheValue{po.perm, po.missing})
+					c.e.cache.add(cacheKey{c.rev, pk.rt, pk.rid, pk.rel, pk.s.Type, pk.s.ID, pk.s.Relation}, cacheValue{po.perm, po.missing, po.need})
 				}
 			}
 		} else {
@@ -459,7 +511,7 @@ func (c *checker) check(rt, rid, rel string, s Subject) (outcome, error) {
 		c.prov = c.prov[:mark]
 		c.memo[k] = o
 		if useCache && !c.expiring {
-			c.e.cache.add(ck, cacheValue{o.perm, o.missing})
+			c.e.cache.add(ck, cacheValue{o.perm, o.missing, o.need})
 		}
 		return o, nil
 	}
@@ -570,11 +622,15 @@ func (c *checker) direct(rd *relDef, rid string, s Subject) (outcome, error) {
 			return outcome{}, err
 		}
 	}
+	var deferred error
 	for i := range buf {
 		r := &buf[i]
 		p, sub, missing, ok, err := c.through(r, r.SubjectRelation, s, &tried)
 		if err != nil {
-			return outcome{}, err
+			if deferred, err = deferDepth(deferred, err); err != nil {
+				return outcome{}, err
+			}
+			continue
 		}
 		if !ok {
 			continue
@@ -592,7 +648,29 @@ func (c *checker) direct(rd *relDef, rid string, s Subject) (outcome, error) {
 		res.perm = max(res.perm, p)
 		res.low = min(res.low, sub.low)
 	}
+	if deferred != nil {
+		return outcome{}, deferred
+	}
 	return c.finishDirect(rd, rid, res, tried), nil
+}
+
+// deferDepth sorts the error of one operand of a rule that another operand
+// may still decide (a union's or arrow's Allowed, an intersection's or
+// .all's Denied, an exclusion's subtracted Allowed): ErrMaxDepth is held
+// back in deferred (the first one kept) for the rule to return if nothing
+// decides it, any other error is returned at once. So the answer does not
+// depend on the order of the operands: a subject one operand grants within
+// the depth limit is Allowed even if another operand's walk is too deep
+// (SpiceDB's union returns whichever answer arrives first; reach's is the
+// one that does not depend on timing).
+func deferDepth(deferred, err error) (error, error) {
+	if !errors.Is(err, ErrMaxDepth) {
+		return deferred, err
+	}
+	if deferred == nil {
+		deferred = err
+	}
+	return deferred, nil
 }
 
 // through takes one step of a union through relationship r: its caveat,
@@ -710,11 +788,21 @@ func (c *checker) walkUp(rd *relDef, rid string, s Subject) (_ Permissionship, m
 			return
 		}
 		e := seen[n]
-		if e == nil {
+		switch {
+		case e == nil:
 			seen[n] = &upEntry{perm: p, level: level, missing: m}
-		} else if p > e.perm && !e.expanded {
+		case p > e.perm && !e.expanded:
 			e.perm, e.level, e.missing = p, level, m
-		} else {
+		case p == Conditional && e.perm == Conditional:
+			// Another conditional chain: its names count too (the walk
+			// down merges every conditional path). New names are carried
+			// up by expanding n again; names only grow, so this ends.
+			merged := mergeMissing(e.missing, m)
+			if len(merged) == len(e.missing) {
+				return
+			}
+			e.missing, e.level, e.expanded = merged, min(e.level, level), false
+		default:
 			return
 		}
 		if p == Allowed {
@@ -799,16 +887,20 @@ func (c *checker) walkUp(rd *relDef, rid string, s Subject) (_ Permissionship, m
 	if err := expand(walkNode{s.Type, wildcardID, ""}, Allowed, nil, 0, true); err != nil {
 		return 0, nil, false, err
 	}
+	// The walk answers here only while every level it expanded would have
+	// fitted under the limit (see outcome.need): the level-L node it
+	// expanded stands for a check L+1 below this one's.
+	maxExpanded := int32(0)
+	defer func() { c.deepest = max(c.deepest, c.depth+maxExpanded+1) }()
 	for budget > 0 && found != Allowed {
 		var n walkNode
 		switch {
 		case len(allowedQ) > 0:
 			n, allowedQ = allowedQ[0], allowedQ[1:]
-		case found == Conditional:
-			// No more Allowed chain can be found: every node reached
-			// without a caveat was expanded.
-			return Conditional, foundMissing, true, nil
 		case len(condQ) > 0:
+			// No more Allowed chain can be found (every node reached
+			// without a caveat was expanded), but the conditional
+			// chains left may lack other names.
 			n, condQ = condQ[0], condQ[1:]
 		default:
 			return found, foundMissing, true, nil
@@ -821,6 +913,7 @@ func (c *checker) walkUp(rd *relDef, rid string, s Subject) (_ Permissionship, m
 		if e.level >= maxLevel {
 			return 0, nil, false, nil
 		}
+		maxExpanded = max(maxExpanded, e.level)
 		if err := expand(n, e.perm, e.missing, e.level, false); err != nil {
 			return 0, nil, false, err
 		}
@@ -847,10 +940,14 @@ func (c *checker) rewrite(rd *relDef, rid string, rw *schema.Rewrite, s Subject)
 	case schema.OpUnion:
 		res := outcome{perm: Denied, low: exact}
 		var tried []*Explanation
+		var deferred error
 		for _, ch := range rw.Children {
 			o, err := c.rewrite(rd, rid, ch, s)
 			if err != nil {
-				return outcome{}, err
+				if deferred, err = deferDepth(deferred, err); err != nil {
+					return outcome{}, err
+				}
+				continue
 			}
 			if o.perm == Allowed {
 				if c.explain {
@@ -865,6 +962,9 @@ func (c *checker) rewrite(rd *relDef, rid string, rw *schema.Rewrite, s Subject)
 			}
 			tried = append(tried, o.expl)
 		}
+		if deferred != nil {
+			return outcome{}, deferred
+		}
 		if c.explain {
 			res.expl = &Explanation{Rule: RuleUnion, Result: res.perm, Children: tried}
 		}
@@ -872,14 +972,19 @@ func (c *checker) rewrite(rd *relDef, rid string, rw *schema.Rewrite, s Subject)
 	case schema.OpIntersection:
 		res := outcome{perm: Allowed, low: exact}
 		var tried []*Explanation
+		var deferred error
 		for _, ch := range rw.Children {
 			o, err := c.rewrite(rd, rid, ch, s)
 			if err != nil {
-				return outcome{}, err
+				if deferred, err = deferDepth(deferred, err); err != nil {
+					return outcome{}, err
+				}
+				continue
 			}
 			tried = append(tried, o.expl)
 			if o.perm == Denied {
 				res = outcome{perm: Denied, low: o.low}
+				deferred = nil
 				break
 			}
 			res.perm = min(res.perm, o.perm)
@@ -888,14 +993,22 @@ func (c *checker) rewrite(rd *relDef, rid string, rw *schema.Rewrite, s Subject)
 				res.missing = mergeMissing(res.missing, o.missing)
 			}
 		}
+		if deferred != nil {
+			return outcome{}, deferred
+		}
 		if c.explain {
 			res.expl = &Explanation{Rule: RuleIntersection, Result: res.perm, Children: tried}
 		}
 		return res, nil
 	case schema.OpExclusion:
 		base, err := c.rewrite(rd, rid, rw.Children[0], s)
+		var deferred error
 		if err != nil {
-			return outcome{}, err
+			if deferred, err = deferDepth(nil, err); err != nil {
+				return outcome{}, err
+			}
+			// Too deep: only a subtracted side that is Allowed decides.
+			base = outcome{perm: Conditional, low: exact}
 		}
 		tried := []*Explanation{base.expl}
 		res := outcome{perm: Denied, low: base.low}
@@ -903,6 +1016,16 @@ func (c *checker) rewrite(rd *relDef, rid string, rw *schema.Rewrite, s Subject)
 			sub, err := c.rewrite(rd, rid, rw.Children[1], s)
 			if err != nil {
 				return outcome{}, err
+			}
+			if deferred != nil {
+				if sub.perm != Allowed {
+					return outcome{}, deferred
+				}
+				res = outcome{perm: Denied, low: sub.low}
+				if c.explain {
+					res.expl = &Explanation{Rule: RuleExclusion, Result: Denied, Children: []*Explanation{sub.expl}}
+				}
+				return res, nil
 			}
 			if sub.perm != Allowed && sub.low != exact {
 				// The subtracted side was cut off at a check still under
@@ -964,6 +1087,7 @@ func (c *checker) arrow(rd *relDef, rid string, rw *schema.Rewrite, s Subject) (
 		}
 		return o, nil
 	}
+	var deferred error
 	if !all {
 		res := outcome{perm: Denied, low: exact}
 		for i := range buf {
@@ -973,7 +1097,10 @@ func (c *checker) arrow(rd *relDef, rid string, rw *schema.Rewrite, s Subject) (
 			}
 			p, sub, missing, ok, err := c.through(r, rw.Target, s, &tried)
 			if err != nil {
-				return outcome{}, err
+				if deferred, err = deferDepth(deferred, err); err != nil {
+					return outcome{}, err
+				}
+				continue
 			}
 			if !ok {
 				continue
@@ -990,6 +1117,9 @@ func (c *checker) arrow(rd *relDef, rid string, rw *schema.Rewrite, s Subject) (
 			}
 			res.perm = max(res.perm, p)
 			res.low = min(res.low, sub.low)
+		}
+		if deferred != nil {
+			return outcome{}, deferred
 		}
 		return finish(res)
 	}
@@ -1021,7 +1151,10 @@ func (c *checker) arrow(rd *relDef, rid string, rw *schema.Rewrite, s Subject) (
 		} else {
 			sub, err = c.check(r.SubjectType, r.SubjectID, rw.Target, s)
 			if err != nil {
-				return outcome{}, err
+				if deferred, err = deferDepth(deferred, err); err != nil {
+					return outcome{}, err
+				}
+				continue
 			}
 		}
 		p := min(sub.perm, cv)
@@ -1037,6 +1170,9 @@ func (c *checker) arrow(rd *relDef, rid string, rw *schema.Rewrite, s Subject) (
 		res.perm = min(res.perm, p)
 		res.low = min(res.low, sub.low)
 		res.missing = mergeMissing(res.missing, andMissing(cv, cvMissing, sub))
+	}
+	if deferred != nil {
+		return outcome{}, deferred
 	}
 	return finish(res)
 }

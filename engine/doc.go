@@ -29,6 +29,22 @@
 // on (revision, resource, relation, subject) remembers every definite
 // sub-problem; since revisions are immutable it never needs invalidating.
 //
+// The depth limit (Options.MaxDepth, 50 as in SpiceDB) is one limit for
+// every call. A check fails with ErrMaxDepth when its walk nests more checks
+// than the limit and no operand within it decides the answer (a union's
+// Allowed, an intersection's Denied), whichever operand comes first; cache
+// and memo entries carry the depth they needed (as SpiceDB's DepthRequired)
+// and answer only where they fit, so a warm cache never answers what a
+// cold check refuses. LookupResources walks up from the subject and
+// LookupSubjects down from the resource counting the nested checks a Check
+// of each node would need, and fail with ErrMaxDepth where a Check of a
+// node they meet would: neither ever gives an answer its Check refuses.
+//
+// Lookups give what they find through a callback, as they find it
+// (LookupResources in id order, after its walk; LookupSubjectsStream during
+// its walk), look at their context as they read, and bound what they hold:
+// LookupSubjectsStream remembers at most Options.MaxLookupResults subjects.
+//
 // The engine's tests compare it with a reference evaluator (a fixpoint over
 // every relationship, stratum by stratum) on random schemas, data and
 // queries, and with the truth tables SpiceDB computed for its own test

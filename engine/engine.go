@@ -50,6 +50,9 @@ func New(store Store, opts Options) *Engine {
 	if opts.Quantization == 0 {
 		opts.Quantization = defaultQuantization
 	}
+	if opts.MaxLookupResults <= 0 {
+		opts.MaxLookupResults = defaultMaxLookupResults
+	}
 	e := &Engine{store: store, opts: opts, models: map[*schema.Program]*model{}, now: time.Now}
 	if opts.CacheSize > 0 {
 		e.cache = newCheckCache(opts.CacheSize, defaultCacheShards)

@@ -135,3 +135,24 @@ func ExampleEngine_LookupSubjects() {
 	// Output:
 	// * except [bob]
 }
+
+// LookupSubjectsStream gives each subject as the walk finds it; the
+// wildcard, with the subjects it does not cover, comes last.
+func ExampleEngine_LookupSubjectsStream() {
+	st := exampleStore()
+	defer st.Close()
+	e := engine.New(st, engine.Options{})
+	_, err := e.LookupSubjectsStream(context.Background(), engine.LookupSubjectsRequest{
+		Resource:    engine.Object{Type: "document", ID: "q3"},
+		Permission:  "view",
+		SubjectType: "user",
+	}, func(f engine.FoundSubject) bool {
+		fmt.Println(f.ID, f.Permissionship)
+		return true // false stops the lookup
+	})
+	if err != nil {
+		panic(err)
+	}
+	// Output:
+	// ana allowed
+}

@@ -10,6 +10,10 @@ import (
 	"github.com/reach-authz/reach/tuples"
 )
 
+// ctxEvery is how many relationships a lookup reads (or results it gives)
+// between two looks at its context.
+const ctxEvery = 128
+
 // upNode is "the subject reaches rel on typ:id", met while walking up.
 type upNode struct{ typ, id, rel string }
 
@@ -51,7 +55,7 @@ func (e *Engine) LookupResources(ctx context.Context, req LookupResourcesRequest
 		return "", errUnknownRelation(s.Type, s.Relation, m)
 	}
 
-	cands, err := walkUp(ctx, snap, m, s, req.ResourceType, req.Permission)
+	cands, err := walkUp(ctx, snap, m, s, req.ResourceType, req.Permission, e.opts.MaxDepth)
 	if err != nil {
 		return "", err
 	}
@@ -66,7 +70,12 @@ func (e *Engine) LookupResources(ctx context.Context, req LookupResourcesRequest
 	c := e.newChecker(ctx, snap, m, false)
 	c.setContext(req.Context)
 	n, last := 0, ""
-	for _, id := range ids {
+	for i, id := range ids {
+		if i%ctxEvery == ctxEvery-1 {
+			if err := ctx.Err(); err != nil {
+				return "", err
+			}
+		}
 		p := Allowed
 		var missing []string
 		if !cands[id] {
@@ -96,41 +105,69 @@ func (e *Engine) LookupResources(ctx context.Context, req LookupResourcesRequest
 
 // walkUp returns the ids of resources of type rtype that s may reach through
 // perm, each with whether it is certain (true) or needs confirming.
-func walkUp(ctx context.Context, snap tuples.Snapshot, m *model, s Subject, rtype, perm string) (map[string]bool, error) {
-	visited := map[upNode]bool{}
+//
+// It applies Check's depth limit: the level of a node is the number of
+// nested checks a Check of it for s needs (a relation naming s directly: 1;
+// each computed userset, subject set or arrow above it: one more), the
+// walk is breadth first so that a node's first level is its least, and a
+// node whose level passes maxDepth fails the lookup with ErrMaxDepth, as
+// its Check would fail. SpiceDB's LookupResources fails the same way when
+// its dispatch depth runs out. Nodes that cannot lead to rtype#perm are not
+// walked (nor counted against the limit).
+func walkUp(ctx context.Context, snap tuples.Snapshot, m *model, s Subject, rtype, perm string, maxDepth int) (map[string]bool, error) {
+	useful := m.leadsTo(rtype, perm)
 	type item struct {
-		n   upNode
-		def bool
+		n     upNode
+		def   bool
+		level int
 	}
+	visited := map[upNode]bool{}
 	var queue []item
-	push := func(n upNode, def bool) {
+	var err error
+	push := func(n upNode, def bool, level int) {
+		if !useful[typeRel{n.typ, n.rel}] {
+			return
+		}
 		if d, ok := visited[n]; ok && (d || !def) {
 			return
 		}
+		if level > maxDepth && err == nil {
+			err = fmt.Errorf("looking up %s#%s for %s: reaching %s:%s#%s: %w (%d)", rtype, perm, s, n.typ, n.id, n.rel, ErrMaxDepth, maxDepth)
+			return
+		}
 		visited[n] = def
-		queue = append(queue, item{n, def})
+		queue = append(queue, item{n, def, level})
 	}
 	cands := map[string]bool{}
 
 	if s.Relation != "" {
-		push(upNode{s.Type, s.ID, s.Relation}, true)
+		// A subject set is a member of itself: no check needed.
+		push(upNode{s.Type, s.ID, s.Relation}, true, 0)
 	}
-	var err error
-	from := func(st, sid, srel, typ, rel, parent string, def bool) {
-		if err != nil {
+	read := 0
+	from := func(st, sid, srel, typ, rel, parent string, def bool, level int) {
+		if err != nil || !useful[typeRel{typ, parent}] {
 			return
 		}
-		err = snap.Resources(st, sid, srel, typ, rel, func(r tuples.Relationship) bool {
-			push(upNode{typ, r.ResourceID, parent}, def && r.Caveat == nil)
-			return true
+		serr := snap.Resources(st, sid, srel, typ, rel, func(r tuples.Relationship) bool {
+			if read++; read%ctxEvery == 0 {
+				if err = ctx.Err(); err != nil {
+					return false
+				}
+			}
+			push(upNode{typ, r.ResourceID, parent}, def && r.Caveat == nil, level)
+			return err == nil
 		})
+		if err == nil {
+			err = serr
+		}
 	}
 	for _, rd := range m.allowedBy[typeRel{s.Type, s.Relation}] {
-		from(s.Type, s.ID, s.Relation, rd.typ, rd.name, rd.name, true)
+		from(s.Type, s.ID, s.Relation, rd.typ, rd.name, rd.name, true, 1)
 	}
 	if s.ID != wildcardID { // a wildcard reaches subject sets too, as in Check
 		for _, rd := range m.wildcardBy[s.Type] {
-			from(s.Type, "*", "", rd.typ, rd.name, rd.name, true)
+			from(s.Type, "*", "", rd.typ, rd.name, rd.name, true, 1)
 		}
 	}
 	for i := 0; i < len(queue) && err == nil; i++ {
@@ -151,15 +188,16 @@ func walkUp(ctx context.Context, snap tuples.Snapshot, m *model, s Subject, rtyp
 		if rd == nil {
 			continue
 		}
+		up := it.level + 1 // one more check above this one
 		for _, u := range rd.usedBy {
 			switch u.kind {
 			case usedComputed:
-				push(upNode{n.typ, n.id, u.parent}, it.def && u.definite)
+				push(upNode{n.typ, n.id, u.parent}, it.def && u.definite, up)
 			case usedSubjectSet:
-				from(n.typ, n.id, n.rel, u.parentType, u.parent, u.parent, it.def)
+				from(n.typ, n.id, n.rel, u.parentType, u.parent, u.parent, it.def, up)
 			case usedArrow:
 				for _, sr := range u.subjRels {
-					from(n.typ, n.id, sr, u.parentType, u.tupleset, u.parent, it.def && u.definite)
+					from(n.typ, n.id, sr, u.parentType, u.tupleset, u.parent, it.def && u.definite, up)
 				}
 			}
 		}

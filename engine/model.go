@@ -257,3 +257,29 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// leadsTo returns the relations and permissions from which walking up (the
+// usedBy edges) can reach typ#rel, itself included: where LookupResources'
+// walk may go.
+func (m *model) leadsTo(typ, rel string) map[typeRel]bool {
+	out := map[typeRel]bool{{typ, rel}: true}
+	for grew := true; grew; {
+		grew = false
+		for _, td := range m.types {
+			for _, rd := range td.rels {
+				k := typeRel{rd.typ, rd.name}
+				if out[k] {
+					continue
+				}
+				for _, u := range rd.usedBy {
+					if out[typeRel{u.parentType, u.parent}] {
+						out[k] = true
+						grew = true
+						break
+					}
+				}
+			}
+		}
+	}
+	return out
+}

@@ -538,6 +538,9 @@ func compareWithReference(t testing.TB, c *randCase, st *refStats) {
 	}
 	cached := New(store, Options{CacheSize: 4096, MaxDepth: 1000})
 	uncached := New(store, Options{CacheSize: -1, MaxDepth: 1000})
+	// bounded remembers one subject: LookupSubjects reads the store to
+	// give each once, and fails on a wildcard with two exclusions.
+	bounded := New(store, Options{CacheSize: -1, MaxDepth: 1000, MaxLookupResults: 1})
 	st.cases++
 	fail := func(format string, args ...any) {
 		t.Helper()
@@ -717,6 +720,13 @@ func compareWithReference(t testing.TB, c *randCase, st *refStats) {
 			if f.Permissionship != Allowed {
 				fail("%s: %+v is not allowed", name, f)
 			}
+		}
+		if bfound, _, err := bounded.LookupSubjects(ctx, q); err != nil {
+			if !errors.Is(err, ErrTooManyResults) || wildcard == nil || len(wildcard.Excluded) < 2 {
+				fail("%s with MaxLookupResults 1: %v", name, err)
+			}
+		} else if fmt.Sprint(bfound) != fmt.Sprint(found) {
+			fail("%s with MaxLookupResults 1 = %+v, unbounded %+v", name, bfound, found)
 		}
 		if !ref.stratified {
 			continue

@@ -32,6 +32,11 @@ var ErrUnknown = errors.New("not defined in the schema")
 // its subject (SpiceDB: "cannot perform check on wildcard subject").
 var ErrWildcardSubject = errors.New("a wildcard cannot be the subject of a check")
 
+// ErrTooManyResults is wrapped when a lookup would have to hold more
+// results in memory than Options.MaxLookupResults allows to answer
+// correctly (the exclusions of a wildcard LookupSubjects reports).
+var ErrTooManyResults = errors.New("too many results to hold")
+
 // ErrBadCursor is wrapped when a lookup cursor cannot be read.
 var ErrBadCursor = errors.New("invalid cursor")
 
@@ -154,12 +159,19 @@ type Options struct {
 	// Quantization is the minimize_latency window (default 5s); a negative
 	// value makes minimize_latency read the newest revision.
 	Quantization time.Duration
+	// MaxLookupResults bounds the subjects one LookupSubjectsStream holds
+	// in memory (default 100,000): the ids given so far, remembered to
+	// give each once (past the bound, the walk reads the store instead),
+	// and the exclusions of a wildcard (past the bound, the lookup fails
+	// with ErrTooManyResults).
+	MaxLookupResults int
 }
 
 const (
-	defaultMaxDepth     = 50
-	defaultCacheSize    = 1 << 20
-	defaultQuantization = 5 * time.Second
+	defaultMaxDepth         = 50
+	defaultCacheSize        = 1 << 20
+	defaultQuantization     = 5 * time.Second
+	defaultMaxLookupResults = 100_000
 )
 
 // CheckRequest asks whether Subject reaches Permission (a permission or a
@@ -191,8 +203,11 @@ type CheckResult struct {
 	Explanation *Explanation
 	// Missing lists, for a Conditional answer, the caveat parameters
 	// (sorted) whose values the context lacked on the conditional paths
-	// (SpiceDB's partial_caveat_info.missing_required_context). Like
-	// SpiceDB's, the list may depend on the order the paths were tried.
+	// (SpiceDB's partial_caveat_info.missing_required_context): those of
+	// every path that makes the answer Conditional (every operand of a
+	// union, intersection or exclusion that is Conditional, the caveat of
+	// each relationship on the way and those below it), whatever the order
+	// the paths were tried in and whichever way the check walked.
 	Missing []string
 }
 

@@ -423,25 +423,24 @@ func (p *permissionsService) LookupSubjects(req *v1.LookupSubjectsRequest, strea
 		// streamed, without cursors).
 		return status.Error(codes.Unimplemented, "concrete limit is not yet supported")
 	}
-	cons, err := consistency(req.GetConsistency())
+	// The revision is picked first: every response carries it, and the
+	// first is sent as soon as the engine finds a subject.
+	rev, err := s.startRevision(ctx, req.GetConsistency())
 	if err != nil {
 		return err
 	}
-	found, rev, err := s.eng.LookupSubjects(ctx, engine.LookupSubjectsRequest{
+	token := zedToken(rev)
+	var sendErr error
+	_, err = s.eng.LookupSubjectsStream(ctx, engine.LookupSubjectsRequest{
 		Resource:        objectFromProto(req.GetResource()),
 		Permission:      req.GetPermission(),
 		SubjectType:     req.GetSubjectObjectType(),
 		SubjectRelation: normRelation(req.GetOptionalSubjectRelation()),
-		Consistency:     cons,
+		Consistency:     engine.Consistency{Mode: engine.AtExactSnapshot, Token: rev.Token()},
 		Context:         contextFromProto(req.GetContext()),
-	})
-	if err != nil {
-		return s.status(ctx, err)
-	}
-	token := zedToken(rev)
-	for _, f := range found {
+	}, func(f engine.FoundSubject) bool {
 		if f.ID == "*" && req.GetWildcardOption() == v1.LookupSubjectsRequest_WILDCARD_OPTION_EXCLUDE_WILDCARDS {
-			continue
+			return true
 		}
 		perm := v1conv.LookupPermissionshipToProto(f.Permissionship)
 		resp := &v1.LookupSubjectsResponse{
@@ -461,9 +460,17 @@ func (p *permissionsService) LookupSubjects(req *v1.LookupSubjectsRequest, strea
 				Permissionship:  v1.LookupPermissionship_LOOKUP_PERMISSIONSHIP_HAS_PERMISSION,
 			})
 		}
-		if err := stream.Send(resp); err != nil {
-			return err
-		}
+		sendErr = stream.Send(resp)
+		return sendErr == nil
+	})
+	if sendErr != nil {
+		return sendErr
+	}
+	if errors.Is(err, engine.ErrTooManyResults) {
+		return status.Error(codes.ResourceExhausted, err.Error())
+	}
+	if err != nil {
+		return s.status(ctx, err)
 	}
 	return nil
 }

@@ -424,6 +424,37 @@ func TestLookupSubjects(t *testing.T) {
 	requireStatus(t, err, codes.FailedPrecondition, "ERROR_REASON_UNKNOWN_RELATION_OR_PERMISSION")
 }
 
+// TestLookupSubjectsStreams: the server sends each subject as the engine
+// finds it. Under a parent chain deeper than the depth limit, the viewer of
+// the document itself is found first, then the walk down the chain fails:
+// the client gets that subject, then FailedPrecondition (a server that
+// collected the subjects before sending any would send the error alone).
+func TestLookupSubjectsStreams(t *testing.T) {
+	ts := startServer(t, testOptions{})
+	c := ts.client
+	ctx := testCtx(t)
+	mustWriteSchema(t, c, `definition user {}
+definition doc {
+	relation parent: doc
+	relation viewer: user
+	permission view = viewer + parent->view
+}`)
+	rels := []string{"doc:pc0#viewer@user:v"}
+	for i := 0; i < 100; i++ {
+		rels = append(rels, fmt.Sprintf("doc:pc%d#parent@doc:pc%d", i, i+1))
+	}
+	mustWrite(t, c, rels...)
+	st, err := c.LookupSubjects(ctx, &v1.LookupSubjectsRequest{
+		Consistency: fully(), Resource: obj("doc", "pc0"), Permission: "view", SubjectObjectType: "user",
+	})
+	require.NoError(t, err)
+	resps, err := recvAll[*v1.LookupSubjectsResponse](t, st)
+	requireStatus(t, err, codes.FailedPrecondition, "ERROR_REASON_MAXIMUM_DEPTH_EXCEEDED")
+	require.Len(t, resps, 1)
+	require.Equal(t, "v", resps[0].GetSubject().GetSubjectObjectId())
+	require.NotEmpty(t, resps[0].GetLookedUpAt().GetToken())
+}
+
 // TestLookupSubjectsLimitAndCursor follows SpiceDB's LookupSubjects
 // (internal/services/v1/permissions.go): `if req.OptionalConcreteLimit != 0`
 // it answers Unimplemented "concrete limit is not yet supported", before
