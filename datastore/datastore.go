@@ -33,6 +33,7 @@ package datastore
 
 import (
 	"context"
+	"errors"
 	"io"
 	"time"
 
@@ -108,3 +109,10 @@ type Datastore interface {
 	// Close releases the store.
 	Close() error
 }
+
+// ErrUnavailable is wrapped by the errors of a shared store that could not
+// be reached (a lost or refused connection, a server shutting down). A
+// write that fails with it was not applied in part: it either committed
+// whole or not at all (when the connection was lost during the commit
+// itself, the caller cannot know which; reading the head tells).
+var ErrUnavailable = errors.New("datastore unavailable")
