@@ -24,7 +24,7 @@ const gcLock = 0x7265616368_6763
 // GCStats count what one collection round deleted.
 type GCStats struct {
 	// Oldest is the oldest readable revision after the round.
-	Oldest                                      int64
+	Oldest                                     int64
 	Relationships, Changes, Schemas, Revisions int64
 }
 
