@@ -129,6 +129,12 @@ func (s *Store) listenOnceConn(ctx context.Context) error {
 	if _, err := pc.Exec(ctx, `LISTEN reach_head`); err != nil {
 		return err
 	}
+	// Commits from now on are notified; those before, read here.
+	var head int64
+	if err := pc.QueryRow(ctx, `SELECT rev FROM reach_head`).Scan(&head); err != nil {
+		return err
+	}
+	s.observeHead(head)
 	for {
 		n, err := pc.WaitForNotification(ctx)
 		if err != nil {
