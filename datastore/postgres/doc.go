@@ -46,17 +46,21 @@
 // inserts the new one; a DELETE ends it; a CREATE fails with
 // tuples.ErrAlreadyExists when a live, unexpired version exists.
 //
-// Indexes: forward (resource_type, relation, resource_id, subject_type,
-// subject_relation, subject_id) for the walk from a resource to its
-// subjects and for filters by resource; reverse (subject_type,
-// subject_relation, resource_type, relation, subject_id, resource_id) for
-// the walk from a subject to its resources, filters by subject and the
-// schema's orphan checks; a unique index of the live versions (one live
-// version per relationship); and a partial index of ended versions for the
-// garbage collector. The orders are the Badger driver's key orders, so
-// results come in the same kind of order: Subjects by (subject type,
-// subject relation, subject id), Resources by resource id, reads by filter
-// in the order of the index the filter uses.
+// Indexes: forward, unique, (resource_type, relation, resource_id,
+// subject_type, subject_relation, subject_id, deleted_rev) for the walk from
+// a resource to its subjects and for filters by resource; it also guards
+// one live version per relationship, since two versions of one
+// relationship never end at the same revision and live ones all have
+// deleted_rev = max. Reverse (subject_type, subject_relation, resource_type,
+// relation, subject_id, resource_id) for the walk from a subject to its
+// resources, filters by subject and the schema's orphan checks. A partial
+// index of ended versions serves the garbage collector. The orders are the
+// Badger driver's key orders, so results come in the same kind of order:
+// Subjects by (subject type, subject relation, subject id), Resources by
+// resource id, reads by filter in the order of the index the filter uses.
+// Statements that look up many relationships at once probe the unique
+// index one key at a time (LATERAL ... LIMIT 1, or ON CONFLICT), so their
+// plans do not depend on statistics, which a table being bulk-loaded lacks.
 //
 // # Schema
 //

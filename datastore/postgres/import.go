@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/reach-authz/reach/schema"
@@ -47,6 +48,18 @@ const stagingTable = `CREATE TEMPORARY TABLE IF NOT EXISTS reach_import (
 	expiration       timestamptz,
 	expiration_ns    smallint
 ) ON COMMIT DELETE ROWS`
+
+// insertStagedRows inserts the staged rows at revision $1.
+const insertStagedRows = `INSERT INTO reach_relationships AS r (resource_type, relation, resource_id, subject_type, subject_relation, subject_id,
+		caveat_name, caveat_context, expiration, expiration_ns, created_rev)
+	SELECT resource_type, relation, resource_id, subject_type, subject_relation, subject_id,
+		coalesce(caveat_name, ''), caveat_context::json, expiration, expiration_ns, $1
+	FROM reach_import`
+
+// onLiveConflict names the live version as the conflict (the unique index
+// of relationship and deleted_rev: inserted rows are live).
+const onLiveConflict = `
+	ON CONFLICT (resource_type, relation, resource_id, subject_type, subject_relation, subject_id, deleted_rev)`
 
 const copyStaging = `COPY reach_import (resource_type, relation, resource_id, subject_type, subject_relation, subject_id,
 	caveat_name, caveat_context, expiration, expiration_ns) FROM STDIN`
@@ -137,12 +150,13 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts tuples.ImportOptio
 	}()
 
 	val := &importValidator{}
+	replacing := false // a batch met live versions: later ones replace at once
 	var werr error
 	for b := range batches {
 		if werr != nil {
 			continue // drain, so the reader ends
 		}
-		rev, n, err := s.writeImportBatch(ctx, conn, b, opts, val, skip)
+		rev, n, err := s.writeImportBatch(ctx, conn, b, opts, val, skip, &replacing)
 		if err != nil {
 			werr = err
 			cancel()
@@ -357,7 +371,7 @@ func appendCopyTime(buf []byte, t time.Time) []byte {
 }
 
 // writeImportBatch writes b as one transaction at the next revision.
-func (s *Store) writeImportBatch(ctx context.Context, conn *pgxpool.Conn, b *importBatch, opts tuples.ImportOptions, val *importValidator, skip func(error)) (int64, int, error) {
+func (s *Store) writeImportBatch(ctx context.Context, conn *pgxpool.Conn, b *importBatch, opts tuples.ImportOptions, val *importValidator, skip func(error), replacing *bool) (int64, int, error) {
 	for {
 		if err := ctx.Err(); err != nil {
 			return 0, 0, err
@@ -370,7 +384,7 @@ func (s *Store) writeImportBatch(ctx context.Context, conn *pgxpool.Conn, b *imp
 		if err != nil {
 			return 0, 0, classify(err)
 		}
-		rev, n, retry, err := s.writeImportTx(ctx, conn, b, opts, val, skip)
+		rev, n, retry, err := s.writeImportTx(ctx, conn, b, opts, val, skip, replacing)
 		if err != nil || retry {
 			tx.Rollback(context.Background())
 			if err != nil {
@@ -389,7 +403,7 @@ func (s *Store) writeImportBatch(ctx context.Context, conn *pgxpool.Conn, b *imp
 // writeImportTx runs a batch's statements in the open transaction of
 // conn. retry: the schema changed since the batch was prepared; it was
 // prepared again and must be written in a new transaction.
-func (s *Store) writeImportTx(ctx context.Context, conn *pgxpool.Conn, b *importBatch, opts tuples.ImportOptions, val *importValidator, skip func(error)) (int64, int, bool, error) {
+func (s *Store) writeImportTx(ctx context.Context, conn *pgxpool.Conn, b *importBatch, opts tuples.ImportOptions, val *importValidator, skip func(error), replacing *bool) (int64, int, bool, error) {
 	if _, err := conn.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(b.copy), copyStaging); err != nil {
 		return 0, 0, false, classify(err)
 	}
@@ -416,23 +430,45 @@ func (s *Store) writeImportTx(ctx context.Context, conn *pgxpool.Conn, b *import
 		}
 		return 0, 0, true, nil
 	}
-	// Nested loops on the unique index of live rows: the staging table is
-	// small and never analysed, the relationships table large.
-	if _, err := conn.Exec(ctx, `SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off`); err != nil {
+	// Most imports load relationships that are not there yet: a plain
+	// INSERT does that with one descent of the unique index per row. When
+	// it finds a live version (a unique violation), it is undone (a
+	// savepoint) and the batch goes the replacing way, as do the import's
+	// later batches.
+	if !*replacing {
+		if _, err := conn.Exec(ctx, `SAVEPOINT reach_import`); err != nil {
+			return 0, 0, false, classify(err)
+		}
+		_, err := conn.Exec(ctx, insertStagedRows, rev)
+		if err == nil {
+			return rev, b.n, false, nil
+		}
+		var pe *pgconn.PgError
+		if !errors.As(err, &pe) || pe.Code != "23505" { // unique_violation
+			return 0, 0, false, classify(err)
+		}
+		if _, err := conn.Exec(ctx, `ROLLBACK TO SAVEPOINT reach_import`); err != nil {
+			return 0, 0, false, classify(err)
+		}
+		*replacing = true
+	}
+	// Replacing: end the live versions of the staged relationships and
+	// insert the staged rows, through the unique index (whatever the
+	// planner's statistics say; a table being bulk-loaded has none). The
+	// first pass inserts the rows without a live version and ends the live
+	// version of the others in place; the second, only when there were
+	// such, inserts those (the rows the first inserted now conflict and are
+	// skipped).
+	var replaced int64
+	if err := conn.QueryRow(ctx, `WITH w AS (`+insertStagedRows+onLiveConflict+`
+		DO UPDATE SET deleted_rev = $1 RETURNING xmax <> 0 AS replaced)
+		SELECT count(*) FILTER (WHERE replaced) FROM w`, rev).Scan(&replaced); err != nil {
 		return 0, 0, false, classify(err)
 	}
-	if _, err := conn.Exec(ctx, `UPDATE reach_relationships r SET deleted_rev = $1 FROM reach_import s
-		WHERE r.resource_type = s.resource_type AND r.relation = s.relation AND r.resource_id = s.resource_id
-		AND r.subject_type = s.subject_type AND r.subject_relation = s.subject_relation AND r.subject_id = s.subject_id
-		AND r.deleted_rev = 9223372036854775807`, rev); err != nil {
-		return 0, 0, false, classify(err)
-	}
-	if _, err := conn.Exec(ctx, `INSERT INTO reach_relationships (resource_type, relation, resource_id, subject_type, subject_relation, subject_id,
-			caveat_name, caveat_context, expiration, expiration_ns, created_rev)
-		SELECT resource_type, relation, resource_id, subject_type, subject_relation, subject_id,
-			coalesce(caveat_name, ''), caveat_context::json, expiration, expiration_ns, $1
-		FROM reach_import`, rev); err != nil {
-		return 0, 0, false, classify(err)
+	if replaced > 0 {
+		if _, err := conn.Exec(ctx, insertStagedRows+onLiveConflict+` DO NOTHING`, rev); err != nil {
+			return 0, 0, false, classify(err)
+		}
 	}
 	return rev, b.n, false, nil
 }

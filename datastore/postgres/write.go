@@ -64,9 +64,9 @@ func (s *Store) Write(ctx context.Context, updates []tuples.Update, precondition
 	exists := -1
 	if a.creates > 0 {
 		var b sqlb
-		b.WriteString(`SELECT coalesce(min(u.ord), -1) FROM ` + a.unnest(&b, true) + ` JOIN reach_relationships r ON ` + joinOn("r", "u") +
-			` AND r.deleted_rev = 9223372036854775807 WHERE u.op = ` + b.arg(int16(tuples.Create)))
-		b.notExpired("r.", now)
+		b.WriteString(`SELECT coalesce(min(u.ord), -1) FROM ` + a.unnest(&b) + ` CROSS JOIN LATERAL (` + liveProbe("x.ctid", "u"))
+		b.notExpired("x.", now)
+		b.WriteString(` LIMIT 1) l WHERE u.op = ` + b.arg(int16(tuples.Create)))
 		if err := tx.QueryRow(ctx, b.String(), b.args...).Scan(&exists); err != nil {
 			return 0, classify(err)
 		}
@@ -82,32 +82,15 @@ func (s *Store) Write(ctx context.Context, updates []tuples.Update, precondition
 	// the deleted ones' values go to the change log.
 	var b sqlb
 	revArg := b.arg(rev)
-	b.WriteString(`UPDATE reach_relationships r SET deleted_rev = ` + revArg + ` FROM ` + a.unnest(&b, false) + ` WHERE ` + joinOn("r", "u") +
-		` AND r.deleted_rev = 9223372036854775807 RETURNING u.ord, r.caveat_name, coalesce(r.caveat_context::text, ''), r.expiration, r.expiration_ns`)
-	old := map[int32]tuples.Relationship{}
-	rows, err := tx.Query(ctx, b.String(), b.args...)
-	if err != nil {
-		return 0, classify(err)
+	b.WriteString(`UPDATE reach_relationships SET deleted_rev = ` + revArg + ` WHERE ctid = ANY(ARRAY(SELECT l.tid FROM ` + a.unnest(&b) +
+		` CROSS JOIN LATERAL (` + liveProbe("x.ctid AS tid", "u") + ` LIMIT 1) l)) RETURNING ` + relColumns)
+	var ended []tuples.Relationship
+	if err := scanRows(ctx, tx, b.String(), b.args, &ended); err != nil {
+		return 0, err
 	}
-	for rows.Next() {
-		var ord int32
-		var cav, cctx string
-		var exp pgtype.Timestamptz
-		var ns int16
-		if err := rows.Scan(&ord, &cav, &cctx, &exp, &ns); err != nil {
-			rows.Close()
-			return 0, classify(err)
-		}
-		r := updates[ord].Relationship.WithoutTraits()
-		if err := setTraits(&r, cav, cctx, exp, ns); err != nil {
-			rows.Close()
-			return 0, err
-		}
-		old[ord] = r
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return 0, classify(err)
+	old := make(map[string]tuples.Relationship, len(ended))
+	for _, r := range ended {
+		old[relKey(&r)] = r
 	}
 	if a.writes > 0 {
 		if _, err := tx.Exec(ctx, `INSERT INTO reach_relationships (resource_type, relation, resource_id, subject_type, subject_relation, subject_id,
@@ -126,7 +109,7 @@ func (s *Store) Write(ctx context.Context, updates []tuples.Update, precondition
 		case tuples.Create, tuples.Touch:
 			changes = appendChange(changes, tuples.Touch, &u.Relationship)
 		case tuples.Delete:
-			if r, ok := old[int32(i)]; ok {
+			if r, ok := old[relKey(&u.Relationship)]; ok {
 				changes = appendChange(changes, tuples.Delete, &r)
 			}
 		}
@@ -228,16 +211,22 @@ func newUpdateArrays(updates []tuples.Update) *updateArrays {
 
 // unnest adds the key arrays as parameters and returns the FROM item
 // `unnest(...) AS u(rt, rel, rid, st, srel, sid, op, ord)`.
-func (a *updateArrays) unnest(b *sqlb, _ bool) string {
+func (a *updateArrays) unnest(b *sqlb) string {
 	return `unnest(` + b.arg(a.rt) + `::text[], ` + b.arg(a.rel) + `::text[], ` + b.arg(a.rid) + `::text[], ` +
 		b.arg(a.st) + `::text[], ` + b.arg(a.srel) + `::text[], ` + b.arg(a.sid) + `::text[], ` +
 		b.arg(a.op) + `::int2[], ` + b.arg(a.ord) + `::int4[]) AS u(rt, rel, rid, st, srel, sid, op, ord)`
 }
 
-// joinOn is the condition that row r is the relationship of key u.
-func joinOn(r, u string) string {
-	return strings.NewReplacer("r.", r+".", "u.", u+".").Replace(
-		`r.resource_type = u.rt AND r.relation = u.rel AND r.resource_id = u.rid AND r.subject_type = u.st AND r.subject_relation = u.srel AND r.subject_id = u.sid`)
+// liveProbe selects cols of the live version (alias x) of the relationship
+// of key u. Used as a LATERAL subquery with LIMIT (which keeps the planner
+// from flattening it into a join), it is one probe of the unique index of
+// live versions per key, whatever the table's statistics say: a join would
+// let the planner, misled by the default selectivity of deleted_rev = max
+// on a table not yet analysed, scan every live version per key.
+func liveProbe(cols, u string) string {
+	return strings.ReplaceAll(`SELECT `+cols+` FROM reach_relationships x WHERE x.resource_type = u.rt AND x.relation = u.rel
+		AND x.resource_id = u.rid AND x.subject_type = u.st AND x.subject_relation = u.srel AND x.subject_id = u.sid
+		AND x.deleted_rev = 9223372036854775807`, "u.", u+".")
 }
 
 // checkPreconditions checks, at the head, that each precondition holds,

@@ -276,7 +276,7 @@ func (c *Cluster) Start() error {
 		"-c", "synchronous_commit=off",
 		"-c", "full_page_writes=off",
 		"-c", "max_connections=300",
-		"-c", "shared_buffers=128MB",
+		"-c", "shared_buffers=256MB",
 		"-c", "max_wal_size=2GB",
 		"-c", "log_min_messages=warning",
 	)
@@ -344,6 +344,60 @@ func (c *Cluster) remove() {
 		c.removed = true
 		os.RemoveAll(c.dir)
 	}
+}
+
+// CPUTime is the processor time the server has used since it started
+// (every process of it, ended backends included), for benchmarks that
+// report the database's share of the work: /proc/PID/stat of the
+// postmaster (its own time and its reaped children's) and of its live
+// children.
+func (c *Cluster) CPUTime() time.Duration {
+	c.mu.Lock()
+	cmd := c.cmd
+	c.mu.Unlock()
+	if cmd == nil {
+		return 0
+	}
+	pid := cmd.Process.Pid
+	ticks := func(stat string, withChildren bool) (ppid int, n int64) {
+		// Fields after the command, which is in parentheses.
+		i := strings.LastIndexByte(stat, ')')
+		if i < 0 {
+			return 0, 0
+		}
+		f := strings.Fields(stat[i+1:])
+		if len(f) < 15 {
+			return 0, 0
+		}
+		ppid, _ = strconv.Atoi(f[1])
+		last := 13 // utime, stime are fields 14 and 15 (f[11], f[12])
+		if withChildren {
+			last = 15 // and cutime, cstime
+		}
+		for _, v := range f[11:last] {
+			x, _ := strconv.ParseInt(v, 10, 64)
+			n += x
+		}
+		return ppid, n
+	}
+	var total int64
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
+		_, total = ticks(string(b), true)
+	}
+	procs, _ := os.ReadDir("/proc")
+	for _, p := range procs {
+		if _, err := strconv.Atoi(p.Name()); err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + p.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		if ppid, n := ticks(string(b), false); ppid == pid {
+			total += n
+		}
+	}
+	return time.Duration(total) * time.Second / 100 // USER_HZ
 }
 
 // tail returns the end of the server's log, for error messages.

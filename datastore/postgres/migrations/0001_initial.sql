@@ -40,17 +40,19 @@ CREATE TABLE reach_relationships (
     deleted_rev      bigint NOT NULL DEFAULT 9223372036854775807
 );
 
--- The forward walk (a resource's subjects) and filters by resource.
-CREATE INDEX reach_relationships_forward ON reach_relationships
-    (resource_type, relation, resource_id, subject_type, subject_relation, subject_id);
+-- The forward walk (a resource's subjects), filters by resource, and the
+-- guard of one live version per relationship: two versions of one
+-- relationship never end at the same revision (a write ends the live one
+-- and inserts the next), so (relationship, deleted_rev) is unique, and the
+-- live versions, deleted_rev = 9223372036854775807, are one per
+-- relationship. A read at R scans the relationship's entries with
+-- deleted_rev > R.
+CREATE UNIQUE INDEX reach_relationships_forward ON reach_relationships
+    (resource_type, relation, resource_id, subject_type, subject_relation, subject_id, deleted_rev);
 -- The reverse walk (a subject's resources), filters by subject and the
 -- schema's orphan checks (is subject type T still used on type#relation?).
 CREATE INDEX reach_relationships_reverse ON reach_relationships
     (subject_type, subject_relation, resource_type, relation, subject_id, resource_id);
--- At most one live version of a relationship.
-CREATE UNIQUE INDEX reach_relationships_live ON reach_relationships
-    (resource_type, relation, resource_id, subject_type, subject_relation, subject_id)
-    WHERE deleted_rev = 9223372036854775807;
 -- Deleted versions, for garbage collection.
 CREATE INDEX reach_relationships_deleted ON reach_relationships (deleted_rev)
     WHERE deleted_rev < 9223372036854775807;
@@ -68,3 +70,7 @@ CREATE TABLE reach_changes (
     rev     bigint PRIMARY KEY,
     changes bytea  NOT NULL
 );
+-- Stored out of line uncompressed: an import batch's changes are large,
+-- and compressing them would cost the batch's transaction more than the
+-- disk it saves for the day they are kept.
+ALTER TABLE reach_changes ALTER COLUMN changes SET STORAGE EXTERNAL;
