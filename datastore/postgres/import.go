@@ -107,6 +107,22 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts tuples.ImportOptio
 	if _, err := conn.Exec(ctx, stagingTable); err != nil {
 		return res, classify(err)
 	}
+	// The reader checks batches against the schema the writer last saw at
+	// the head (the writer checks again under the head lock if it has
+	// changed), so that it needs no connection of its own.
+	var head int64
+	if err := conn.QueryRow(ctx, `SELECT rev FROM reach_head`).Scan(&head); err != nil {
+		return res, classify(err)
+	}
+	if err := s.learnSchemas(ctx, conn, head); err != nil {
+		return res, err
+	}
+	first, _, err := s.programAt(ctx, conn, head)
+	if err != nil {
+		return res, err
+	}
+	var current atomic.Pointer[schema.Program]
+	current.Store(first)
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -127,9 +143,12 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts tuples.ImportOptio
 		defer close(batches)
 		val := &importValidator{}
 		readErr = s.readBatches(ctx, src, opts, skip, func(b *importBatch) error {
-			prog, _, _, err := s.headSchema(ctx)
-			if err != nil {
-				return err
+			prog := current.Load()
+			if prog == nil { // maybe written since the import began
+				var err error
+				if prog, _, _, err = s.headSchema(ctx); err != nil {
+					return err
+				}
 			}
 			if prog == nil {
 				return fmt.Errorf("import %s: %w (write one first)", opts.Name, tuples.ErrNoSchema)
@@ -157,6 +176,9 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts tuples.ImportOptio
 			continue // drain, so the reader ends
 		}
 		rev, n, err := s.writeImportBatch(ctx, conn, b, opts, val, skip, &replacing)
+		if err == nil {
+			current.Store(b.prog)
+		}
 		if err != nil {
 			werr = err
 			cancel()
@@ -377,8 +399,9 @@ func (s *Store) writeImportBatch(ctx context.Context, conn *pgxpool.Conn, b *imp
 			return 0, 0, err
 		}
 		if b.n == 0 {
-			head, err := s.HeadRevision(ctx)
-			return int64(head), 0, err
+			var head int64
+			err := conn.QueryRow(ctx, `SELECT rev FROM reach_head`).Scan(&head)
+			return head, 0, classify(err)
 		}
 		tx, err := conn.Begin(ctx)
 		if err != nil {
@@ -411,12 +434,10 @@ func (s *Store) writeImportTx(ctx context.Context, conn *pgxpool.Conn, b *import
 	if err := conn.QueryRow(ctx, `UPDATE reach_head SET rev = rev + 1 RETURNING rev`).Scan(&rev); err != nil {
 		return 0, 0, false, classify(err)
 	}
-	var srevs []int64
-	if err := conn.QueryRow(ctx, `SELECT ARRAY(SELECT rev FROM reach_schemas WHERE rev > $1 ORDER BY rev)`, s.schemas.knownUpTo()).Scan(&srevs); err != nil {
-		return 0, 0, false, classify(err)
+	if err := s.learnSchemas(ctx, conn, rev-1); err != nil {
+		return 0, 0, false, err
 	}
-	s.schemas.learn(srevs, rev-1)
-	prog, _, err := s.programAt(ctx, s.pool, rev-1)
+	prog, _, err := s.programAt(ctx, conn, rev-1)
 	if err != nil {
 		return 0, 0, false, err
 	}

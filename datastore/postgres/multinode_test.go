@@ -613,3 +613,46 @@ func TestClosed(t *testing.T) {
 		t.Errorf("second Close: %v", err)
 	}
 }
+
+// Nothing holds two connections at once: a pool of one serves imports,
+// writes and reads, also when another node changed the schema (a program
+// not cached yet is read through the transaction's own connection).
+func TestPoolOfOne(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	uri := migrated(t)
+	a := open(t, uri, postgres.Options{MaxConns: 1})
+	b := open(t, uri, postgres.Options{})
+	if _, _, err := b.WriteSchema(ctx, "t.zed", []byte(testSchema)); err != nil {
+		t.Fatal(err)
+	}
+	var in strings.Builder
+	for i := range 250 {
+		fmt.Fprintf(&in, "document:p%d#viewer@user:u%d\n", i, i)
+	}
+	if _, err := a.Import(ctx, strings.NewReader(in.String()), ImportOptions{BatchSize: 100}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := b.WriteSchema(ctx, "t2.zed", []byte(testSchema+"\ndefinition extra {}\n")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Write(ctx, updates(t, Touch, "document:p1#viewer@user:ana")); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := b.WriteSchema(ctx, "t3.zed", []byte(testSchema+"\ndefinition extra {}\ndefinition more {}\n")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Import(ctx, strings.NewReader("document:p1#viewer@user:bo\n"), ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.DeleteWhere(ctx, Filter{ResourceType: "document", ResourceIDPrefix: "p2"}, 0); err != nil {
+		t.Fatal(err)
+	}
+	sn := snapAt(t, a)
+	if sn.Schema().Definition("more") == nil {
+		t.Errorf("the pool-of-one node does not see the newest schema")
+	}
+	if n := count(t, a, 0); n != 250+2-61 {
+		t.Errorf("%d relationships, want %d", n, 250+2-61)
+	}
+}

@@ -101,8 +101,10 @@ func (c *schemaCache) forget(oldest int64) {
 }
 
 // programAt returns the schema in force at rev (nil if none), which a
-// read that learnt the schema revisions up to rev has checked readable.
-func (s *Store) programAt(ctx context.Context, q *pgxpool.Pool, rev int64) (*schema.Program, int64, error) {
+// read that learnt the schema revisions up to rev has checked readable. A
+// program not cached yet is read through q: a pool, or the connection of
+// the transaction that asks (which must not wait for a second one).
+func (s *Store) programAt(ctx context.Context, q queryRower, rev int64) (*schema.Program, int64, error) {
 	srev, ok := s.schemas.at(rev)
 	if !ok {
 		return nil, 0, nil
@@ -112,7 +114,14 @@ func (s *Store) programAt(ctx context.Context, q *pgxpool.Pool, rev int64) (*sch
 	}
 	var filename string
 	var src []byte
-	if err := s.queryRow(ctx, q, `SELECT filename, source FROM reach_schemas WHERE rev = $1`, []any{srev}, &filename, &src); err != nil {
+	const load = `SELECT filename, source FROM reach_schemas WHERE rev = $1`
+	var err error
+	if pool, ok := q.(*pgxpool.Pool); ok {
+		err = s.queryRow(ctx, pool, load, []any{srev}, &filename, &src)
+	} else {
+		err = classify(q.QueryRow(ctx, load, srev).Scan(&filename, &src))
+	}
+	if err != nil {
 		return nil, 0, fmt.Errorf("read schema of revision %d: %w", srev, err)
 	}
 	p, _, err := schema.Compile(filename, src)
@@ -221,17 +230,26 @@ func (s *Store) lockHead(ctx context.Context, tx pgx.Tx) (int64, *schema.Program
 	if err := tx.QueryRow(ctx, `UPDATE reach_head SET rev = rev + 1 RETURNING rev`).Scan(&rev); err != nil {
 		return 0, nil, classify(err)
 	}
-	var srevs []int64
-	if err := tx.QueryRow(ctx, `SELECT ARRAY(SELECT rev FROM reach_schemas WHERE rev > $1 ORDER BY rev)`, s.schemas.knownUpTo()).Scan(&srevs); err != nil {
-		return 0, nil, classify(err)
+	if err := s.learnSchemas(ctx, tx, rev-1); err != nil {
+		return 0, nil, err
 	}
-	s.schemas.learn(srevs, rev-1)
-	prog, srev, err := s.programAt(ctx, s.pool, rev-1)
+	prog, _, err := s.programAt(ctx, tx, rev-1)
 	if err != nil {
 		return 0, nil, err
 	}
-	_ = srev
+	s.latest.Store(prog)
 	return rev, prog, nil
+}
+
+// learnSchemas learns the schema revisions up to head, through q, whose
+// next statement sees every revision up to head committed.
+func (s *Store) learnSchemas(ctx context.Context, q queryRower, head int64) error {
+	var srevs []int64
+	if err := q.QueryRow(ctx, `SELECT ARRAY(SELECT rev FROM reach_schemas WHERE rev > $1 ORDER BY rev)`, s.schemas.knownUpTo()).Scan(&srevs); err != nil {
+		return classify(err)
+	}
+	s.schemas.learn(srevs, head)
+	return nil
 }
 
 // commit records rev's commit time and changes, notifies the other nodes,

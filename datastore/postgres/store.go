@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/reach-authz/reach/datastore"
+	"github.com/reach-authz/reach/schema"
 	"github.com/reach-authz/reach/tuples"
 )
 
@@ -105,6 +106,7 @@ type Store struct {
 	opts    Options
 
 	schemas schemaCache
+	latest  atomic.Pointer[schema.Program] // the schema at the head when last seen by a write
 
 	closed atomic.Bool
 	stop   chan struct{}
