@@ -56,16 +56,21 @@ func (s *Store) Changes(ctx context.Context, after tuples.Revision, limit int) (
 }
 
 // WaitForRevision blocks until the head is at least rev, or ctx ends. It
-// reads the head every Options.WatchPollInterval and wakes at once when
-// any node commits (LISTEN/NOTIFY). While the database cannot be reached
-// it keeps waiting.
+// wakes at once when any node commits (LISTEN/NOTIFY); one poller per Store
+// also reads the head every Options.WatchPollInterval, for notifications
+// lost while a connection was down, however many callers wait. While the
+// database cannot be reached it keeps waiting.
 func (s *Store) WaitForRevision(ctx context.Context, rev tuples.Revision) error {
 	s.listenOnce.Do(func() {
-		s.wg.Add(1)
+		s.wg.Add(2)
 		go s.listen()
+		go s.poll()
 	})
-	t := time.NewTimer(0)
-	defer t.Stop()
+	if h, err := s.HeadRevision(ctx); err == nil && h >= rev {
+		return nil
+	} else if errors.Is(err, tuples.ErrClosed) {
+		return err
+	}
 	for {
 		s.hmu.Lock()
 		head, ch := s.head, s.notify
@@ -78,15 +83,27 @@ func (s *Store) WaitForRevision(ctx context.Context, rev tuples.Revision) error 
 		}
 		select {
 		case <-ch:
-		case <-t.C:
-			if h, err := s.HeadRevision(ctx); err == nil && h >= rev {
-				return nil
-			} else if errors.Is(err, tuples.ErrClosed) {
-				return err
-			}
-			t.Reset(s.opts.WatchPollInterval)
 		case <-ctx.Done():
 			return ctx.Err()
+		}
+	}
+}
+
+// poll reads the head every WatchPollInterval until the store closes.
+func (s *Store) poll() {
+	defer s.wg.Done()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	t := time.NewTicker(s.opts.WatchPollInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			qctx, qcancel := context.WithTimeout(ctx, max(s.opts.WatchPollInterval, time.Second))
+			_, _ = s.HeadRevision(qctx) // records the head; errors wait for the next tick
+			qcancel()
 		}
 	}
 }
@@ -104,11 +121,7 @@ func (s *Store) listen() {
 	}()
 	backoff := s.opts.WatchPollInterval
 	for ctx.Err() == nil {
-		err := s.listenOnceConn(ctx)
-		if ctx.Err() != nil {
-			return
-		}
-		_ = err // polling covers the outage
+		_ = s.listenOnceConn(ctx) // the poller covers the outage
 		select {
 		case <-ctx.Done():
 			return

@@ -51,8 +51,13 @@ func (s *Store) CollectGarbage(ctx context.Context) (GCStats, error) {
 	defer conn.Exec(context.Background(), `SELECT pg_advisory_unlock($1)`, int64(gcLock))
 
 	window := s.opts.GCWindow.Microseconds()
+	// Commit times grow with revisions (they are taken under the head
+	// lock), so the newest revision committed before the window's start is
+	// that of the latest commit time before it: one probe of the index on
+	// committed_at. (Were the clock to step back, this only keeps more.)
 	if err := conn.QueryRow(ctx, `UPDATE reach_gc SET rev = greatest(rev, coalesce(
-			(SELECT max(rev) FROM reach_revisions WHERE committed_at <= clock_timestamp() - $1 * interval '1 microsecond'), 0))
+			(SELECT rev FROM reach_revisions WHERE committed_at <= clock_timestamp() - $1 * interval '1 microsecond'
+				ORDER BY committed_at DESC, rev DESC LIMIT 1), 0))
 		RETURNING rev`, window).Scan(&st.Oldest); err != nil {
 		return st, classify(err)
 	}

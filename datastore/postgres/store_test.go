@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reach-authz/reach/datastore"
 	"github.com/reach-authz/reach/datastore/postgres"
 	"github.com/reach-authz/reach/internal/pgtest"
 	. "github.com/reach-authz/reach/tuples"
@@ -769,5 +770,18 @@ func TestImportErrors(t *testing.T) {
 	_, err = s2.Import(ctx, strings.NewReader(yaml), ImportOptions{Name: "v.yaml"})
 	if err == nil || !strings.HasPrefix(err.Error(), "v.yaml:4: ") {
 		t.Errorf("yaml: error = %v", err)
+	}
+}
+
+// A database that cannot be reached is ErrUnavailable, from Open and
+// Migrate alike.
+func TestUnreachable(t *testing.T) {
+	ctx := context.Background()
+	uri := "postgres://postgres@127.0.0.1:1/none?sslmode=disable&connect_timeout=5"
+	if _, err := postgres.Open(ctx, uri, postgres.Options{}); !errors.Is(err, datastore.ErrUnavailable) {
+		t.Errorf("Open: %v, want ErrUnavailable", err)
+	}
+	if _, _, err := postgres.Migrate(ctx, uri); !errors.Is(err, datastore.ErrUnavailable) {
+		t.Errorf("Migrate: %v, want ErrUnavailable", err)
 	}
 }

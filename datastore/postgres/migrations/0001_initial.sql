@@ -22,6 +22,8 @@ CREATE TABLE reach_revisions (
     rev          bigint      PRIMARY KEY,
     committed_at timestamptz NOT NULL
 );
+-- The newest revision committed before a time, in one probe.
+CREATE INDEX reach_revisions_committed_at ON reach_revisions (committed_at);
 
 -- Every version of every relationship: visible at revision R when
 -- created_rev <= R < deleted_rev. Names and ids compare bytewise (C).
