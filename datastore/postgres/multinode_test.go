@@ -656,3 +656,54 @@ func TestPoolOfOne(t *testing.T) {
 		t.Errorf("%d relationships, want %d", n, 250+2-61)
 	}
 }
+
+// A schema written by another node while an import runs applies to the
+// import's later batches: they are checked again under the head lock, even
+// when they were read and checked before the change.
+func TestImportMeetsSchemaChange(t *testing.T) {
+	ctx := context.Background()
+	uri := migrated(t)
+	a, b := open(t, uri, postgres.Options{}), open(t, uri, postgres.Options{})
+	if _, _, err := a.WriteSchema(ctx, "t.zed", []byte(testSchema)); err != nil {
+		t.Fatal(err)
+	}
+	// v2 drops folder (and document#parent, which refers to it).
+	v2 := strings.Replace(strings.Replace(testSchema, "definition folder {\n  relation viewer: user\n}", "", 1), "  relation parent: folder\n", "", 1)
+	in := "document:a#viewer@user:ana\ndocument:b#viewer@user:bo\nfolder:f#viewer@user:ana\ndocument:c#viewer@user:cy\n"
+	changed := false
+	res, err := a.Import(ctx, strings.NewReader(in), ImportOptions{Name: "in.txt", BatchSize: 2, Progress: func(ImportStats) {
+		if !changed {
+			changed = true
+			if _, _, err := b.WriteSchema(ctx, "v2.zed", []byte(v2)); err != nil {
+				t.Error(err)
+			}
+		}
+	}})
+	if err == nil || !strings.HasPrefix(err.Error(), "in.txt:3: ") || !errors.Is(err, ErrInvalidRelationship) {
+		t.Fatalf("import across a schema change: %v, want in.txt:3: not allowed", err)
+	}
+	if res.Imported != 2 || res.Batches != 1 {
+		t.Errorf("imported %d in %d batches, want the first batch only", res.Imported, res.Batches)
+	}
+}
+
+// Snapshot reads are bound to the snapshot's context.
+func TestSnapshotContext(t *testing.T) {
+	s := newTestStore(t, postgres.Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	head, _ := s.HeadRevision(ctx)
+	sn, err := s.Snapshot(ctx, head)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if _, _, err := sn.Get("document", "a", "viewer", "user", "ana", ""); !errors.Is(err, context.Canceled) {
+		t.Errorf("Get after the context ended: %v", err)
+	}
+	if err := sn.Subjects("document", "a", "viewer", "", "", func(Relationship) bool { return true }); !errors.Is(err, context.Canceled) {
+		t.Errorf("Subjects after the context ended: %v", err)
+	}
+	if errors.Is(sn.Resources("user", "ana", "", "document", "viewer", func(Relationship) bool { return true }), datastore.ErrUnavailable) {
+		t.Errorf("a cancelled read reported the database unavailable")
+	}
+}
