@@ -70,6 +70,16 @@ func (c *schemaCache) get(srev int64) *schema.Program {
 	return c.progs[srev]
 }
 
+// newest is the cached program of the newest schema revision known, or nil.
+func (c *schemaCache) newest() *schema.Program {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.revs) == 0 {
+		return nil
+	}
+	return c.progs[c.revs[len(c.revs)-1]]
+}
+
 // put caches p as the program of srev, unless one is cached already: that
 // one is returned, so that every caller gets the same pointer.
 func (c *schemaCache) put(srev int64, p *schema.Program) *schema.Program {
@@ -237,7 +247,6 @@ func (s *Store) lockHead(ctx context.Context, tx pgx.Tx) (int64, *schema.Program
 	if err != nil {
 		return 0, nil, err
 	}
-	s.latest.Store(prog)
 	return rev, prog, nil
 }
 

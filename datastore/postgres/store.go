@@ -13,7 +13,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/reach-authz/reach/datastore"
-	"github.com/reach-authz/reach/schema"
 	"github.com/reach-authz/reach/tuples"
 )
 
@@ -106,7 +105,6 @@ type Store struct {
 	opts    Options
 
 	schemas schemaCache
-	latest  atomic.Pointer[schema.Program] // the schema at the head when last seen by a write
 
 	closed atomic.Bool
 	stop   chan struct{}
@@ -330,7 +328,7 @@ func (s *Store) readable(ctx context.Context, rev tuples.Revision) (*pgxpool.Poo
 	panic("unreachable")
 }
 
-// headRevision reads the head for a read at "the head" (revision 0).
+// headOr is rev, or the head for a read at "the head" (revision 0).
 func (s *Store) headOr(ctx context.Context, rev tuples.Revision) (tuples.Revision, error) {
 	if rev != 0 {
 		return rev, nil

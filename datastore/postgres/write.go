@@ -33,9 +33,13 @@ func (s *Store) Write(ctx context.Context, updates []tuples.Update, precondition
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	// Checked before the transaction, so that a batch without a schema
-	// error holds the head lock no longer than its statements take.
+	// Checked before the transaction, against the newest schema this node
+	// knows, so that the head lock is held no longer than the statements
+	// take; checked again under the lock only if the schema in force there
+	// is another.
 	dup := firstDuplicate(updates)
+	pre := s.schemas.newest()
+	preChecked := pre != nil && validateUpdates(pre, updates) == nil
 	tx, err := s.begin(ctx)
 	if err != nil {
 		return 0, err
@@ -48,11 +52,8 @@ func (s *Store) Write(ctx context.Context, updates []tuples.Update, precondition
 	if prog == nil && len(updates) > 0 {
 		return 0, fmt.Errorf("write relationships: %w", tuples.ErrNoSchema)
 	}
-	for i := range updates {
-		if err := validateUpdate(prog, &updates[i]); err != nil {
-			if len(updates) > 1 {
-				return 0, fmt.Errorf("update %d of %d: %w", i+1, len(updates), err)
-			}
+	if !preChecked || prog != pre {
+		if err := validateUpdates(prog, updates); err != nil {
 			return 0, err
 		}
 	}
@@ -118,6 +119,20 @@ func (s *Store) Write(ctx context.Context, updates []tuples.Update, precondition
 		return 0, err
 	}
 	return tuples.Revision(rev), nil
+}
+
+// validateUpdates checks every update against prog, as the Badger driver
+// does (naming the update's position in a batch of several).
+func validateUpdates(prog *schema.Program, updates []tuples.Update) error {
+	for i := range updates {
+		if err := validateUpdate(prog, &updates[i]); err != nil {
+			if len(updates) > 1 {
+				return fmt.Errorf("update %d of %d: %w", i+1, len(updates), err)
+			}
+			return err
+		}
+	}
+	return nil
 }
 
 // validateUpdate is the Badger driver's check of one update.
