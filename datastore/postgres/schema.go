@@ -236,13 +236,18 @@ func (s *Store) WriteSchema(ctx context.Context, filename string, src []byte) (t
 // schema in force before it (read after the lock was taken, so it is the
 // latest).
 func (s *Store) lockHead(ctx context.Context, tx pgx.Tx) (int64, *schema.Program, error) {
+	// One round trip: the statements of a pipeline run in order, and under
+	// READ COMMITTED the second takes its snapshot once the first holds the
+	// lock, so it sees every revision committed before.
+	b := &pgx.Batch{}
 	var rev int64
-	if err := tx.QueryRow(ctx, `UPDATE reach_head SET rev = rev + 1 RETURNING rev`).Scan(&rev); err != nil {
+	var srevs []int64
+	b.Queue(`UPDATE reach_head SET rev = rev + 1 RETURNING rev`).QueryRow(func(row pgx.Row) error { return row.Scan(&rev) })
+	b.Queue(`SELECT ARRAY(SELECT rev FROM reach_schemas WHERE rev > $1 ORDER BY rev)`, s.schemas.knownUpTo()).QueryRow(func(row pgx.Row) error { return row.Scan(&srevs) })
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return 0, nil, classify(err)
 	}
-	if err := s.learnSchemas(ctx, tx, rev-1); err != nil {
-		return 0, nil, err
-	}
+	s.schemas.learn(srevs, rev-1)
 	prog, _, err := s.programAt(ctx, tx, rev-1)
 	if err != nil {
 		return 0, nil, err
