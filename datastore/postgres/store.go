@@ -1,0 +1,337 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/reach-authz/reach/datastore"
+	"github.com/reach-authz/reach/tuples"
+)
+
+var _ datastore.Datastore = (*Store)(nil)
+
+// liveRev is deleted_rev of a live row. SQL texts spell it out
+// (9223372036854775807) so that the planner matches the partial indexes.
+const liveRev = math.MaxInt64
+
+// Defaults of Options.
+const (
+	DefaultMaxConns          = 16
+	DefaultMinConns          = 0
+	DefaultMaxConnLifetime   = time.Hour
+	DefaultWatchPollInterval = 100 * time.Millisecond
+	// DefaultGCBatch is how many rows one garbage-collection statement
+	// deletes.
+	DefaultGCBatch = 10000
+)
+
+// Options configure a Store. The zero value uses the defaults.
+type Options struct {
+	// GCWindow is how long old revisions stay readable (default
+	// tuples.DefaultGCWindow, 24h). Every node of one database should use
+	// the same window.
+	GCWindow time.Duration
+	// GCInterval is how often the background collector runs (default
+	// tuples.DefaultGCInterval, 1m). Nodes collect one at a time (an
+	// advisory lock); a negative interval turns the collector off.
+	GCInterval time.Duration
+	// GCBatch is how many rows one collecting statement deletes (default
+	// 10,000), so that collection never holds long locks.
+	GCBatch int
+	// MaxBatch is the most updates one Write accepts (default
+	// tuples.DefaultMaxBatch, 1,000). Import is not limited by it.
+	MaxBatch int
+	// MaxConns bounds the connection pool (default 16); MinConns
+	// connections are kept open (default 0); a connection is replaced after
+	// MaxConnLifetime (default 1h). The same apply to the replica's pool.
+	MaxConns        int32
+	MinConns        int32
+	MaxConnLifetime time.Duration
+	// ReadReplicaURI, if set, is a streaming replica of the database that
+	// serves snapshot and relationship reads at revisions it has replayed;
+	// reads at newer revisions, and everything else, go to the primary.
+	ReadReplicaURI string
+	// WatchPollInterval is how often WaitForRevision (and so Watch) reads
+	// the head while it waits (default 100ms). Writes through any node also
+	// wake waiters at once through LISTEN/NOTIFY; the polling covers lost
+	// notifications.
+	WatchPollInterval time.Duration
+}
+
+func (o Options) withDefaults() Options {
+	if o.GCWindow <= 0 {
+		o.GCWindow = tuples.DefaultGCWindow
+	}
+	if o.GCInterval == 0 {
+		o.GCInterval = tuples.DefaultGCInterval
+	}
+	if o.GCBatch <= 0 {
+		o.GCBatch = DefaultGCBatch
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = tuples.DefaultMaxBatch
+	}
+	if o.MaxConns <= 0 {
+		o.MaxConns = DefaultMaxConns
+	}
+	if o.MinConns <= 0 {
+		o.MinConns = DefaultMinConns
+	}
+	if o.MinConns > o.MaxConns {
+		o.MinConns = o.MaxConns
+	}
+	if o.MaxConnLifetime <= 0 {
+		o.MaxConnLifetime = DefaultMaxConnLifetime
+	}
+	if o.WatchPollInterval <= 0 {
+		o.WatchPollInterval = DefaultWatchPollInterval
+	}
+	return o
+}
+
+// Store is a Datastore on PostgreSQL. Any number of Stores, in any number
+// of processes, may share one database. It is safe for concurrent use.
+type Store struct {
+	pool    *pgxpool.Pool
+	replica *pgxpool.Pool // nil without Options.ReadReplicaURI
+	opts    Options
+
+	schemas schemaCache
+
+	closed atomic.Bool
+	stop   chan struct{}
+	wg     sync.WaitGroup
+
+	hmu    sync.Mutex
+	head   int64         // the highest head seen
+	notify chan struct{} // closed and replaced when head grows
+
+	listenOnce sync.Once
+}
+
+// Open connects to the PostgreSQL database at uri (a URI or a key=value
+// connection string as pgx reads them). The database must be at this
+// binary's schema version: Open refuses one that `reach datastore migrate`
+// (Migrate) has not brought up to date, or that a newer binary migrated.
+func Open(ctx context.Context, uri string, opts Options) (*Store, error) {
+	opts = opts.withDefaults()
+	pool, err := newPool(ctx, uri, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkSchemaVersion(ctx, pool); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("open postgres datastore: %w", err)
+	}
+	s := &Store{pool: pool, opts: opts, stop: make(chan struct{}), notify: make(chan struct{})}
+	if opts.ReadReplicaURI != "" {
+		if s.replica, err = newPool(ctx, opts.ReadReplicaURI, opts); err != nil {
+			pool.Close()
+			return nil, err
+		}
+		if err := checkSchemaVersion(ctx, s.replica); err != nil {
+			pool.Close()
+			s.replica.Close()
+			return nil, fmt.Errorf("open postgres datastore: read replica: %w", err)
+		}
+	}
+	if opts.GCInterval > 0 {
+		s.wg.Add(1)
+		go s.gcLoop()
+	}
+	return s, nil
+}
+
+func newPool(ctx context.Context, uri string, opts Options) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(uri)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres datastore: %w", err)
+	}
+	cfg.MaxConns = opts.MaxConns
+	cfg.MinConns = opts.MinConns
+	cfg.MaxConnLifetime = opts.MaxConnLifetime
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres datastore: %w", classify(err))
+	}
+	return pool, nil
+}
+
+// Close stops the background work and closes the connections (waiting for
+// those in use to be given back).
+func (s *Store) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	close(s.stop)
+	s.wg.Wait()
+	s.hmu.Lock()
+	close(s.notify)
+	s.hmu.Unlock()
+	s.pool.Close()
+	if s.replica != nil {
+		s.replica.Close()
+	}
+	return nil
+}
+
+func (s *Store) checkOpen() error {
+	if s.closed.Load() {
+		return tuples.ErrClosed
+	}
+	return nil
+}
+
+// GCWindow is how long old revisions stay readable.
+func (s *Store) GCWindow() time.Duration { return s.opts.GCWindow }
+
+// MaxBatch is the most updates one Write accepts.
+func (s *Store) MaxBatch() int { return s.opts.MaxBatch }
+
+// HeadRevision is the latest committed revision: read from the database, so
+// that a revision committed through any node is seen.
+func (s *Store) HeadRevision(ctx context.Context) (tuples.Revision, error) {
+	if err := s.checkOpen(); err != nil {
+		return 0, err
+	}
+	var head int64
+	if err := s.queryRow(ctx, s.pool, `SELECT rev FROM reach_head`, nil, &head); err != nil {
+		return 0, err
+	}
+	s.observeHead(head)
+	return tuples.Revision(head), nil
+}
+
+// observeHead records a committed head and wakes the waiters if it grew.
+func (s *Store) observeHead(rev int64) {
+	s.hmu.Lock()
+	defer s.hmu.Unlock()
+	if rev <= s.head || s.closed.Load() {
+		return
+	}
+	s.head = rev
+	close(s.notify)
+	s.notify = make(chan struct{})
+}
+
+// queryRow runs a one-row query and scans it, trying once more on another
+// connection when the first one turns out broken (one left from before a
+// server restart). Reads only: they are safe to repeat.
+func (s *Store) queryRow(ctx context.Context, q *pgxpool.Pool, sql string, args []any, dest ...any) error {
+	for attempt := 0; ; attempt++ {
+		err := q.QueryRow(ctx, sql, args...).Scan(dest...)
+		if err == nil || errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		if attempt > 0 || ctx.Err() != nil || !retryable(err) || s.closed.Load() {
+			return classify(err)
+		}
+	}
+}
+
+// query runs a query and calls scan for every row (scan may not call back
+// into the store's connections: rows are read as they come), with the same
+// retry as queryRow. A retried query starts over, so scan must collect into
+// state that reset clears.
+func (s *Store) query(ctx context.Context, q *pgxpool.Pool, sql string, args []any, reset func(), scan func(pgx.Rows) error) error {
+	for attempt := 0; ; attempt++ {
+		if reset != nil {
+			reset()
+		}
+		err := s.queryOnce(ctx, q, sql, args, scan)
+		if err == nil {
+			return nil
+		}
+		if attempt > 0 || ctx.Err() != nil || !retryable(err) || s.closed.Load() {
+			return classify(err)
+		}
+	}
+}
+
+func (s *Store) queryOnce(ctx context.Context, q *pgxpool.Pool, sql string, args []any, scan func(pgx.Rows) error) error {
+	rows, err := q.Query(ctx, sql, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := scan(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// begin starts a write transaction, retrying once when a broken pooled
+// connection fails before anything was sent.
+func (s *Store) begin(ctx context.Context) (pgx.Tx, error) {
+	for attempt := 0; ; attempt++ {
+		tx, err := s.pool.Begin(ctx)
+		if err == nil {
+			return tx, nil
+		}
+		if attempt > 0 || ctx.Err() != nil || !retryable(err) || s.closed.Load() {
+			return nil, classify(err)
+		}
+	}
+}
+
+// readable checks that rev can be read now and returns the pool to read it
+// from (the replica when it has replayed rev), learning the schema
+// revisions up to rev on the way: one query.
+func (s *Store) readable(ctx context.Context, rev tuples.Revision) (*pgxpool.Pool, error) {
+	if err := s.checkOpen(); err != nil {
+		return nil, err
+	}
+	if rev > math.MaxInt64 {
+		return nil, fmt.Errorf("revision %d: %w", rev, tuples.ErrRevisionInFuture)
+	}
+	r := int64(rev)
+	for _, q := range []*pgxpool.Pool{s.replica, s.pool} {
+		if q == nil {
+			continue
+		}
+		known := s.schemas.knownUpTo()
+		var head, oldest int64
+		var srevs []int64
+		err := s.queryRow(ctx, q, `SELECT h.rev, g.rev, ARRAY(SELECT rev FROM reach_schemas WHERE rev > $1 AND rev <= $2 ORDER BY rev)
+			FROM reach_head h, reach_gc g`, []any{known, r}, &head, &oldest, &srevs)
+		if err != nil {
+			if q == s.replica {
+				continue // the primary answers
+			}
+			return nil, err
+		}
+		if r > head {
+			if q == s.replica {
+				continue // not replayed there yet
+			}
+			return nil, fmt.Errorf("revision %d: %w (head is %d)", rev, tuples.ErrRevisionInFuture, head)
+		}
+		if q == s.pool {
+			s.observeHead(head)
+		}
+		if r < oldest {
+			return nil, fmt.Errorf("revision %d: %w (oldest readable is %d)", rev, tuples.ErrRevisionTooOld, oldest)
+		}
+		s.schemas.learn(srevs, r)
+		return q, nil
+	}
+	panic("unreachable")
+}
+
+// headOr is rev, or the head for a read at "the head" (revision 0).
+func (s *Store) headOr(ctx context.Context, rev tuples.Revision) (tuples.Revision, error) {
+	if rev != 0 {
+		return rev, nil
+	}
+	return s.HeadRevision(ctx)
+}
