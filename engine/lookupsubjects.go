@@ -23,7 +23,15 @@ func (e *Engine) LookupSubjects(ctx context.Context, req LookupSubjectsRequest) 
 	if err != nil {
 		return nil, 0, err
 	}
-	slices.SortFunc(out, func(a, b FoundSubject) int {
+	SortFoundSubjects(out)
+	return out, rev, nil
+}
+
+// SortFoundSubjects puts subjects in LookupSubjects' order: the wildcard
+// first, then by id. Clients of a server, which streams subjects as found,
+// use it to print what the local call prints.
+func SortFoundSubjects(fs []FoundSubject) {
+	slices.SortFunc(fs, func(a, b FoundSubject) int {
 		switch {
 		case a.ID == wildcardID:
 			return -1
@@ -32,7 +40,6 @@ func (e *Engine) LookupSubjects(ctx context.Context, req LookupSubjectsRequest) 
 		}
 		return strings.Compare(a.ID, b.ID)
 	})
-	return out, rev, nil
 }
 
 // LookupSubjectsStream calls fn with each subject of req.SubjectType (with

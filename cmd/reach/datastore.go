@@ -54,7 +54,9 @@ type openParams struct {
 type driver struct {
 	// describe names where the data is, for messages ("the store in DIR").
 	describe func() string
-	open     func(ctx context.Context, p openParams) (datastore.Datastore, error)
+	// network: the store is a server reached through --datastore-uri.
+	network bool
+	open    func(ctx context.Context, p openParams) (datastore.Datastore, error)
 }
 
 // drivers are the datastores reach can open, by --datastore name. The
@@ -82,9 +84,9 @@ func addDatastoreFlags(root *cobra.Command) {
 	f.StringVar(&dsOpts.kind, "datastore", "badger", "where the data lives: "+strings.Join(driverNames(), " or ")+" (badger: the embedded store in --data-dir)")
 	f.StringVar(&dsOpts.uri, "datastore-uri", "", "connection string of a postgres datastore, e.g. postgres://user:pass@host:5432/reach (env "+envDatastoreURI+")")
 	f.StringVar(&dsOpts.readReplicaURI, "datastore-read-replica-uri", "", "optional read replica of a postgres datastore: reads go there when it has replayed the revision asked for, else to the primary")
-	f.IntVar(&dsOpts.maxConns, "datastore-conn-pool-max-open", 20, "most open connections to a postgres datastore, per process")
-	f.IntVar(&dsOpts.minConns, "datastore-conn-pool-min-open", 2, "connections to a postgres datastore kept open when idle")
-	f.DurationVar(&dsOpts.maxConnLifetime, "datastore-conn-max-lifetime", 30*time.Minute, "how long a connection to a postgres datastore is reused before it is replaced")
+	f.IntVar(&dsOpts.maxConns, "datastore-conn-pool-max-open", 16, "most open connections to a postgres datastore, per process")
+	f.IntVar(&dsOpts.minConns, "datastore-conn-pool-min-open", 0, "connections to a postgres datastore kept open when idle")
+	f.DurationVar(&dsOpts.maxConnLifetime, "datastore-conn-max-lifetime", time.Hour, "how long a connection to a postgres datastore is reused before it is replaced")
 }
 
 // checkDatastoreFlags validates the datastore flags before a command runs.
@@ -94,6 +96,9 @@ func checkDatastoreFlags() error {
 	}
 	if dsOpts.uri == "" {
 		dsOpts.uri = os.Getenv(envDatastoreURI)
+	}
+	if drivers[dsOpts.kind].network && dsOpts.uri == "" {
+		return usagef("--datastore %s needs --datastore-uri (or %s)", dsOpts.kind, envDatastoreURI)
 	}
 	if dsOpts.kind == "badger" {
 		if dsOpts.uri != "" && os.Getenv(envDatastoreURI) != dsOpts.uri {

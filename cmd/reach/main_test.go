@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/reach-authz/reach/internal/pgtest"
 )
 
 // reach runs the CLI in-process and returns its exit status, stdout and stderr.
@@ -46,3 +48,6 @@ func init() {
 	// tests of contexts set one of their own.)
 	os.Setenv("XDG_CONFIG_HOME", filepath.Join(os.TempDir(), fmt.Sprintf("reach-test-no-config-%d", os.Getpid())))
 }
+
+// TestMain stops the PostgreSQL clusters the multi-node tests start.
+func TestMain(m *testing.M) { pgtest.Main(m) }
