@@ -22,6 +22,7 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
 
@@ -173,6 +174,9 @@ type Config struct {
 	// ShutdownTimeout bounds the graceful shutdown (default
 	// DefaultShutdownTimeout); requests still running then are cut.
 	ShutdownTimeout time.Duration
+	// Version is reach's version, reported to the clients that ask for it
+	// with SpiceDB's header (see version.go); "" reports none.
+	Version string
 }
 
 // Server serves the authzed.api.v1 API over a store and an engine.
@@ -183,6 +187,7 @@ type Server struct {
 	log     *slog.Logger
 	metrics *metrics
 	health  *health.Server
+	version string // as sent (wireVersion)
 
 	grpc   *grpc.Server // the public server
 	inproc *grpc.Server // plain server on an in-memory listener, for the gateway
@@ -217,7 +222,7 @@ func New(store datastore.Datastore, eng *engine.Engine, cfg Config) (*Server, er
 		return nil, err
 	}
 	cfg.Limits.setDefaults()
-	s := &Server{store: store, eng: eng, cfg: cfg, log: cfg.Logger, health: health.NewServer()}
+	s := &Server{store: store, eng: eng, cfg: cfg, log: cfg.Logger, health: health.NewServer(), version: wireVersion(cfg.Version)}
 	s.closingCtx, s.closing = context.WithCancel(context.Background())
 	s.metrics = newMetrics(s)
 
@@ -239,6 +244,9 @@ func New(store datastore.Datastore, eng *engine.Engine, cfg Config) (*Server, er
 		v1.RegisterWatchServiceServer(g, &watchService{s: s})
 		healthpb.RegisterHealthServer(g, s.health)
 	}
+	// Server reflection (v1 and v1alpha), so that grpcurl and the like
+	// can list and call the API; like SpiceDB's, it needs no key.
+	reflection.Register(s.grpc)
 	for _, name := range []string{"", "authzed.api.v1.PermissionsService", "authzed.api.v1.SchemaService", "authzed.api.v1.WatchService"} {
 		s.health.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
 	}
@@ -452,13 +460,24 @@ func (s *Server) resolve(ctx context.Context, c engine.Consistency) (tuples.Revi
 // Authentication and validation. SpiceDB checks the key first, then
 // validates the request: a request without a key is Unauthenticated even
 // when it is malformed. A wrong key is PermissionDenied (DESIGN.md, verified
-// against SpiceDB). The health service needs no key.
+// against SpiceDB). The health service needs no key, and neither does
+// server reflection (SpiceDB registers it through grpcutil's
+// NewAuthlessReflectionInterceptor): it describes the API, which is
+// public, and reads nothing of the store.
 
 const bearerPrefix = "bearer "
 
+// keyless are the services served without a key.
+var keyless = []string{"/grpc.health.v1.Health/", "/grpc.reflection.v1.ServerReflection/", "/grpc.reflection.v1alpha.ServerReflection/"}
+
 func (s *Server) authenticate(ctx context.Context, fullMethod string) error {
-	if s.cfg.InsecureNoAuth || strings.HasPrefix(fullMethod, "/grpc.health.v1.Health/") {
+	if s.cfg.InsecureNoAuth {
 		return nil
+	}
+	for _, p := range keyless {
+		if strings.HasPrefix(fullMethod, p) {
+			return nil
+		}
 	}
 	md, _ := metadata.FromIncomingContext(ctx)
 	return s.checkKey(md.Get("authorization"))
@@ -518,6 +537,7 @@ func (s *Server) unaryInterceptor(ctx context.Context, req any, info *grpc.Unary
 		if err := s.authenticate(ctx, info.FullMethod); err != nil {
 			return nil, err
 		}
+		s.reportVersion(ctx)
 		if err := validate(req); err != nil {
 			return nil, err
 		}
@@ -546,6 +566,9 @@ func (s *Server) streamInterceptor(srv any, ss grpc.ServerStream, info *grpc.Str
 	start := time.Now()
 	err := s.authenticate(ss.Context(), info.FullMethod)
 	if err == nil {
+		if md := s.versionTrailer(ss.Context()); md != nil {
+			ss.SetTrailer(md)
+		}
 		st := &serverStream{ServerStream: ss, ctx: ss.Context()}
 		if !longLived[info.FullMethod] {
 			var cancel context.CancelFunc
