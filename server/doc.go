@@ -56,7 +56,11 @@
 // same proof; caveats appear with their expression, result, context and
 // missing parameters. An explained check bypasses the check cache.
 //
-// The server also runs the gRPC health service, Prometheus metrics on an
-// address of their own, and structured logs through log/slog; Run shuts down
-// gracefully when its context ends. The command `reach serve` wraps it.
+// The server also runs the gRPC health service, HTTP probes (/healthz,
+// /readyz, without a key, on the gateway's and the metrics listeners; see
+// probes.go), gRPC server reflection (without a key, as SpiceDB's),
+// Prometheus metrics on an address of their own, and structured logs
+// through log/slog; it reports its version to clients that ask as SpiceDB
+// does (version.go). Run shuts down gracefully when its context ends. The
+// command `reach serve` wraps it.
 package server

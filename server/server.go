@@ -297,7 +297,7 @@ func (s *Server) Run(ctx context.Context, ln Listeners) error {
 			return err
 		}
 		defer closeGW()
-		httpSrv = s.cfg.Limits.httpServer(h)
+		httpSrv = s.cfg.Limits.httpServer(s.withProbes(h))
 		httpSrv.TLSConfig = s.cfg.TLS
 		s.log.Info("serving HTTP gateway", "addr", ln.HTTP.Addr().String(), "tls", s.cfg.TLS != nil,
 			"max_connections", s.cfg.Limits.MaxHTTPConnections)
@@ -311,7 +311,7 @@ func (s *Server) Run(ctx context.Context, ln Listeners) error {
 		})
 	}
 	if ln.Metrics != nil {
-		metricsSrv = s.cfg.Limits.httpServer(s.metrics.handler())
+		metricsSrv = s.cfg.Limits.httpServer(s.withProbes(s.metrics.handler()))
 		metricsSrv.WriteTimeout = s.cfg.Limits.HTTPWriteTimeout
 		s.log.Info("serving metrics", "addr", ln.Metrics.Addr().String())
 		serve("metrics", func() error { return metricsSrv.Serve(ln.Metrics) })
