@@ -177,6 +177,11 @@ type Config struct {
 	// Version is reach's version, reported to the clients that ask for it
 	// with SpiceDB's header (see version.go); "" reports none.
 	Version string
+	// MetricsPprof serves Go's profiles (net/http/pprof) under
+	// /debug/pprof/ on the metrics listener, without a key. Off by
+	// default: SpiceDB always serves them there, but a profile shows the
+	// process's internals to whoever reaches the port.
+	MetricsPprof bool
 }
 
 // Server serves the authzed.api.v1 API over a store and an engine.
@@ -311,7 +316,7 @@ func (s *Server) Run(ctx context.Context, ln Listeners) error {
 		})
 	}
 	if ln.Metrics != nil {
-		metricsSrv = s.cfg.Limits.httpServer(s.withProbes(s.metrics.handler()))
+		metricsSrv = s.cfg.Limits.httpServer(s.withProbes(s.metrics.handler(s.cfg.MetricsPprof)))
 		metricsSrv.WriteTimeout = s.cfg.Limits.HTTPWriteTimeout
 		s.log.Info("serving metrics", "addr", ln.Metrics.Addr().String())
 		serve("metrics", func() error { return metricsSrv.Serve(ln.Metrics) })
