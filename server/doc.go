@@ -61,6 +61,9 @@
 // probes.go), gRPC server reflection (without a key, as SpiceDB's),
 // Prometheus metrics on an address of their own, and structured logs
 // through log/slog; it reports its version to clients that ask as SpiceDB
-// does (version.go). Run shuts down gracefully when its context ends. The
-// command `reach serve` wraps it.
+// does (version.go). With Config.TracerProvider every request is an
+// OpenTelemetry span (otelgrpc), continuing a W3C trace the client sends;
+// wrap the store in datastore.Traced for spans of its reads. Run shuts
+// down gracefully when its context ends. The command `reach serve` wraps
+// it.
 package server

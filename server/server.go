@@ -15,6 +15,9 @@ import (
 	"time"
 
 	v1 "github.com/authzed/authzed-go/proto/authzed/api/v1"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/net/netutil"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -182,6 +185,12 @@ type Config struct {
 	// default: SpiceDB always serves them there, but a profile shows the
 	// process's internals to whoever reaches the port.
 	MetricsPprof bool
+	// TracerProvider, when set, makes an OpenTelemetry span of every gRPC
+	// request (HTTP requests included: the gateway calls the API over
+	// gRPC), continuing a trace the client sends in W3C traceparent
+	// metadata. Spans of store reads come from wrapping the store given to
+	// New and to the engine (datastore.Traced).
+	TracerProvider trace.TracerProvider
 }
 
 // Server serves the authzed.api.v1 API over a store and an engine.
@@ -231,12 +240,19 @@ func New(store datastore.Datastore, eng *engine.Engine, cfg Config) (*Server, er
 	s.closingCtx, s.closing = context.WithCancel(context.Background())
 	s.metrics = newMetrics(s)
 
-	opts := []grpc.ServerOption{
+	opts := []grpc.ServerOption{}
+	if cfg.TracerProvider != nil {
+		opts = append(opts, grpc.StatsHandler(otelgrpc.NewServerHandler(
+			otelgrpc.WithTracerProvider(cfg.TracerProvider),
+			otelgrpc.WithPropagators(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})),
+		)))
+	}
+	opts = append(opts,
 		grpc.ChainUnaryInterceptor(s.unaryInterceptor),
 		grpc.ChainStreamInterceptor(s.streamInterceptor),
 		grpc.MaxRecvMsgSize(cfg.Limits.MaxMessageBytes),
 		grpc.MaxConcurrentStreams(cfg.Limits.MaxConcurrentStreams),
-	}
+	)
 	public := opts
 	if cfg.TLS != nil {
 		public = append(public, grpc.Creds(credentials.NewTLS(cfg.TLS)))
