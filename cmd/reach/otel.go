@@ -45,7 +45,7 @@ const otelShutdownTimeout = 5 * time.Second
 
 func (o *otelOptions) add(cmd *cobra.Command) {
 	f := cmd.Flags()
-	f.StringVar(&o.provider, "otel-provider", "none", `OpenTelemetry tracing: "none" or "otlpgrpc" (default: none, unless the OTEL_* environment asks for OTLP)`)
+	f.StringVar(&o.provider, "otel-provider", "none", `OpenTelemetry trace exporter: none or otlpgrpc (when the flag is not given, the OTEL_* environment may ask for otlpgrpc)`)
 	f.StringVar(&o.endpoint, "otel-endpoint", "", "OpenTelemetry collector, HOST:PORT or a URL (default: OTEL_EXPORTER_OTLP_ENDPOINT, else localhost:4317)")
 	f.BoolVar(&o.insecure, "otel-insecure", false, "talk plaintext to the OpenTelemetry collector")
 	f.StringVar(&o.serviceName, "otel-service-name", "reach", "service name of the traces (OTEL_SERVICE_NAME wins when this flag is not given)")
