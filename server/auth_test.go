@@ -16,6 +16,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	reflectionalphapb "google.golang.org/grpc/reflection/grpc_reflection_v1alpha"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -29,14 +31,16 @@ type apiMethod struct {
 	desc protoreflect.MethodDescriptor
 }
 
-// apiMethods walks the services registered on the server (every one but the
-// health service, which needs no key) and returns all their methods, so that
-// a method or service added later is covered without touching the tests.
+// apiMethods walks the services registered on the server (every one but
+// those served without a key on purpose: the health service and server
+// reflection, see TestKeylessServices) and returns all their methods, so
+// that a method or service added later is covered without touching the
+// tests.
 func apiMethods(t *testing.T, srv *Server) []apiMethod {
 	t.Helper()
 	var out []apiMethod
 	for name, info := range srv.GRPCServer().GetServiceInfo() {
-		if name == healthpb.Health_ServiceDesc.ServiceName {
+		if keylessService[name] {
 			continue
 		}
 		d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(name))
@@ -130,6 +134,64 @@ func TestEveryMethodRequiresTheKey(t *testing.T) {
 	h, err := healthpb.NewHealthClient(none).Check(testCtx(t), &healthpb.HealthCheckRequest{})
 	require.NoError(t, err)
 	require.Equal(t, healthpb.HealthCheckResponse_SERVING, h.GetStatus())
+}
+
+// keylessService are the services served without a key, deliberately.
+var keylessService = map[string]bool{
+	healthpb.Health_ServiceDesc.ServiceName:               true,
+	reflectionpb.ServerReflection_ServiceDesc.ServiceName: true,
+	"grpc.reflection.v1alpha.ServerReflection":            true,
+}
+
+// Issue 15: the health service and server reflection (v1 and v1alpha, so
+// that grpcurl lists and describes the API) answer without a key. Our
+// reading of SpiceDB: it registers reflection through grpcutil's
+// NewAuthlessReflectionInterceptor, which exempts it from the auth
+// middleware, so grpcurl works against SpiceDB without a token; reflection
+// describes the API's public protos and reads nothing from the store, so
+// reach does the same. Every other service needs the key
+// (TestEveryMethodRequiresTheKey).
+func TestKeylessServices(t *testing.T) {
+	ts := startServer(t, testOptions{})
+	conn, err := grpc.NewClient(ts.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close() })
+
+	registered := map[string]bool{}
+	for name := range ts.GRPCServer().GetServiceInfo() {
+		registered[name] = true
+	}
+	for name := range keylessService {
+		require.True(t, registered[name], "%s is not served", name)
+	}
+
+	// v1
+	st, err := reflectionpb.NewServerReflectionClient(conn).ServerReflectionInfo(testCtx(t))
+	require.NoError(t, err)
+	require.NoError(t, st.Send(&reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{}}))
+	resp, err := st.Recv()
+	require.NoError(t, err)
+	var names []string
+	for _, s := range resp.GetListServicesResponse().GetService() {
+		names = append(names, s.GetName())
+	}
+	require.Contains(t, names, "authzed.api.v1.PermissionsService")
+	require.Contains(t, names, "authzed.api.v1.SchemaService")
+	require.NoError(t, st.Send(&reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_FileContainingSymbol{
+		FileContainingSymbol: "authzed.api.v1.PermissionsService"}}))
+	resp, err = st.Recv()
+	require.NoError(t, err)
+	require.NotEmpty(t, resp.GetFileDescriptorResponse().GetFileDescriptorProto())
+	require.NoError(t, st.CloseSend())
+
+	// v1alpha, which older grpcurl builds use.
+	old, err := reflectionalphapb.NewServerReflectionClient(conn).ServerReflectionInfo(testCtx(t))
+	require.NoError(t, err)
+	require.NoError(t, old.Send(&reflectionalphapb.ServerReflectionRequest{MessageRequest: &reflectionalphapb.ServerReflectionRequest_ListServices{}}))
+	oresp, err := old.Recv()
+	require.NoError(t, err)
+	require.NotEmpty(t, oresp.GetListServicesResponse().GetService())
+	require.NoError(t, old.CloseSend())
 }
 
 // Issue 17: the same over the HTTP gateway, for every method with an HTTP

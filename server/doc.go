@@ -46,7 +46,24 @@
 // the body, and bounds slow clients with read, write (Watch excepted) and
 // idle timeouts and a cap on open connections (Limits.HTTP*).
 //
-// The server also runs the gRPC health service, Prometheus metrics on an
-// address of their own, and structured logs through log/slog; Run shuts down
-// gracefully when its context ends. The command `reach serve` wraps it.
+// A check explains itself as SpiceDB's do: CheckPermission (and each item
+// of CheckBulkPermissions) fills debug_trace when the request sets
+// with_tracing or carries SpiceDB's older header io.spicedb.requestdebuginfo
+// (answered in the trailer io.spicedb.respmeta.debuginfo too when the
+// request does not also set with_tracing). Each step of the engine's
+// explanation is one CheckDebugTrace node (see v1conv.ExplanationToTrace),
+// so that zed's tree and `reach --endpoint ... check --explain` show the
+// same proof; caveats appear with their expression, result, context and
+// missing parameters. An explained check bypasses the check cache.
+//
+// The server also runs the gRPC health service, HTTP probes (/healthz,
+// /readyz, without a key, on the gateway's and the metrics listeners; see
+// probes.go), gRPC server reflection (without a key, as SpiceDB's),
+// Prometheus metrics on an address of their own, and structured logs
+// through log/slog; it reports its version to clients that ask as SpiceDB
+// does (version.go). With Config.TracerProvider every request is an
+// OpenTelemetry span (otelgrpc), continuing a W3C trace the client sends;
+// wrap the store in datastore.Traced for spans of its reads. Run shuts
+// down gracefully when its context ends. The command `reach serve` wraps
+// it.
 package server

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
+	"github.com/reach-authz/reach/datastore"
 	"github.com/reach-authz/reach/engine"
 	"github.com/reach-authz/reach/internal/v1conv"
 	"github.com/reach-authz/reach/tuples"
@@ -67,6 +68,8 @@ type testOptions struct {
 	// wrapHTTP, when set, wraps the HTTP listener (to watch what the
 	// server reads).
 	wrapHTTP func(net.Listener) net.Listener
+	// wrapStore, when set, wraps the store the server and its engine see.
+	wrapStore func(datastore.Datastore) datastore.Datastore
 }
 
 func startServer(t testing.TB, o testOptions) *testServer {
@@ -76,7 +79,11 @@ func startServer(t testing.TB, o testOptions) *testServer {
 	if o.engine.Quantization == 0 {
 		o.engine.Quantization = -1 // minimize_latency reads the head: deterministic tests
 	}
-	eng := engine.New(st, o.engine)
+	var ds datastore.Datastore = st
+	if o.wrapStore != nil {
+		ds = o.wrapStore(st)
+	}
+	eng := engine.New(ds, o.engine)
 	cfg := o.cfg
 	if len(cfg.PresharedKeys) == 0 && !cfg.InsecureNoAuth {
 		cfg.PresharedKeys = []string{testKey}
@@ -84,7 +91,7 @@ func startServer(t testing.TB, o testOptions) *testServer {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	srv, err := New(st, eng, cfg)
+	srv, err := New(ds, eng, cfg)
 	require.NoError(t, err)
 	listen := func() net.Listener {
 		l, err := net.Listen("tcp", "127.0.0.1:0")

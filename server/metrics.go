@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net/http"
+	"net/http/pprof"
 	"strings"
 	"time"
 
@@ -85,8 +86,20 @@ func (m *metrics) observeCheck(p engine.Permissionship) {
 	m.checks.WithLabelValues(p.String()).Inc()
 }
 
-func (m *metrics) handler() http.Handler {
+// handler serves /metrics and, with pprof, Go's profiles under
+// /debug/pprof/ as SpiceDB does, but the command line (which may hold the
+// preshared key), which answers 404 as in SpiceDB.
+func (m *metrics) handler(pprofOn bool) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
+	if pprofOn {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		mux.HandleFunc("/debug/pprof/cmdline", func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, "the command line is not served: it may hold the preshared key", http.StatusNotFound)
+		})
+	}
 	return mux
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"time"
 
 	v1 "github.com/authzed/authzed-go/proto/authzed/api/v1"
 	"google.golang.org/grpc"
@@ -27,16 +28,21 @@ func (p *permissionsService) CheckPermission(ctx context.Context, req *v1.CheckP
 	if err != nil {
 		return nil, err
 	}
-	res, err := s.eng.Check(ctx, engine.CheckRequest{
+	trace, trailer := debugRequested(ctx, req.GetWithTracing())
+	creq := engine.CheckRequest{
 		Resource:    objectFromProto(req.GetResource()),
 		Permission:  req.GetPermission(),
 		Subject:     subjectFromProto(req.GetSubject()),
 		Consistency: cons,
 		Context:     contextFromProto(req.GetContext()),
-	})
+		Explain:     trace,
+	}
+	start := time.Now()
+	res, err := s.eng.Check(ctx, creq)
 	if err != nil {
 		return nil, s.status(ctx, err)
 	}
+	took := time.Since(start)
 	s.metrics.observeCheck(res.Permissionship)
 	out := &v1.CheckPermissionResponse{
 		CheckedAt:      zedToken(res.Revision),
@@ -44,6 +50,12 @@ func (p *permissionsService) CheckPermission(ctx context.Context, req *v1.CheckP
 	}
 	if res.Permissionship == engine.Conditional {
 		out.PartialCaveatInfo = partialCaveatInfo(res.Missing)
+	}
+	if trace {
+		out.DebugTrace = s.debugInformation(ctx, creq, res, took)
+		if trailer {
+			s.setDebugTrailer(ctx, out.DebugTrace)
+		}
 	}
 	return out, nil
 }
@@ -63,6 +75,7 @@ func (p *permissionsService) CheckBulkPermissions(ctx context.Context, req *v1.C
 	// item (an unknown type, say) as that pair's error, not the call's. The
 	// engine's CheckBulk fails the whole call on the first bad item, so the
 	// items are first checked one by one for faults at a fixed revision.
+	trace, _ := debugRequested(ctx, req.GetWithTracing())
 	reqs := make([]engine.CheckRequest, len(req.GetItems()))
 	for i, it := range req.GetItems() {
 		reqs[i] = engine.CheckRequest{
@@ -71,6 +84,7 @@ func (p *permissionsService) CheckBulkPermissions(ctx context.Context, req *v1.C
 			Subject:     subjectFromProto(it.GetSubject()),
 			Consistency: cons,
 			Context:     contextFromProto(it.GetContext()),
+			Explain:     trace,
 		}
 	}
 	out := &v1.CheckBulkPermissionsResponse{Pairs: make([]*v1.CheckBulkPermissionsPair, len(reqs))}
@@ -96,6 +110,9 @@ func (p *permissionsService) CheckBulkPermissions(ctx context.Context, req *v1.C
 		item := &v1.CheckBulkPermissionsResponseItem{Permissionship: v1conv.PermissionshipToProto(r.Permissionship)}
 		if r.Permissionship == engine.Conditional {
 			item.PartialCaveatInfo = partialCaveatInfo(r.Missing)
+		}
+		if trace {
+			item.DebugTrace = s.debugInformation(ctx, reqs[i], r, 0)
 		}
 		out.Pairs[i] = &v1.CheckBulkPermissionsPair{
 			Request:  req.GetItems()[i],
@@ -139,6 +156,9 @@ func (p *permissionsService) checkEach(ctx context.Context, req *v1.CheckBulkPer
 			item := &v1.CheckBulkPermissionsResponseItem{Permissionship: v1conv.PermissionshipToProto(res.Permissionship)}
 			if res.Permissionship == engine.Conditional {
 				item.PartialCaveatInfo = partialCaveatInfo(res.Missing)
+			}
+			if r.Explain {
+				item.DebugTrace = s.debugInformation(ctx, r, res, 0)
 			}
 			pair.Response = &v1.CheckBulkPermissionsPair_Item{Item: item}
 		}

@@ -15,6 +15,9 @@ import (
 	"time"
 
 	v1 "github.com/authzed/authzed-go/proto/authzed/api/v1"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/net/netutil"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -22,6 +25,7 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
 
@@ -173,6 +177,20 @@ type Config struct {
 	// ShutdownTimeout bounds the graceful shutdown (default
 	// DefaultShutdownTimeout); requests still running then are cut.
 	ShutdownTimeout time.Duration
+	// Version is reach's version, reported to the clients that ask for it
+	// with SpiceDB's header (see version.go); "" reports none.
+	Version string
+	// MetricsPprof serves Go's profiles (net/http/pprof) under
+	// /debug/pprof/ on the metrics listener, without a key. Off by
+	// default: SpiceDB always serves them there, but a profile shows the
+	// process's internals to whoever reaches the port.
+	MetricsPprof bool
+	// TracerProvider, when set, makes an OpenTelemetry span of every gRPC
+	// request (HTTP requests included: the gateway calls the API over
+	// gRPC), continuing a trace the client sends in W3C traceparent
+	// metadata. Spans of store reads come from wrapping the store given to
+	// New and to the engine (datastore.Traced).
+	TracerProvider trace.TracerProvider
 }
 
 // Server serves the authzed.api.v1 API over a store and an engine.
@@ -183,6 +201,7 @@ type Server struct {
 	log     *slog.Logger
 	metrics *metrics
 	health  *health.Server
+	version string // as sent (wireVersion)
 
 	grpc   *grpc.Server // the public server
 	inproc *grpc.Server // plain server on an in-memory listener, for the gateway
@@ -217,16 +236,23 @@ func New(store datastore.Datastore, eng *engine.Engine, cfg Config) (*Server, er
 		return nil, err
 	}
 	cfg.Limits.setDefaults()
-	s := &Server{store: store, eng: eng, cfg: cfg, log: cfg.Logger, health: health.NewServer()}
+	s := &Server{store: store, eng: eng, cfg: cfg, log: cfg.Logger, health: health.NewServer(), version: wireVersion(cfg.Version)}
 	s.closingCtx, s.closing = context.WithCancel(context.Background())
 	s.metrics = newMetrics(s)
 
-	opts := []grpc.ServerOption{
+	opts := []grpc.ServerOption{}
+	if cfg.TracerProvider != nil {
+		opts = append(opts, grpc.StatsHandler(otelgrpc.NewServerHandler(
+			otelgrpc.WithTracerProvider(cfg.TracerProvider),
+			otelgrpc.WithPropagators(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})),
+		)))
+	}
+	opts = append(opts,
 		grpc.ChainUnaryInterceptor(s.unaryInterceptor),
 		grpc.ChainStreamInterceptor(s.streamInterceptor),
 		grpc.MaxRecvMsgSize(cfg.Limits.MaxMessageBytes),
 		grpc.MaxConcurrentStreams(cfg.Limits.MaxConcurrentStreams),
-	}
+	)
 	public := opts
 	if cfg.TLS != nil {
 		public = append(public, grpc.Creds(credentials.NewTLS(cfg.TLS)))
@@ -239,6 +265,9 @@ func New(store datastore.Datastore, eng *engine.Engine, cfg Config) (*Server, er
 		v1.RegisterWatchServiceServer(g, &watchService{s: s})
 		healthpb.RegisterHealthServer(g, s.health)
 	}
+	// Server reflection (v1 and v1alpha), so that grpcurl and the like
+	// can list and call the API; like SpiceDB's, it needs no key.
+	reflection.Register(s.grpc)
 	for _, name := range []string{"", "authzed.api.v1.PermissionsService", "authzed.api.v1.SchemaService", "authzed.api.v1.WatchService"} {
 		s.health.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
 	}
@@ -289,7 +318,7 @@ func (s *Server) Run(ctx context.Context, ln Listeners) error {
 			return err
 		}
 		defer closeGW()
-		httpSrv = s.cfg.Limits.httpServer(h)
+		httpSrv = s.cfg.Limits.httpServer(s.withProbes(h))
 		httpSrv.TLSConfig = s.cfg.TLS
 		s.log.Info("serving HTTP gateway", "addr", ln.HTTP.Addr().String(), "tls", s.cfg.TLS != nil,
 			"max_connections", s.cfg.Limits.MaxHTTPConnections)
@@ -303,7 +332,7 @@ func (s *Server) Run(ctx context.Context, ln Listeners) error {
 		})
 	}
 	if ln.Metrics != nil {
-		metricsSrv = s.cfg.Limits.httpServer(s.metrics.handler())
+		metricsSrv = s.cfg.Limits.httpServer(s.withProbes(s.metrics.handler(s.cfg.MetricsPprof)))
 		metricsSrv.WriteTimeout = s.cfg.Limits.HTTPWriteTimeout
 		s.log.Info("serving metrics", "addr", ln.Metrics.Addr().String())
 		serve("metrics", func() error { return metricsSrv.Serve(ln.Metrics) })
@@ -452,13 +481,24 @@ func (s *Server) resolve(ctx context.Context, c engine.Consistency) (tuples.Revi
 // Authentication and validation. SpiceDB checks the key first, then
 // validates the request: a request without a key is Unauthenticated even
 // when it is malformed. A wrong key is PermissionDenied (DESIGN.md, verified
-// against SpiceDB). The health service needs no key.
+// against SpiceDB). The health service needs no key, and neither does
+// server reflection (SpiceDB registers it through grpcutil's
+// NewAuthlessReflectionInterceptor): it describes the API, which is
+// public, and reads nothing of the store.
 
 const bearerPrefix = "bearer "
 
+// keyless are the services served without a key.
+var keyless = []string{"/grpc.health.v1.Health/", "/grpc.reflection.v1.ServerReflection/", "/grpc.reflection.v1alpha.ServerReflection/"}
+
 func (s *Server) authenticate(ctx context.Context, fullMethod string) error {
-	if s.cfg.InsecureNoAuth || strings.HasPrefix(fullMethod, "/grpc.health.v1.Health/") {
+	if s.cfg.InsecureNoAuth {
 		return nil
+	}
+	for _, p := range keyless {
+		if strings.HasPrefix(fullMethod, p) {
+			return nil
+		}
 	}
 	md, _ := metadata.FromIncomingContext(ctx)
 	return s.checkKey(md.Get("authorization"))
@@ -518,6 +558,7 @@ func (s *Server) unaryInterceptor(ctx context.Context, req any, info *grpc.Unary
 		if err := s.authenticate(ctx, info.FullMethod); err != nil {
 			return nil, err
 		}
+		s.reportVersion(ctx)
 		if err := validate(req); err != nil {
 			return nil, err
 		}
@@ -546,6 +587,9 @@ func (s *Server) streamInterceptor(srv any, ss grpc.ServerStream, info *grpc.Str
 	start := time.Now()
 	err := s.authenticate(ss.Context(), info.FullMethod)
 	if err == nil {
+		if md := s.versionTrailer(ss.Context()); md != nil {
+			ss.SetTrailer(md)
+		}
 		st := &serverStream{ServerStream: ss, ctx: ss.Context()}
 		if !longLived[info.FullMethod] {
 			var cancel context.CancelFunc

@@ -83,7 +83,7 @@ func newCheckCmd() *cobra.Command {
 		Short: "Does SUBJECT reach PERMISSION on RESOURCE? (allowed, denied or conditional)",
 		Long: `Check whether SUBJECT (type:id, or a subject set type:id#relation) reaches PERMISSION
 (a permission or relation) on RESOURCE (type:id), reading the store in --data-dir
-(or, with --endpoint, asking the server; --explain is local only).
+(or, with --endpoint, asking the server).
 
 Caveated relationships are evaluated with --context, a JSON object of caveat
 parameters (merged under each relationship's own context, which wins for a name
@@ -97,13 +97,16 @@ same exit status.
 
 --explain adds the proof: the relationships and rules that lead from the subject to
 the permission, or, for a denial, every branch tried; as an indented tree (--format
-tree, the default) or a Graphviz digraph (--format dot; draw it with dot -Tsvg).`,
+tree, the default) or a Graphviz digraph (--format dot; draw it with dot -Tsvg).
+With --endpoint the server sends its explanation as SpiceDB's debug trace
+(with_tracing): reach serve's prints exactly as the local command's; a SpiceDB
+server's shows its permission and relation steps.`,
 		Example: `  reach check document:q3 view user:ana
   reach check document:q3 view group:eng#member --explain
   reach check document:q3 view user:ana --context '{"ip": "10.0.0.7"}'
   reach check document:q3 view user:ana --explain --format dot | dot -Tsvg > why.svg
   reach check document:q3 edit user:ana --consistency at_exact_snapshot --revision "$TOKEN" -o json
-  reach --endpoint reach.internal:50051 --token "$REACH_KEY" check document:q3 view user:ana`,
+  reach --endpoint reach.internal:50051 --token "$REACH_KEY" check document:q3 view user:ana --explain`,
 		Args: cobra.ExactArgs(3),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			resource, err := engine.ParseObject(args[0])

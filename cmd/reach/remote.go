@@ -447,12 +447,11 @@ func expandOf(t *v1.PermissionRelationshipTree) *engine.ExpandNode {
 
 // ---- queryBackend ----
 
-// Check asks CheckPermission. The API has no explanation, so --explain is
-// a usage error with --endpoint.
+// Check asks CheckPermission. --explain asks for the server's trace
+// (with_tracing) and reads it back as an explanation: from reach serve,
+// the very explanation the local command prints; from SpiceDB, its tree of
+// permission and relation steps.
 func (c *remoteClient) Check(ctx context.Context, req engine.CheckRequest) (engine.CheckResult, error) {
-	if req.Explain {
-		return engine.CheckResult{}, usagef("--explain works on local data only, not with --endpoint")
-	}
 	cctx, err := contextStruct(req.Context)
 	if err != nil {
 		return engine.CheckResult{}, err
@@ -460,12 +459,26 @@ func (c *remoteClient) Check(ctx context.Context, req engine.CheckRequest) (engi
 	resp, err := c.client.CheckPermission(ctx, &v1.CheckPermissionRequest{
 		Consistency: toConsistency(req.Consistency), Resource: objectRef(req.Resource),
 		Permission: req.Permission, Subject: subjectRef(req.Subject), Context: cctx,
+		WithTracing: req.Explain,
 	})
 	if err != nil {
 		return engine.CheckResult{}, c.fromStatus(err)
 	}
 	rev, err := c.revisionOf(resp.GetCheckedAt())
-	return engine.CheckResult{Permissionship: v1conv.PermissionshipFromProto(resp.GetPermissionship()), Revision: rev, Missing: resp.GetPartialCaveatInfo().GetMissingRequiredContext()}, err
+	if err != nil {
+		return engine.CheckResult{}, err
+	}
+	res := engine.CheckResult{Permissionship: v1conv.PermissionshipFromProto(resp.GetPermissionship()), Revision: rev, Missing: resp.GetPartialCaveatInfo().GetMissingRequiredContext()}
+	if req.Explain {
+		trace := resp.GetDebugTrace().GetCheck()
+		if trace == nil {
+			return engine.CheckResult{}, &remoteError{msg: fmt.Sprintf("the server at %s sent no explanation (debug trace) with its answer", c.endpoint)}
+		}
+		if res.Explanation, err = v1conv.TraceToExplanation(trace); err != nil {
+			return engine.CheckResult{}, fmt.Errorf("reading the explanation from the server at %s: %w", c.endpoint, err)
+		}
+	}
+	return res, nil
 }
 
 func (c *remoteClient) Expand(ctx context.Context, resource engine.Object, permission string, cons engine.Consistency) (*engine.ExpandNode, tuples.Revision, error) {

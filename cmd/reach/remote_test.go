@@ -315,7 +315,6 @@ func TestRemoteErrors(t *testing.T) {
 		{"bad endpoint", nil, []string{"--endpoint", "no-port", "check", "document:q3", "view", "user:ana"}, exitUsage, "HOST:PORT"},
 		{"token without endpoint", nil, []string{"--token", "k", "check", "document:q3", "view", "user:ana"}, exitUsage, "use --revision"},
 		{"insecure without endpoint", nil, []string{"--insecure", "tuple", "read"}, exitUsage, "--insecure goes with --endpoint"},
-		{"explain", nil, []string{"--endpoint", addr, "--token", remoteTestKey, "check", "document:q3", "view", "user:ana", "--explain"}, exitUsage, "--explain works on local data only"},
 		{"file", nil, []string{"--endpoint", addr, "--token", remoteTestKey, "check", "--file", "x.yaml", "document:q3", "view", "user:ana"}, exitUsage, "--file"},
 		{"matrix", nil, []string{"--endpoint", addr, "matrix", "x.yaml"}, exitUsage, "reach matrix works on local data only"},
 		{"validate", nil, []string{"--endpoint", addr, "validate", "x.yaml"}, exitUsage, "reach validate works on local data only"},

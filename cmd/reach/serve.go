@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/reach-authz/reach/datastore"
 	"github.com/reach-authz/reach/engine"
 	"github.com/reach-authz/reach/server"
 	"github.com/reach-authz/reach/tuples"
@@ -35,6 +36,9 @@ type serveOptions struct {
 	shutdownTimeout                 time.Duration
 	logLevel, logFormat             string
 	cacheSize                       int
+	metricsPprof                    bool
+	noVersionResponse               bool
+	otel                            otelOptions
 }
 
 func newServeCmd() *cobra.Command {
@@ -66,7 +70,21 @@ whole request, --http-write-timeout (default 60s, keep it above
 --request-timeout) from the end of the headers to the end of the answer
 (Watch streams excepted), --http-idle-timeout (default 2m) for a kept-alive
 connection between requests, and --http-max-connections (default 1000)
-connections at once; further ones wait to be accepted.`,
+connections at once; further ones wait to be accepted.
+
+For orchestrators, GET /healthz (alive) and /readyz (the store answers; 503
+otherwise) are served without a key on --http-addr and --metrics-addr.
+Clients that ask (zed does) are told reach's version, as SpiceDB tells its
+own; gRPC server reflection (for grpcurl) needs no key, as in SpiceDB.
+--metrics-pprof adds Go's profiles under /debug/pprof/ on --metrics-addr.
+
+OpenTelemetry tracing (a span per request, a span per store read) is off
+unless --otel-provider otlpgrpc or the standard environment asks for it
+(OTEL_TRACES_EXPORTER=otlp, or OTEL_EXPORTER_OTLP_ENDPOINT); it exports over
+OTLP/gRPC to --otel-endpoint (or OTEL_EXPORTER_OTLP_ENDPOINT, else
+localhost:4317), sampling --otel-sample-ratio of the traces (default 0.01, as
+SpiceDB; OTEL_TRACES_SAMPLER when the flag is not given) and every trace a
+client sends sampled in W3C traceparent.`,
 		Example: `  reach serve --preshared-key "$KEY"
   REACH_PRESHARED_KEY=secret reach serve --grpc-addr 127.0.0.1:50051 --http-addr 127.0.0.1:8443
   reach serve --insecure-no-auth --in-memory`,
@@ -103,6 +121,9 @@ connections at once; further ones wait to be accepted.`,
 	f.IntVar(&o.cacheSize, "cache-size", 0, "entries of the check cache (0: the engine's default; <0: off)")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+	f.BoolVar(&o.metricsPprof, "metrics-pprof", false, "serve Go's profiles (net/http/pprof) under /debug/pprof/ on --metrics-addr, without a key")
+	f.BoolVar(&o.noVersionResponse, "disable-version-response", false, "do not tell clients that ask (io.spicedb.requestversion, as zed does) the server's version")
+	o.otel.add(cmd)
 	return cmd
 }
 
@@ -152,9 +173,18 @@ func runServe(cmd *cobra.Command, o serveOptions) error {
 		tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 
+	tp, stopTracing, err := startTracing(cmd.Context(), cmd, o.otel, log)
+	if err != nil {
+		return err
+	}
+	defer stopTracing() // after the server and the store: the last spans too
+
 	store, err := openDatastore(cmd.Context(), openParams{inMemory: o.inMemory, maxBatch: o.maxUpdates, syncWrites: o.syncWrites})
 	if err != nil {
 		return err
+	}
+	if tp != nil {
+		store = datastore.Traced(store, tp)
 	}
 	defer func() {
 		if err := store.Close(); err != nil {
@@ -171,6 +201,9 @@ func runServe(cmd *cobra.Command, o serveOptions) error {
 		Logger:          log,
 		Limits:          o.limits,
 		ShutdownTimeout: o.shutdownTimeout,
+		Version:         serverVersion(o),
+		MetricsPprof:    o.metricsPprof,
+		TracerProvider:  tp,
 	})
 	if err != nil {
 		return err
@@ -204,6 +237,15 @@ func runServe(cmd *cobra.Command, o serveOptions) error {
 		return err
 	}
 	return nil
+}
+
+// serverVersion is the version the server reports: reach's (see
+// version.go), unless --disable-version-response.
+func serverVersion(o serveOptions) string {
+	if o.noVersionResponse {
+		return ""
+	}
+	return buildInfo().Version
 }
 
 // checkServeNumbers refuses negative limits and timeouts (zero takes the

@@ -92,9 +92,15 @@ var listenRE = regexp.MustCompile(`msg="serving (gRPC|HTTP gateway)" addr=(\S+)`
 // and waits until it listens.
 func startServe(t *testing.T, dataDir string, args ...string) *serveProcess {
 	t.Helper()
+	return startServeEnv(t, dataDir, nil, args...)
+}
+
+// startServeEnv is startServe with variables added to its environment.
+func startServeEnv(t *testing.T, dataDir string, env []string, args ...string) *serveProcess {
+	t.Helper()
 	all := append([]string{"serve", "--data-dir", dataDir, "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--metrics-addr", ""}, args...)
 	cmd := exec.Command(os.Args[0], all...)
-	cmd.Env = append(os.Environ(), runMainEnv+"=1", presharedKeyEnv+"=")
+	cmd.Env = append(append(os.Environ(), runMainEnv+"=1", presharedKeyEnv+"="), env...)
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())

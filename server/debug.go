@@ -1,0 +1,165 @@
+package server
+
+import (
+	"context"
+	"maps"
+	"time"
+
+	"github.com/authzed/authzed-go/pkg/requestmeta"
+	"github.com/authzed/authzed-go/pkg/responsemeta"
+	v1 "github.com/authzed/authzed-go/proto/authzed/api/v1"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/reach-authz/reach/caveats"
+	"github.com/reach-authz/reach/engine"
+	"github.com/reach-authz/reach/internal/v1conv"
+	"github.com/reach-authz/reach/schema"
+	"github.com/reach-authz/reach/tuples"
+)
+
+// A check explains itself over the API as SpiceDB's do (see
+// v1conv.ExplanationToTrace for the form): CheckPermission fills
+// debug_trace when the request sets with_tracing, or carries the request
+// header io.spicedb.requestdebuginfo (SpiceDB's older way, which zed still
+// sends beside with_tracing). Before SpiceDB 1.30 the answer to the header
+// came as JSON in the trailer io.spicedb.respmeta.debuginfo; since 1.30
+// SpiceDB puts it in the response only (zed reads the response first, the
+// trailer when the response has none). So a request with the header but
+// without with_tracing, an older client's, also gets the trailer, when it
+// fits in maxDebugTrailerBytes (some clients refuse larger metadata).
+// CheckBulkPermissions fills each item's debug_trace the same way.
+
+// maxDebugTrailerBytes bounds the JSON sent in the debug trailer.
+const maxDebugTrailerBytes = 16 << 10
+
+// debugRequested reports whether a check asked for its explanation, and
+// whether it asked the old way only (then the answer goes in the trailer
+// too).
+func debugRequested(ctx context.Context, withTracing bool) (trace, trailer bool) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	header := len(md.Get(string(requestmeta.RequestDebugInformation))) > 0
+	return withTracing || header, header && !withTracing
+}
+
+// debugInformation is the DebugInformation of an explained check: the
+// trace, with the caveats evaluated against the schema at the revision the
+// check read, and that schema.
+func (s *Server) debugInformation(ctx context.Context, req engine.CheckRequest, res engine.CheckResult, took time.Duration) *v1.DebugInformation {
+	opts := v1conv.TraceOptions{Resource: req.Resource, Subject: req.Subject, Missing: res.Missing, Duration: took}
+	info := &v1.DebugInformation{}
+	if prog := s.programAt(ctx, res.Revision); prog != nil {
+		ev := newCaveatEvaluator(prog, req.Context)
+		opts.Caveat, opts.Expression = ev.info, ev.expression
+		opts.PermissionType = func(typ, rel string) v1.CheckDebugTrace_PermissionType {
+			if r := prog.Lookup(typ, rel); r != nil && r.Kind == schema.KindPermission {
+				return v1.CheckDebugTrace_PERMISSION_TYPE_PERMISSION
+			}
+			return v1.CheckDebugTrace_PERMISSION_TYPE_RELATION
+		}
+		info.SchemaUsed = prog.Source()
+	}
+	info.Check = v1conv.ExplanationToTrace(res.Explanation, opts)
+	return info
+}
+
+// programAt is the schema in force at rev (nil if none, or unreadable: the
+// trace then goes without caveat details).
+func (s *Server) programAt(ctx context.Context, rev tuples.Revision) *schema.Program {
+	snap, err := s.store.Snapshot(ctx, rev)
+	if err != nil {
+		return nil
+	}
+	defer snap.Close()
+	return snap.Schema()
+}
+
+// setDebugTrailer answers the old debug header: the DebugInformation as
+// JSON in the trailer, when small enough.
+func (s *Server) setDebugTrailer(ctx context.Context, info *v1.DebugInformation) {
+	buf, err := protojson.Marshal(info)
+	if err != nil {
+		s.log.Warn("debug trailer", "err", err)
+		return
+	}
+	if len(buf) > maxDebugTrailerBytes {
+		s.log.Debug("debug trailer left out: the trace is in the response", "bytes", len(buf), "max", maxDebugTrailerBytes)
+		return
+	}
+	if err := grpc.SetTrailer(ctx, metadata.Pairs(string(responsemeta.DebugInformation), string(buf))); err != nil {
+		s.log.Debug("debug trailer", "err", err)
+	}
+}
+
+// caveatEvaluator evaluates the caveats of the relationships in a trace,
+// each caveat compiled once.
+type caveatEvaluator struct {
+	prog     *schema.Program
+	reqCtx   map[string]any
+	compiled map[string]*caveats.Caveat
+}
+
+func newCaveatEvaluator(prog *schema.Program, reqCtx map[string]any) *caveatEvaluator {
+	return &caveatEvaluator{prog: prog, reqCtx: reqCtx, compiled: map[string]*caveats.Caveat{}}
+}
+
+func (e *caveatEvaluator) caveat(name string) *caveats.Caveat {
+	c, ok := e.compiled[name]
+	if !ok {
+		if def := e.prog.Caveat(name); def != nil {
+			c, _ = caveats.Compile(def)
+		}
+		e.compiled[name] = c
+	}
+	return c
+}
+
+func (e *caveatEvaluator) expression(name string) string {
+	if def := e.prog.Caveat(name); def != nil {
+		return def.Expr
+	}
+	return ""
+}
+
+// info evaluates r's caveat with the request's context under the
+// relationship's, as the engine did: its expression, its result, the
+// values it was given and, when partial, the context it lacked.
+func (e *caveatEvaluator) info(r tuples.Relationship) *v1.CaveatEvalInfo {
+	c := e.caveat(r.Caveat.Name)
+	if c == nil {
+		return nil
+	}
+	res, err := c.Evaluate(r.Caveat.Context, e.reqCtx)
+	if err != nil {
+		return nil
+	}
+	out := &v1.CaveatEvalInfo{Expression: c.Expr(), CaveatName: c.Name()}
+	switch res.Outcome {
+	case caveats.True:
+		out.Result = v1.CaveatEvalInfo_RESULT_TRUE
+	case caveats.False:
+		out.Result = v1.CaveatEvalInfo_RESULT_FALSE
+	default:
+		out.Result = v1.CaveatEvalInfo_RESULT_MISSING_SOME_CONTEXT
+		out.PartialCaveatInfo = &v1.PartialCaveatInfo{MissingRequiredContext: res.Missing}
+	}
+	merged := maps.Clone(e.reqCtx)
+	if merged == nil {
+		merged = map[string]any{}
+	}
+	maps.Copy(merged, r.Caveat.Context)
+	used := map[string]any{}
+	for _, p := range c.Params() {
+		if v, ok := merged[p.Name]; ok {
+			used[p.Name] = v
+		}
+	}
+	if len(used) > 0 {
+		if st, err := structpb.NewStruct(used); err == nil {
+			out.Context = st
+		}
+	}
+	return out
+}
