@@ -44,14 +44,16 @@ func (s *Store) collect(now time.Time) {
 	s.advanceDiscard(now)
 	d := s.discard
 	s.mu.Unlock()
-	s.db.SetDiscardTs(uint64(d))
-	if s.opts.InMemory {
+	db, done := s.acquire()
+	defer done()
+	db.SetDiscardTs(uint64(d))
+	if s.opts.InMemory || s.degraded.Load() || !s.roomForGC() {
 		return
 	}
 	// Each successful round rewrites one value-log file; stop at the first
 	// round with nothing worth rewriting (ErrNoRewrite) or any other error.
 	for i := 0; i < 10; i++ {
-		if err := s.db.RunValueLogGC(0.5); err != nil {
+		if err := db.RunValueLogGC(0.5); err != nil {
 			return
 		}
 	}

@@ -6,11 +6,16 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
+	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
+	"github.com/dgraph-io/badger/v4/table"
 )
 
 // Errors of the store. They are wrapped with context; test with errors.Is.
@@ -35,6 +40,15 @@ var (
 	ErrOrphans = errors.New("schema change would orphan stored relationships")
 	// ErrClosed: the store is closed.
 	ErrClosed = errors.New("store is closed")
+	// ErrCorrupt: store data is damaged (a checksum failed, a file is
+	// missing or cut short, the MANIFEST and the tables disagree). A
+	// *CorruptError names the file where it is known.
+	ErrCorrupt = errors.New("store data is damaged")
+	// ErrReadOnly: a write to a store opened with Options.ReadOnly.
+	ErrReadOnly = errors.New("store is open read-only")
+	// ErrNoSpace: a write refused because the disk is (nearly) full; reads
+	// go on, and writes succeed again once space is freed.
+	ErrNoSpace = errors.New("not enough free disk space")
 )
 
 // Defaults of Options.
@@ -73,6 +87,16 @@ type Options struct {
 	// Opening a store allocates and clears one, so short-lived in-memory
 	// stores open much faster with a small one.
 	MemTableSize int64
+	// ReadOnly opens an existing on-disk store for reading only (for
+	// backups and inspection while nothing writes): nothing in the
+	// directory changes, there is no garbage collection, and writes fail
+	// with ErrReadOnly. Other read-only opens may share the directory.
+	ReadOnly bool
+	// DiskReserve is the free disk space a write must leave, in bytes:
+	// room for Badger to flush its memtables and compact. A write that
+	// would leave less fails with ErrNoSpace (reads go on). Default: twice
+	// the memtable size plus 64 MiB; <0 turns the check off.
+	DiskReserve int64
 }
 
 func (o Options) withDefaults() Options {
@@ -88,6 +112,13 @@ func (o Options) withDefaults() Options {
 	if o.IndexCacheSize == 0 {
 		o.IndexCacheSize = 256 << 20
 	}
+	if o.DiskReserve == 0 {
+		mt := o.MemTableSize
+		if mt <= 0 {
+			mt = defaultDiskMemTable
+		}
+		o.DiskReserve = 2*max(mt, 8<<20) + defaultReserveMargin
+	}
 	return o
 }
 
@@ -95,9 +126,18 @@ func (o Options) withDefaults() Options {
 // timestamp of every batch is its Revision. Writes are serialised; reads are
 // snapshots and run concurrently with writes and with each other.
 type Store struct {
-	db    *badger.DB
+	db    *badger.DB // read through acquire (see diskspace.go)
 	opts  Options
 	names *nameTable
+	dir   string
+	bo    badger.Options
+
+	// A store opened on a full disk is read-only underneath (degraded)
+	// until a write finds room and swaps db for a writable one, under
+	// swapMu, once no read holds db (readers counts them).
+	degraded atomic.Bool // changed under wmu
+	swapMu   sync.RWMutex
+	readers  atomic.Int64
 
 	wmu sync.Mutex // serialises writers; guards nothing readers need
 
@@ -120,8 +160,100 @@ type revTime struct {
 }
 
 // Open opens (creating if needed) the store in dir, or an in-memory store.
+//
+// An existing directory is checked first (see integrity.go): Open refuses,
+// with a *CorruptError naming the file and changing nothing, a store whose
+// MANIFEST is missing or damaged, or one of whose tables is missing or fails
+// its checksums. A store opened on a full disk serves reads, and writes fail
+// with ErrNoSpace until space is freed (see diskspace.go).
 func Open(dir string, opts Options) (*Store, error) {
 	opts = opts.withDefaults()
+	if opts.InMemory {
+		opts.ReadOnly = false
+	}
+	bo := badgerOptions(dir, opts)
+	var check *dirCheck
+	if !opts.InMemory {
+		var err error
+		if check, err = prepareDir(dir, opts, bo); err != nil {
+			return nil, fmt.Errorf("open store %s: %w", dir, err)
+		}
+	}
+	// On a disk too full for Badger to open writable (it would fault), open
+	// read-only until a write finds room (diskspace.go).
+	openBo, degraded := bo, false
+	var free, need int64
+	if !opts.InMemory && !opts.ReadOnly && opts.DiskReserve >= 0 {
+		need = openNeed(dir)
+		var ok bool
+		if free, ok = freeSpace(dir); ok && free < need {
+			openBo, degraded = bo.WithReadOnly(true), true
+		}
+	}
+	db, err := badger.OpenManaged(openBo)
+	if err != nil {
+		if degraded {
+			err = diskFullError(dir, free, need, err)
+		}
+		return nil, fmt.Errorf("open store %s: %w", dir, err)
+	}
+	s := &Store{db: db, opts: opts, dir: dir, bo: bo, names: newNameTable(), notify: make(chan struct{}), stop: make(chan struct{}), gcDone: make(chan struct{})}
+	s.degraded.Store(degraded)
+	err = s.load()
+	if err == nil {
+		err = s.loadSchemaVersions()
+	}
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store %s: %w", dir, err)
+	}
+	if check != nil && !opts.ReadOnly {
+		check.verified.save(dir)
+		writeMarker(dir)
+	}
+	if opts.ReadOnly {
+		close(s.gcDone)
+	} else {
+		go s.gcLoop()
+	}
+	return s, nil
+}
+
+// prepareDir checks an existing store directory before Badger opens it,
+// holding the directory's lock as Badger will (so no other process is
+// changing it meanwhile).
+func prepareDir(dir string, opts Options, bo badger.Options) (*dirCheck, error) {
+	unlock, err := lockDir(dir, opts.ReadOnly)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if opts.ReadOnly {
+		if _, err := os.Stat(filepath.Join(dir, badger.ManifestFilename)); err != nil {
+			return nil, fmt.Errorf("no store to open read-only: %w", err)
+		}
+	}
+	if !opts.ReadOnly {
+		if err := restoreOrphans(dir); err != nil {
+			return nil, err
+		}
+	}
+	c, err := checkDir(dir, false)
+	if err != nil {
+		return nil, err
+	}
+	if opts.ReadOnly && len(c.orphans)+len(c.garbage) > 0 {
+		ids := append(append([]uint64(nil), c.orphans...), c.garbage...)
+		return nil, fmt.Errorf("%d table files (%s...) are not in the MANIFEST (left by a crash); open the store read-write once to check and remove them", len(ids), table.IDToFilename(ids[0]))
+	}
+	if err := checkOrphans(dir, c.orphans, bo, c.manifest); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// badgerOptions are the Badger options of a store.
+func badgerOptions(dir string, opts Options) badger.Options {
 	bo := badger.DefaultOptions(dir).
 		WithLogger(nil).
 		WithNumVersionsToKeep(math.MaxInt32).
@@ -135,7 +267,13 @@ func Open(dir string, opts Options) (*Store, error) {
 		// (its doc says so; and it charges each mmapped block the capacity
 		// of the rest of the file, so it churns: half the allocations of a
 		// cold check were the cache's).
-		WithBlockCacheSize(0)
+		WithBlockCacheSize(0).
+		// Verify each block as it is read, so that a damaged block is
+		// never read as data, and each value read from the value log
+		// (tables are verified whole before open: integrity.go).
+		WithChecksumVerificationMode(options.OnBlockRead).
+		WithVerifyValueChecksum(true).
+		WithReadOnly(opts.ReadOnly)
 	if opts.IndexCacheSize > 0 {
 		bo = bo.WithIndexCacheSize(opts.IndexCacheSize)
 	}
@@ -157,39 +295,28 @@ func Open(dir string, opts Options) (*Store, error) {
 		// maximum (1 MiB): schemas and changelog entries exceed 1 KiB.
 		bo = bo.WithInMemory(true).WithDir("").WithValueDir("").WithValueThreshold(1 << 20)
 	}
-	db, err := badger.OpenManaged(bo)
-	if err != nil {
-		return nil, fmt.Errorf("open store %s: %w", dir, err)
-	}
-	s := &Store{db: db, opts: opts, names: newNameTable(), notify: make(chan struct{}), stop: make(chan struct{}), gcDone: make(chan struct{})}
-	err = s.load()
-	if err == nil {
-		err = s.loadSchemaVersions()
-	}
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open store %s: %w", dir, err)
-	}
-	go s.gcLoop()
-	return s, nil
+	return bo
 }
 
 // load reads the head revision, the names and the recent commit times.
-func (s *Store) load() error {
+func (s *Store) load() (err error) {
+	var g readGuard
+	defer g.recover(&err)
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	txn := s.db.NewTransactionAt(math.MaxUint64, false)
 	defer txn.Discard()
 	item, err := txn.Get([]byte{spaceHead})
 	switch {
 	case errors.Is(err, badger.ErrKeyNotFound):
 	case err != nil:
-		return err
+		return readErr(err)
 	default:
-		v, err := item.ValueCopy(nil)
+		v, err := itemValueCopy(item)
 		if err != nil {
-			return err
+			return readErr(err)
 		}
 		if len(v) != 8 {
-			return fmt.Errorf("corrupt head revision")
+			return corruptf("", "head revision of %d bytes", len(v))
 		}
 		s.head = Revision(binary.BigEndian.Uint64(v))
 	}
@@ -197,15 +324,15 @@ func (s *Store) load() error {
 	it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{spaceName}, PrefetchValues: false})
 	for it.Rewind(); it.Valid(); it.Next() {
 		item := it.Item()
-		v, err := item.ValueCopy(nil)
+		v, err := itemValueCopy(item)
 		if err != nil {
 			it.Close()
-			return err
+			return readErr(err)
 		}
 		id, k := binary.Uvarint(v)
 		if k <= 0 {
 			it.Close()
-			return fmt.Errorf("corrupt name entry")
+			return corruptf("", "name entry %q", item.Key())
 		}
 		n.restore(string(item.Key()[1:]), id)
 	}
@@ -215,9 +342,12 @@ func (s *Store) load() error {
 	for it.Rewind(); it.Valid(); it.Next() {
 		item := it.Item()
 		rev := Revision(binary.BigEndian.Uint64(item.Key()[1:]))
-		v, err := item.ValueCopy(nil)
-		if err != nil || len(v) != 8 {
-			return fmt.Errorf("corrupt revision time entry: %v", err)
+		v, err := itemValueCopy(item)
+		if err != nil {
+			return readErr(err)
+		}
+		if len(v) != 8 {
+			return corruptf("", "revision time entry of %d bytes", len(v))
 		}
 		if rev <= s.head {
 			s.times = append(s.times, revTime{rev, time.Unix(0, int64(binary.BigEndian.Uint64(v)))})
@@ -253,6 +383,9 @@ func (s *Store) Close() error {
 	s.mu.Unlock()
 	close(s.stop)
 	<-s.gcDone
+	if err := s.roomToClose(); err != nil {
+		return err
+	}
 	return s.db.Close()
 }
 

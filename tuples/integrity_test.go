@@ -1,0 +1,394 @@
+package tuples
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// The tests of issue 12's findings: a damaged store directory is refused,
+// naming the file and deleting nothing, and never read as data.
+
+// integrityRels is how many relationships the damaged stores hold: enough
+// for a table of about a megabyte.
+const integrityRels = 20000
+
+// integrityStore makes an on-disk store of integrityRels relationships in
+// one table (the memtable is flushed when the store closes), opened once
+// more so that its table is on the verified list too, and closed. It
+// returns the directory.
+func integrityStore(t testing.TB) string {
+	t.Helper()
+	dir := t.TempDir()
+	ctx := context.Background()
+	s, err := Open(dir, Options{MemTableSize: 8 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.WriteSchema(ctx, "t.zed", []byte(testSchema)); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for i := range integrityRels {
+		fmt.Fprintf(&b, "document:d%05d#viewer@user:u%d\n", i, i%100)
+	}
+	if _, err := s.Import(ctx, strings.NewReader(b.String()), ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(dir, Options{MemTableSize: 8 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, verifiedFile)); err != nil {
+		t.Fatalf("no verified list after two opens: %v", err)
+	}
+	return dir
+}
+
+// tables lists the store's table files.
+func tables(t testing.TB, dir string) []string {
+	t.Helper()
+	ts, err := filepath.Glob(filepath.Join(dir, "*.sst"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ts) == 0 {
+		t.Fatalf("no table in %s", dir)
+	}
+	return ts
+}
+
+// listing is the names and sizes of the files in dir.
+func listing(t testing.TB, dir string) []string {
+	t.Helper()
+	es, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range es {
+		fi, err := e.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Name() != "LOCK" {
+			out = append(out, fmt.Sprintf("%s %d", e.Name(), fi.Size()))
+		}
+	}
+	return out
+}
+
+// refused opens dir, which must fail with ErrCorrupt naming file, and
+// leave every file as it was.
+func refused(t *testing.T, dir, file string) error {
+	t.Helper()
+	before := listing(t, dir)
+	s, err := Open(dir, Options{MemTableSize: 8 << 20})
+	if err == nil {
+		n := len(all(t, s, 0))
+		s.Close()
+		t.Fatalf("the damaged store opened (%d relationships)", n)
+	}
+	if !errors.Is(err, ErrCorrupt) {
+		t.Errorf("error %v does not match ErrCorrupt", err)
+	}
+	if !strings.Contains(err.Error(), file) {
+		t.Errorf("error %q does not name %s", err, file)
+	}
+	if after := listing(t, dir); !slices.Equal(before, after) {
+		t.Errorf("a refused open changed the directory:\nbefore %q\nafter  %q", before, after)
+	}
+	return err
+}
+
+// intact opens dir and checks that it holds every relationship.
+func intact(t *testing.T, dir string) {
+	t.Helper()
+	s, err := Open(dir, Options{MemTableSize: 8 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if n := len(all(t, s, 0)); n != integrityRels {
+		t.Errorf("%d relationships, want %d", n, integrityRels)
+	}
+	checkIndexes(t, s)
+}
+
+func copyFile(t testing.TB, from, to string) {
+	t.Helper()
+	data, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Finding 1: a torn MANIFEST opened an empty store and deleted the tables.
+func TestTornManifestRefused(t *testing.T) {
+	dir := integrityStore(t)
+	manifest := filepath.Join(dir, "MANIFEST")
+	saved := filepath.Join(t.TempDir(), "MANIFEST")
+	copyFile(t, manifest, saved)
+	if err := os.Truncate(manifest, 10); err != nil {
+		t.Fatal(err)
+	}
+	t.Log(refused(t, dir, "MANIFEST"))
+	// Nothing was lost: with its MANIFEST back the store is whole.
+	copyFile(t, saved, manifest)
+	intact(t, dir)
+}
+
+// A MANIFEST cut at a record boundary (its magic number only) lists no
+// table: the tables' data is found nowhere else, so the store is refused.
+func TestManifestCutAtRecordRefused(t *testing.T) {
+	dir := integrityStore(t)
+	if err := os.Truncate(filepath.Join(dir, "MANIFEST"), 8); err != nil {
+		t.Fatal(err)
+	}
+	refused(t, dir, "MANIFEST")
+}
+
+// Finding 1: a missing MANIFEST too.
+func TestMissingManifestRefused(t *testing.T) {
+	dir := integrityStore(t)
+	manifest := filepath.Join(dir, "MANIFEST")
+	saved := filepath.Join(t.TempDir(), "MANIFEST")
+	copyFile(t, manifest, saved)
+	if err := os.Remove(manifest); err != nil {
+		t.Fatal(err)
+	}
+	t.Log(refused(t, dir, "MANIFEST"))
+	copyFile(t, saved, manifest)
+	intact(t, dir)
+}
+
+// The marker alone is enough to refuse a store whose MANIFEST and tables
+// are gone.
+func TestMarkerWithoutManifestRefused(t *testing.T) {
+	dir := integrityStore(t)
+	for _, pat := range []string{"MANIFEST", "*.sst", "*.vlog", "*.mem"} {
+		fs, _ := filepath.Glob(filepath.Join(dir, pat))
+		for _, f := range fs {
+			os.Remove(f)
+		}
+	}
+	refused(t, dir, "MANIFEST")
+}
+
+// A table the MANIFEST lists is missing.
+func TestMissingTableRefused(t *testing.T) {
+	dir := integrityStore(t)
+	table := tables(t, dir)[0]
+	if err := os.Rename(table, table+".away"); err != nil {
+		t.Fatal(err)
+	}
+	refused(t, dir, filepath.Base(table))
+}
+
+// Finding 2: damaged bytes in a table were read as data (70% of the rows,
+// a check that said denied). Now the table is refused whole, naming it,
+// however it was damaged; and a table cut short no longer panics.
+func TestDamagedTableRefused(t *testing.T) {
+	damage := map[string]func(t *testing.T, path string){
+		"4 KiB of random bytes in the middle": func(t *testing.T, path string) {
+			writeAt(t, path, 0.5, randomBytes(4096))
+		},
+		"one flipped bit": func(t *testing.T, path string) {
+			f, err := os.OpenFile(path, os.O_RDWR, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			fi, _ := f.Stat()
+			b := make([]byte, 1)
+			at := fi.Size() / 3
+			f.ReadAt(b, at)
+			b[0] ^= 0x10
+			f.WriteAt(b, at)
+		},
+		"cut in half": func(t *testing.T, path string) {
+			fi, err := os.Stat(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			os.Truncate(path, fi.Size()/2)
+		},
+		"cut to nothing": func(t *testing.T, path string) { os.Truncate(path, 0) },
+		"its end zeroed": func(t *testing.T, path string) { writeAt(t, path, 1, make([]byte, 4096)) },
+		"its index damaged": func(t *testing.T, path string) {
+			writeAt(t, path, 0.97, randomBytes(64))
+		},
+	}
+	for name, do := range damage {
+		t.Run(name, func(t *testing.T) {
+			dir := integrityStore(t)
+			table := tables(t, dir)[0]
+			saved := filepath.Join(t.TempDir(), "table")
+			copyFile(t, table, saved)
+			do(t, table)
+			t.Log(refused(t, dir, filepath.Base(table)))
+			copyFile(t, saved, table)
+			intact(t, dir)
+		})
+	}
+}
+
+// writeAt writes b into path at a fraction of its length (1: its end).
+func writeAt(t *testing.T, path string, frac float64, b []byte) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := int64(float64(fi.Size())*frac) - int64(len(b))/2
+	at = max(0, min(at, fi.Size()-int64(len(b))))
+	if _, err := f.WriteAt(b, at); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(rand.IntN(256))
+	}
+	return b
+}
+
+// A table the MANIFEST does not list whose data is in the store (what an
+// unfinished flush or compaction leaves) is deleted at open, as Badger
+// would; one holding data found nowhere else is refused and kept.
+func TestUnlistedTables(t *testing.T) {
+	t.Run("data found elsewhere: deleted", func(t *testing.T) {
+		dir := integrityStore(t)
+		extra := filepath.Join(dir, "000099.sst")
+		copyFile(t, tables(t, dir)[0], extra)
+		intact(t, dir)
+		if _, err := os.Stat(extra); err == nil {
+			t.Error("the unlisted table was not deleted")
+		}
+		if _, err := os.Stat(filepath.Join(dir, orphanDir)); err == nil {
+			t.Errorf("%s left behind", orphanDir)
+		}
+	})
+	t.Run("half-written: deleted", func(t *testing.T) {
+		dir := integrityStore(t)
+		extra := filepath.Join(dir, "000099.sst")
+		copyFile(t, tables(t, dir)[0], extra)
+		fi, _ := os.Stat(extra)
+		os.Truncate(extra, fi.Size()/2)
+		os.Truncate(extra, fi.Size())
+		intact(t, dir)
+		if _, err := os.Stat(extra); err == nil {
+			t.Error("the unlisted table was not deleted")
+		}
+	})
+	t.Run("data found nowhere else: refused", func(t *testing.T) {
+		dir := integrityStore(t)
+		other := t.TempDir()
+		s, err := Open(other, Options{MemTableSize: 8 << 20})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		if _, _, err := s.WriteSchema(ctx, "t.zed", []byte(testSchema)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Write(ctx, updates(t, Touch, "document:elsewhere#viewer@user:ana")); err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+		extra := filepath.Join(dir, "000099.sst")
+		copyFile(t, tables(t, other)[0], extra)
+		refused(t, dir, "MANIFEST")
+		if _, err := os.Stat(extra); err != nil {
+			t.Errorf("the unlisted table is gone: %v", err)
+		}
+		os.Remove(extra)
+		intact(t, dir)
+	})
+	t.Run("moved aside by an interrupted open: put back", func(t *testing.T) {
+		dir := integrityStore(t)
+		q := filepath.Join(dir, orphanDir)
+		os.Mkdir(q, 0o755)
+		table := tables(t, dir)[0]
+		if err := os.Rename(table, filepath.Join(q, filepath.Base(table))); err != nil {
+			t.Fatal(err)
+		}
+		intact(t, dir)
+	})
+}
+
+// A damaged value in the value log (where values over 1 KiB live: change
+// records, large schemas) is an error when read, not data.
+func TestDamagedValueLog(t *testing.T) {
+	dir := integrityStore(t)
+	vlogs, _ := filepath.Glob(filepath.Join(dir, "*.vlog"))
+	var biggest string
+	var size int64
+	for _, v := range vlogs {
+		if fi, _ := os.Stat(v); fi.Size() > size {
+			biggest, size = v, fi.Size()
+		}
+	}
+	if size < 64<<10 {
+		t.Fatalf("no value log with values (%q)", vlogs)
+	}
+	writeAt(t, biggest, 0.5, randomBytes(4096))
+	s, err := Open(dir, Options{MemTableSize: 8 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	_, _, err = s.Changes(context.Background(), 1, 0)
+	if !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("changes through a damaged value log: %v, want ErrCorrupt", err)
+	}
+	t.Log(err)
+}
+
+// A table damaged under an open store, where Badger panics reading it, gives
+// errors, not a crash.
+func TestReadPanicsAreErrors(t *testing.T) {
+	var g readGuard
+	err := func() (err error) {
+		defer g.recover(&err)
+		var b []byte
+		_ = b[3] // what Badger does with a damaged block
+		return nil
+	}()
+	if !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("a panic while reading: %v, want ErrCorrupt", err)
+	}
+	// A panic of the caller's callback is the caller's.
+	defer func() {
+		if r := recover(); r == nil || r != "callback" {
+			t.Fatalf("the callback's panic became %v", r)
+		}
+	}()
+	func() (err error) {
+		defer g.recover(&err)
+		g.inCallback = true
+		panic("callback")
+	}()
+}
