@@ -313,7 +313,11 @@ func verifyTable(path string, comp options.CompressionType) (err error) {
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			err = corruptf(path, "table unreadable (%s)", panicText(r))
+			what := panicText(r)
+			if strings.HasPrefix(what, "==") {
+				what = "its index or its end is damaged or missing"
+			}
+			err = corruptf(path, "damaged table: Badger cannot read it (%s)", what)
 		}
 		mf.Close(-1)
 	}()

@@ -2,6 +2,7 @@ package tuples
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -10,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/dgraph-io/badger/v4"
 )
 
 // The tests of issue 12's findings: a damaged store directory is refused,
@@ -391,4 +394,185 @@ func TestReadPanicsAreErrors(t *testing.T) {
 		g.inCallback = true
 		panic("callback")
 	}()
+}
+
+func TestCheckHealthy(t *testing.T) {
+	dir := integrityStore(t)
+	rep, err := Check(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Healthy() {
+		t.Fatalf("a healthy store has problems: %q", rep.Problems)
+	}
+	if rep.Relationships != integrityRels || rep.Tables == 0 || rep.TableBytes == 0 || rep.SchemaVersions != 1 || rep.ChangeRecords == 0 || rep.Names != 3 || rep.Head == 0 {
+		t.Errorf("report %+v", rep)
+	}
+	// Check changes nothing, and the store still opens.
+	intact(t, dir)
+	if _, err := Check(t.TempDir()); err == nil {
+		t.Error("Check of an empty directory: no error")
+	}
+	if _, err := Check(filepath.Join(t.TempDir(), "none")); err == nil {
+		t.Error("Check of a missing directory: no error")
+	}
+}
+
+// checkFinds runs Check on dir and wants a problem mentioning each of want.
+func checkFinds(t *testing.T, dir string, want ...string) {
+	t.Helper()
+	rep, err := Check(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Healthy() {
+		t.Fatalf("Check found nothing wrong (%+v)", rep)
+	}
+	all := strings.Join(rep.Problems, "\n")
+	for _, w := range want {
+		if !strings.Contains(all, w) {
+			t.Errorf("problems do not mention %q:\n%s", w, all)
+		}
+	}
+	t.Logf("problems:\n%s", all)
+}
+
+func TestCheckFindsDamage(t *testing.T) {
+	t.Run("damaged table", func(t *testing.T) {
+		dir := integrityStore(t)
+		table := tables(t, dir)[0]
+		writeAt(t, table, 0.5, randomBytes(4096))
+		checkFinds(t, dir, filepath.Base(table))
+	})
+	t.Run("missing MANIFEST", func(t *testing.T) {
+		dir := integrityStore(t)
+		os.Remove(filepath.Join(dir, "MANIFEST"))
+		checkFinds(t, dir, "MANIFEST: missing")
+	})
+	t.Run("torn MANIFEST", func(t *testing.T) {
+		dir := integrityStore(t)
+		os.Truncate(filepath.Join(dir, "MANIFEST"), 10)
+		checkFinds(t, dir, "torn record", "not in the MANIFEST")
+	})
+	// Damage that only a read of the contents finds, made with Badger
+	// directly.
+	raw := func(t *testing.T, do func(txn *badger.Txn, head Revision) Revision) string {
+		dir := integrityStore(t)
+		s, err := Open(dir, Options{MemTableSize: 8 << 20})
+		if err != nil {
+			t.Fatal(err)
+		}
+		head, _ := s.HeadRevision(context.Background())
+		txn := s.db.NewTransactionAt(uint64(head), true)
+		at := do(txn, head)
+		if err := txn.CommitAt(uint64(at), nil); err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+		return dir
+	}
+	t.Run("a reverse entry missing", func(t *testing.T) {
+		dir := raw(t, func(txn *badger.Txn, head Revision) Revision {
+			r := mustParse(t, "document:d00007#viewer@user:u7")
+			n, _ := newTestNames(t, txn)
+			txn.Delete(reverseKey(nil, n(r), r.ResourceID, r.SubjectID))
+			return head
+		})
+		checkFinds(t, dir, "has no reverse entry")
+	})
+	t.Run("a torn batch", func(t *testing.T) {
+		dir := raw(t, func(txn *badger.Txn, head Revision) Revision {
+			r := mustParse(t, "document:torn#viewer@user:u7")
+			n, _ := newTestNames(t, txn)
+			txn.Set(forwardKey(nil, n(r), r.ResourceID, r.SubjectID), nil)
+			return head + 3
+		})
+		checkFinds(t, dir, "above the head")
+	})
+	t.Run("a change record that does not decode", func(t *testing.T) {
+		dir := raw(t, func(txn *badger.Txn, head Revision) Revision {
+			txn.Set(append(revKey(spaceChanges, head), 0, 0), []byte{byte(Touch), 200, 1})
+			return head
+		})
+		checkFinds(t, dir, "bad change record")
+	})
+}
+
+// newTestNames reads the store's name ids through txn; the returned
+// function gives a relationship's ids.
+func newTestNames(t *testing.T, txn *badger.Txn) (func(Relationship) relIDs, map[string]uint64) {
+	t.Helper()
+	ids := map[string]uint64{"": 0}
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{spaceName}})
+	defer it.Close()
+	for it.Rewind(); it.Valid(); it.Next() {
+		v, _ := it.Item().ValueCopy(nil)
+		id, _ := binary.Uvarint(v)
+		ids[string(it.Item().Key()[1:])] = id
+	}
+	return func(r Relationship) relIDs {
+		return relIDs{ids[r.ResourceType], ids[r.Relation], ids[r.SubjectType], ids[r.SubjectRelation]}
+	}, ids
+}
+
+// Options.ReadOnly: reads, no writes, nothing in the directory changes,
+// and other read-only opens may share it.
+func TestReadOnly(t *testing.T) {
+	dir := integrityStore(t)
+	stamps := func() []string {
+		var out []string
+		es, _ := os.ReadDir(dir)
+		for _, e := range es {
+			fi, _ := e.Info()
+			out = append(out, fmt.Sprintf("%s %d %d", e.Name(), fi.Size(), fi.ModTime().UnixNano()))
+		}
+		return out
+	}
+	before := stamps()
+	ctx := context.Background()
+	s, err := Open(dir, Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2, err := Open(dir, Options{ReadOnly: true})
+	if err != nil {
+		t.Fatalf("a second read-only open: %v", err)
+	}
+	if _, err := Open(dir, Options{}); err == nil {
+		t.Fatal("a writable open beside read-only ones succeeded")
+	}
+	for _, s := range []*Store{s, s2} {
+		if n := len(all(t, s, 0)); n != integrityRels {
+			t.Errorf("%d relationships, want %d", n, integrityRels)
+		}
+	}
+	if p, _, err := s.Schema(ctx); err != nil || p == nil {
+		t.Errorf("schema: %v, %v", p, err)
+	}
+	if _, _, err := s.Changes(ctx, 1, 0); err != nil {
+		t.Errorf("changes: %v", err)
+	}
+	if _, err := s.Write(ctx, updates(t, Touch, "document:x#viewer@user:y")); !errors.Is(err, ErrReadOnly) {
+		t.Errorf("write: %v, want ErrReadOnly", err)
+	}
+	if _, _, err := s.WriteSchema(ctx, "t.zed", []byte(testSchema)); !errors.Is(err, ErrReadOnly) {
+		t.Errorf("schema write: %v, want ErrReadOnly", err)
+	}
+	if _, err := s.Import(ctx, strings.NewReader("document:x#viewer@user:y\n"), ImportOptions{}); !errors.Is(err, ErrReadOnly) {
+		t.Errorf("import: %v, want ErrReadOnly", err)
+	}
+	if _, err := s.DeleteWhere(ctx, Filter{ResourceType: "document"}, 0); !errors.Is(err, ErrReadOnly) {
+		t.Errorf("delete: %v, want ErrReadOnly", err)
+	}
+	if err := s.Writable(); !errors.Is(err, ErrReadOnly) {
+		t.Errorf("Writable: %v, want ErrReadOnly", err)
+	}
+	s.Close()
+	s2.Close()
+	if after := stamps(); !slices.Equal(before, after) {
+		t.Errorf("a read-only open changed the directory:\nbefore %q\nafter  %q", before, after)
+	}
+	if _, err := Open(t.TempDir(), Options{ReadOnly: true}); err == nil {
+		t.Error("a read-only open of an empty directory succeeded")
+	}
 }
