@@ -90,7 +90,7 @@ func Check(dir string) (Report, error) {
 	}
 	if n := len(c.orphans) + len(c.garbage); n > 0 {
 		ids := append(append([]uint64(nil), c.orphans...), c.garbage...)
-		problem("%d table files are not in the MANIFEST (%s...): left by a crash, or lost from a damaged MANIFEST; the next read-write open checks them (and refuses the store if their data is found nowhere else)", n, table.IDToFilename(ids[0]))
+		problem("%s not in the MANIFEST: left by a crash, or lost from a damaged MANIFEST; the next read-write open checks them (and refuses the store if their data is found nowhere else)", tableNames(ids))
 	}
 	if !rep.Healthy() {
 		return rep, nil // the store's contents cannot be read safely

@@ -406,8 +406,8 @@ func checkOrphans(dir string, orphans []uint64, bo badger.Options, m *manifestSt
 				torn = fmt.Sprintf(", and the MANIFEST is torn at byte %d of %d", m.whole, m.size)
 			}
 			return refuse(corruptf(filepath.Join(dir, badger.ManifestFilename),
-				"does not list %d table files (%s...) holding data found nowhere else (%d entries of %s)%s; the MANIFEST is damaged, so the store is not opened (Badger would delete them)",
-				len(orphans), table.IDToFilename(orphans[0]), lost, table.IDToFilename(id), torn))
+				"does not list %s, which hold data found nowhere else (%d entries of %s)%s: the MANIFEST is damaged; the store is not opened, since Badger would delete those tables",
+				tableNames(orphans), lost, table.IDToFilename(id), torn))
 		}
 	}
 	if err := db.Close(); err != nil {
@@ -436,6 +436,24 @@ func restoreOrphans(dir string) error {
 		}
 	}
 	return os.Remove(q)
+}
+
+// tableNames names some tables for a message: "3 tables (000001.sst,
+// 000002.sst, 000004.sst)".
+func tableNames(ids []uint64) string {
+	var names []string
+	for i, id := range ids {
+		if i == 3 {
+			names = append(names, "...")
+			break
+		}
+		names = append(names, table.IDToFilename(id))
+	}
+	n := fmt.Sprintf("%d tables", len(ids))
+	if len(ids) == 1 {
+		n = "1 table"
+	}
+	return n + " (" + strings.Join(names, ", ") + ")"
 }
 
 // orphanData counts the entries of the table at path not found in db. An

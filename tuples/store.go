@@ -15,7 +15,6 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
-	"github.com/dgraph-io/badger/v4/table"
 )
 
 // Errors of the store. They are wrapped with context; test with errors.Is.
@@ -244,7 +243,7 @@ func prepareDir(dir string, opts Options, bo badger.Options) (*dirCheck, error) 
 	}
 	if opts.ReadOnly && len(c.orphans)+len(c.garbage) > 0 {
 		ids := append(append([]uint64(nil), c.orphans...), c.garbage...)
-		return nil, fmt.Errorf("%d table files (%s...) are not in the MANIFEST (left by a crash); open the store read-write once to check and remove them", len(ids), table.IDToFilename(ids[0]))
+		return nil, fmt.Errorf("%s not in the MANIFEST (left by a crash?): open the store read-write once to check and remove them", tableNames(ids))
 	}
 	if err := checkOrphans(dir, c.orphans, bo, c.manifest); err != nil {
 		return nil, err
