@@ -9,7 +9,6 @@ import (
 	"hash/maphash"
 	"math"
 	"os"
-	"path/filepath"
 	"runtime/debug"
 
 	"github.com/dgraph-io/badger/v4"
@@ -84,16 +83,23 @@ func Check(dir string) (Report, error) {
 				rep.TableBytes += fi.Size()
 			}
 		}
-		if c.manifest.whole < c.manifest.size {
-			problem("%s: its last %d bytes are a torn record (Badger drops them at the next read-write open)", filepath.Join(dir, badger.ManifestFilename), c.manifest.size-c.manifest.whole)
-		}
-	}
-	if n := len(c.orphans) + len(c.garbage); n > 0 {
-		ids := append(append([]uint64(nil), c.orphans...), c.garbage...)
-		problem("%s not in the MANIFEST: left by a crash, or lost from a damaged MANIFEST; the next read-write open checks them (and refuses the store if their data is found nowhere else)", tableNames(ids))
 	}
 	if !rep.Healthy() {
 		return rep, nil // the store's contents cannot be read safely
+	}
+	// Tables the MANIFEST does not list must be leftovers of a crash, their
+	// data found elsewhere (Badger deletes them at the next writable open).
+	if len(c.orphans) > 0 {
+		unlock, err := lockDir(dir, true)
+		if err != nil {
+			return rep, err
+		}
+		err = checkOrphans(dir, c, badgerOptions(dir, Options{ReadOnly: true}.withDefaults()))
+		unlock()
+		if err != nil {
+			problem("%v", err)
+			return rep, nil
+		}
 	}
 	s, err := Open(dir, Options{ReadOnly: true})
 	if err != nil {

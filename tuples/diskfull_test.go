@@ -83,11 +83,11 @@ func TestDiskFull(t *testing.T) {
 	if os.Getenv(diskFullEnv) != "" {
 		t.Skip("in the child process")
 	}
-	// Short: the store fills the disk before its first memtable flush;
-	// long: through flushes.
-	size := int64(40 << 20)
-	if testing.Short() {
-		size = 24 << 20
+	// Short (the default): the store fills the disk before its first
+	// memtable flush; long (REACH_FAULT_LONG=1): through flushes.
+	size := int64(24 << 20)
+	if faultLong() {
+		size = 48 << 20
 	}
 	mnt := mountTmpfs(t, size)
 	dir := filepath.Join(mnt, "store")
@@ -119,7 +119,7 @@ func TestDiskFull(t *testing.T) {
 	}
 	defer s.Close()
 	got := map[string]bool{}
-	for _, r := range all(t, s, 0) {
+	for _, r := range faultAll(t, s) {
 		got[r] = true
 	}
 	for _, r := range acked {
@@ -127,7 +127,7 @@ func TestDiskFull(t *testing.T) {
 			t.Fatalf("acknowledged %s is missing after the full disk", r)
 		}
 	}
-	checkIndexes(t, s)
+	faultIndexes(t, s)
 	t.Logf("%d acknowledged relationships all present", len(acked))
 }
 
@@ -155,16 +155,16 @@ func TestDiskFullChild(t *testing.T) {
 	if p, _, err := s.Schema(ctx); err != nil {
 		t.Fatal(err)
 	} else if p == nil {
-		if _, _, err := s.WriteSchema(ctx, "t.zed", []byte(testSchema)); err != nil {
+		if _, _, err := s.WriteSchema(ctx, "t.zed", []byte(faultSchema)); err != nil {
 			t.Fatal(err)
 		}
 	} else {
-		total = len(all(t, s, 0))
+		total = len(faultAll(t, s))
 	}
 	write := func(n int) error {
 		var us []Update
 		for i := range n {
-			us = append(us, Update{Op: Touch, Relationship: mustParse(t, fmt.Sprintf("document:d%07d#viewer@user:u%d", total+i, (total+i)%97))})
+			us = append(us, Update{Op: Touch, Relationship: faultParse(t, fmt.Sprintf("document:d%07d#viewer@user:u%d", total+i, (total+i)%97))})
 		}
 		if _, err := s.Write(ctx, us); err != nil {
 			return err
@@ -190,7 +190,7 @@ func TestDiskFullChild(t *testing.T) {
 		if _, err := s.Import(ctx, strings.NewReader("document:x#viewer@user:y\n"), ImportOptions{}); !errors.Is(err, ErrNoSpace) {
 			t.Fatalf("%s: import: %v, want ErrNoSpace", what, err)
 		}
-		if _, _, err := s.WriteSchema(ctx, "t.zed", []byte(testSchema)); !errors.Is(err, ErrNoSpace) {
+		if _, _, err := s.WriteSchema(ctx, "t.zed", []byte(faultSchema)); !errors.Is(err, ErrNoSpace) {
 			t.Fatalf("%s: schema write: %v, want ErrNoSpace", what, err)
 		}
 		if _, err := s.DeleteWhere(ctx, Filter{ResourceType: "document"}, 1); !errors.Is(err, ErrNoSpace) {

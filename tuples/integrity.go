@@ -42,7 +42,7 @@ import (
 //     MANIFEST looks like. A crash leaves such tables too, made by a flush or
 //     compaction that did not finish, or deleted from the MANIFEST but not
 //     yet from the disk; their data is elsewhere, which is checked entry by
-//     entry with the table moved aside (reach-orphans/) before Badger opens.
+//     entry in a read-only view of the store without them (openView).
 //
 // While open, Badger verifies every block's checksum as it reads it and
 // every value's read from the value log, and reads turn a damaged table into
@@ -55,7 +55,6 @@ import (
 const (
 	markerFile   = "REACH"          // written when a store is first opened read-write
 	verifiedFile = "REACH-VERIFIED" // tables whose checksums were verified
-	orphanDir    = "reach-orphans"  // unlisted tables moved aside while checked
 	markerText   = "reach relationship store (badger v4)\n"
 )
 
@@ -229,9 +228,6 @@ func checkDir(dir string, all bool) (*dirCheck, error) {
 		}
 		return c, err
 	}
-	if q, err := os.ReadDir(filepath.Join(dir, orphanDir)); err == nil && len(q) > 0 {
-		return c, fmt.Errorf("%s holds tables moved aside by an interrupted open; open the store read-write to put them back", filepath.Join(dir, orphanDir))
-	}
 	mpath := filepath.Join(dir, badger.ManifestFilename)
 	if !c.files.manifest {
 		if c.files.hasData() {
@@ -346,96 +342,43 @@ func panicText(r any) string {
 	return s
 }
 
-// checkOrphans decides about the tables the MANIFEST does not list: each is
-// moved aside, the store is opened read-only without them, and every entry
-// of each must be found in it (same key, same version). If so they are
-// garbage of an unfinished flush or compaction and are deleted; if not the
-// MANIFEST lost them, they go back, and the store is refused. A table too
-// damaged to read is the unfinished write of a crash (a table is written
-// whole and synced before the MANIFEST names it).
-func checkOrphans(dir string, orphans []uint64, bo badger.Options, m *manifestState) (err error) {
-	if len(orphans) == 0 {
+// checkOrphans decides about the tables the MANIFEST does not list (and did
+// not delete): a read-only view of the store without them is opened, and
+// every entry of each must be found in it (same key, same version). If so
+// they are garbage of an unfinished flush or compaction, which Badger
+// deletes when it opens the store read-write; if not, the MANIFEST lost them
+// and the store is refused. A table too damaged to read is the unfinished
+// write of a crash (a table is written whole and synced before the MANIFEST
+// names it).
+func checkOrphans(dir string, c *dirCheck, bo badger.Options) error {
+	if len(c.orphans) == 0 {
 		return nil
 	}
-	q := filepath.Join(dir, orphanDir)
-	if err := os.MkdirAll(q, 0o755); err != nil {
-		return err
+	db, cleanup, err := openView(dir, c.files, c.manifest, bo)
+	if err != nil {
+		return fmt.Errorf("check the tables missing from the MANIFEST: %w", err)
 	}
-	var moved []uint64
-	putBack := func() error {
-		var first error
-		for _, id := range moved {
-			if err := os.Rename(table.NewFilename(id, q), table.NewFilename(id, dir)); err != nil && first == nil {
-				first = err
-			}
-		}
-		os.Remove(q)
-		return first
-	}
-	for _, id := range orphans {
-		if err := os.Rename(table.NewFilename(id, dir), table.NewFilename(id, q)); err != nil {
-			putBack()
+	defer func() {
+		db.Close()
+		cleanup()
+	}()
+	for _, id := range c.orphans {
+		lost, err := orphanData(db, table.NewFilename(id, dir))
+		if err != nil {
 			return err
 		}
-		moved = append(moved, id)
-	}
-	if err := z.SyncDir(dir); err != nil {
-		putBack()
-		return err
-	}
-	refuse := func(cause error) error {
-		if err := putBack(); err != nil {
-			return fmt.Errorf("%w (and putting the tables back failed: %v; they are in %s)", cause, err, q)
-		}
-		return cause
-	}
-	db, err := badger.OpenManaged(bo.WithReadOnly(true).WithBypassLockGuard(true))
-	if err != nil {
-		return refuse(fmt.Errorf("check the tables missing from the MANIFEST: %w", err))
-	}
-	for _, id := range orphans {
-		lost, err := orphanData(db, table.NewFilename(id, q))
-		if err != nil {
-			db.Close()
-			return refuse(err)
-		}
 		if lost > 0 {
-			db.Close()
+			m := c.manifest
 			torn := ""
 			if m.whole < m.size {
 				torn = fmt.Sprintf(", and the MANIFEST is torn at byte %d of %d", m.whole, m.size)
 			}
-			return refuse(corruptf(filepath.Join(dir, badger.ManifestFilename),
+			return corruptf(filepath.Join(dir, badger.ManifestFilename),
 				"does not list %s, which hold data found nowhere else (%d entries of %s)%s: the MANIFEST is damaged; the store is not opened, since Badger would delete those tables",
-				tableNames(orphans), lost, table.IDToFilename(id), torn))
+				tableNames(c.orphans), lost, table.IDToFilename(id), torn)
 		}
 	}
-	if err := db.Close(); err != nil {
-		return refuse(err)
-	}
-	return os.RemoveAll(q)
-}
-
-// restoreOrphans puts back the tables an interrupted open moved aside.
-func restoreOrphans(dir string) error {
-	q := filepath.Join(dir, orphanDir)
-	es, err := os.ReadDir(q)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	for _, e := range es {
-		to := filepath.Join(dir, e.Name())
-		if _, err := os.Stat(to); err == nil {
-			return fmt.Errorf("%s is in %s and in %s; remove one", e.Name(), q, dir)
-		}
-		if err := os.Rename(filepath.Join(q, e.Name()), to); err != nil {
-			return err
-		}
-	}
-	return os.Remove(q)
+	return nil
 }
 
 // tableNames names some tables for a message: "3 tables (000001.sst,
@@ -662,4 +605,142 @@ func itemValueCopy(item *badger.Item) ([]byte, error) {
 
 func unreadableValue(item *badger.Item) error {
 	return corruptf("", "the value of key %q (version %d) cannot be read from the value log", item.Key(), item.Version())
+}
+
+// A read-only view of a store. Badger opens a store read-only only if each
+// of its write-ahead logs (.mem) ends where its entries end, which is not so
+// after a crash (a read-write open cuts them there first). A view is a
+// directory inside the store's (reach-view-*) of hard links to its tables,
+// value logs and MANIFEST, which a read-only Badger never changes, and of
+// copies of its write-ahead logs, cut where Badger says they end. The
+// store's directory must stay locked while the view is open: a writer would
+// compact, and Badger empties a table file before deleting it.
+const viewPrefix = "reach-view-"
+
+// openView opens a read-only view of the store in dir, made of the tables
+// the MANIFEST lists and its other files. cleanup removes the view once the
+// database is closed.
+func openView(dir string, files dirFiles, m *manifestState, bo badger.Options) (db *badger.DB, cleanup func(), err error) {
+	view, err := os.MkdirTemp(dir, viewPrefix)
+	if err != nil {
+		return nil, nil, err
+	}
+	cleanup = func() { os.RemoveAll(view) }
+	defer func() {
+		if err != nil {
+			cleanup()
+		}
+	}()
+	link := func(name string) error { return os.Link(filepath.Join(dir, name), filepath.Join(view, name)) }
+	for id := range m.tables {
+		if name, ok := files.tables[id]; ok {
+			if err := link(name); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	for _, name := range append([]string{badger.ManifestFilename, "KEYREGISTRY"}, files.vlogs...) {
+		if err := link(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, nil, err
+		}
+	}
+	for _, name := range files.mems {
+		if err := copyFileSparse(filepath.Join(dir, name), filepath.Join(view, name)); err != nil {
+			return nil, nil, err
+		}
+	}
+	db, err = openCutting(bo.WithDir(view).WithValueDir(view).WithReadOnly(true), view, len(files.mems))
+	if err != nil {
+		return nil, nil, err
+	}
+	return db, cleanup, nil
+}
+
+// openCutting opens a Badger read-only (bo says so), cutting each of the
+// write-ahead logs in dir where Badger finds its entries end, as a
+// read-write open would (at most cuts of them).
+func openCutting(bo badger.Options, dir string, cuts int) (*badger.DB, error) {
+	for range cuts + 1 {
+		db, err := badger.OpenManaged(bo)
+		if err == nil || !truncateNeeded(err) {
+			return db, err
+		}
+		// "while opening fid: 3 ... end offset: 1234 < size: 5678"
+		var fid, end int64
+		msg := err.Error()
+		i, j := strings.Index(msg, "fid: "), strings.Index(msg, "end offset: ")
+		if i < 0 || j < 0 {
+			return nil, err
+		}
+		if _, e := fmt.Sscanf(msg[i:], "fid: %d", &fid); e != nil {
+			return nil, err
+		}
+		if _, e := fmt.Sscanf(msg[j:], "end offset: %d", &end); e != nil {
+			return nil, err
+		}
+		if e := os.Truncate(filepath.Join(dir, fmt.Sprintf("%05d.mem", fid)), end); e != nil {
+			return nil, err
+		}
+	}
+	return nil, fmt.Errorf("write-ahead logs still need cutting after %d cuts", cuts)
+}
+
+// truncateNeeded reports whether Badger refused to open read-only because a
+// write-ahead log needs cutting (Badger wraps its ErrTruncateNeeded into
+// text).
+func truncateNeeded(err error) bool {
+	return err != nil && (errors.Is(err, badger.ErrTruncateNeeded) || strings.Contains(err.Error(), badger.ErrTruncateNeeded.Error()))
+}
+
+// removeViews removes views left by a process that ended with one open.
+func removeViews(dir string) {
+	views, _ := filepath.Glob(filepath.Join(dir, viewPrefix+"*"))
+	for _, v := range views {
+		os.RemoveAll(v)
+	}
+}
+
+// copyFileSparse copies file src to dst, skipping holes (a write-ahead
+// log is mostly a hole).
+func copyFileSparse(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	fi, err := in.Stat()
+	if err != nil {
+		return err
+	}
+	out, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	defer out.Close()
+	const seekData, seekHole = 3, 4 // lseek(2) SEEK_DATA and SEEK_HOLE
+	buf := make([]byte, 1<<20)
+	for off := int64(0); off < fi.Size(); {
+		data, err := in.Seek(off, seekData)
+		if err != nil {
+			break // ENXIO: no data after off (or no SEEK_DATA: copied whole below)
+		}
+		hole, err := in.Seek(data, seekHole)
+		if err != nil {
+			return err
+		}
+		for at := data; at < hole; {
+			n, err := in.ReadAt(buf[:min(int64(len(buf)), hole-at)], at)
+			if n > 0 {
+				if _, err := out.WriteAt(buf[:n], at); err != nil {
+					return err
+				}
+			}
+			if err != nil && n == 0 {
+				return err
+			}
+			at += int64(n)
+		}
+		off = hole
+	}
+	return out.Truncate(fi.Size())
 }

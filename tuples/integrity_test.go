@@ -19,8 +19,8 @@ import (
 // naming the file and deleting nothing, and never read as data.
 
 // integrityRels is how many relationships the damaged stores hold: enough
-// for a table of about a megabyte.
-const integrityRels = 20000
+// for a table of about half a megabyte.
+const integrityRels = 8000
 
 // integrityStore makes an on-disk store of integrityRels relationships in
 // one table (the memtable is flushed when the store closes), opened once
@@ -34,7 +34,7 @@ func integrityStore(t testing.TB) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.WriteSchema(ctx, "t.zed", []byte(testSchema)); err != nil {
+	if _, _, err := s.WriteSchema(ctx, "t.zed", []byte(faultSchema)); err != nil {
 		t.Fatal(err)
 	}
 	var b strings.Builder
@@ -100,7 +100,7 @@ func refused(t *testing.T, dir, file string) error {
 	before := listing(t, dir)
 	s, err := Open(dir, Options{MemTableSize: 8 << 20})
 	if err == nil {
-		n := len(all(t, s, 0))
+		n := len(faultAll(t, s))
 		s.Close()
 		t.Fatalf("the damaged store opened (%d relationships)", n)
 	}
@@ -124,10 +124,10 @@ func intact(t *testing.T, dir string) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if n := len(all(t, s, 0)); n != integrityRels {
+	if n := len(faultAll(t, s)); n != integrityRels {
 		t.Errorf("%d relationships, want %d", n, integrityRels)
 	}
-	checkIndexes(t, s)
+	faultIndexes(t, s)
 }
 
 func copyFile(t testing.TB, from, to string) {
@@ -290,8 +290,8 @@ func TestUnlistedTables(t *testing.T) {
 		if _, err := os.Stat(extra); err == nil {
 			t.Error("the unlisted table was not deleted")
 		}
-		if _, err := os.Stat(filepath.Join(dir, orphanDir)); err == nil {
-			t.Errorf("%s left behind", orphanDir)
+		if views, _ := filepath.Glob(filepath.Join(dir, viewPrefix+"*")); len(views) > 0 {
+			t.Errorf("views left behind: %q", views)
 		}
 	})
 	t.Run("half-written: deleted", func(t *testing.T) {
@@ -314,10 +314,10 @@ func TestUnlistedTables(t *testing.T) {
 			t.Fatal(err)
 		}
 		ctx := context.Background()
-		if _, _, err := s.WriteSchema(ctx, "t.zed", []byte(testSchema)); err != nil {
+		if _, _, err := s.WriteSchema(ctx, "t.zed", []byte(faultSchema)); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Write(ctx, updates(t, Touch, "document:elsewhere#viewer@user:ana")); err != nil {
+		if _, err := s.Write(ctx, faultTouch(t, "document:elsewhere#viewer@user:ana")); err != nil {
 			t.Fatal(err)
 		}
 		s.Close()
@@ -330,16 +330,81 @@ func TestUnlistedTables(t *testing.T) {
 		os.Remove(extra)
 		intact(t, dir)
 	})
-	t.Run("moved aside by an interrupted open: put back", func(t *testing.T) {
+	t.Run("read-only and Check: nothing deleted", func(t *testing.T) {
 		dir := integrityStore(t)
-		q := filepath.Join(dir, orphanDir)
-		os.Mkdir(q, 0o755)
-		table := tables(t, dir)[0]
-		if err := os.Rename(table, filepath.Join(q, filepath.Base(table))); err != nil {
+		extra := filepath.Join(dir, "000099.sst")
+		copyFile(t, tables(t, dir)[0], extra)
+		before := listing(t, dir)
+		s, err := Open(dir, Options{ReadOnly: true})
+		if err != nil {
 			t.Fatal(err)
 		}
-		intact(t, dir)
+		if n := len(faultAll(t, s)); n != integrityRels {
+			t.Errorf("%d relationships, want %d", n, integrityRels)
+		}
+		s.Close()
+		if rep, err := Check(dir); err != nil || !rep.Healthy() {
+			t.Errorf("Check: %v %q", err, rep.Problems)
+		}
+		if after := listing(t, dir); !slices.Equal(before, after) {
+			t.Errorf("the directory changed:\nbefore %q\nafter  %q", before, after)
+		}
 	})
+	t.Run("a view left by a killed process: removed", func(t *testing.T) {
+		dir := integrityStore(t)
+		view := filepath.Join(dir, viewPrefix+"123")
+		os.Mkdir(view, 0o755)
+		os.WriteFile(filepath.Join(view, "00001.mem"), []byte("x"), 0o644)
+		intact(t, dir)
+		if _, err := os.Stat(view); err == nil {
+			t.Error("the view was not removed")
+		}
+	})
+}
+
+// A store a crash left (its write-ahead log not cut where its entries end)
+// opens read-only (Badger alone refuses it), and Check checks it, changing
+// nothing.
+func TestReadOnlyAfterCrash(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	s, err := Open(dir, Options{MemTableSize: 8 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, _, err := s.WriteSchema(ctx, "t.zed", []byte(faultSchema)); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		if _, err := s.Write(ctx, faultTouch(t, fmt.Sprintf("document:c%d#viewer@user:ana", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	crashed := cloneStore(t, dir) // as a kill would leave it
+	before := listing(t, crashed)
+	ro, err := Open(crashed, Options{ReadOnly: true})
+	if err != nil {
+		t.Fatalf("read-only open after a crash: %v", err)
+	}
+	if n := len(faultAll(t, ro)); n != 10 {
+		t.Errorf("%d relationships, want 10", n)
+	}
+	ro.Close()
+	if rep, err := Check(crashed); err != nil || !rep.Healthy() || rep.Relationships != 10 {
+		t.Errorf("Check after a crash: %v %+v", err, rep)
+	}
+	if after := listing(t, crashed); !slices.Equal(before, after) {
+		t.Errorf("the directory changed:\nbefore %q\nafter  %q", before, after)
+	}
+	rw, err := Open(crashed, Options{MemTableSize: 8 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(faultAll(t, rw)); n != 10 {
+		t.Errorf("%d relationships, want 10", n)
+	}
+	rw.Close()
 }
 
 // A damaged value in the value log (where values over 1 KiB live: change
@@ -452,7 +517,7 @@ func TestCheckFindsDamage(t *testing.T) {
 	t.Run("torn MANIFEST", func(t *testing.T) {
 		dir := integrityStore(t)
 		os.Truncate(filepath.Join(dir, "MANIFEST"), 10)
-		checkFinds(t, dir, "torn record", "not in the MANIFEST")
+		checkFinds(t, dir, "MANIFEST is torn at byte 8 of 10", "does not list 1 table (000001.sst)")
 	})
 	// Damage that only a read of the contents finds, made with Badger
 	// directly.
@@ -473,7 +538,7 @@ func TestCheckFindsDamage(t *testing.T) {
 	}
 	t.Run("a reverse entry missing", func(t *testing.T) {
 		dir := raw(t, func(txn *badger.Txn, head Revision) Revision {
-			r := mustParse(t, "document:d00007#viewer@user:u7")
+			r := faultParse(t, "document:d00007#viewer@user:u7")
 			n, _ := newTestNames(t, txn)
 			txn.Delete(reverseKey(nil, n(r), r.ResourceID, r.SubjectID))
 			return head
@@ -482,7 +547,7 @@ func TestCheckFindsDamage(t *testing.T) {
 	})
 	t.Run("a torn batch", func(t *testing.T) {
 		dir := raw(t, func(txn *badger.Txn, head Revision) Revision {
-			r := mustParse(t, "document:torn#viewer@user:u7")
+			r := faultParse(t, "document:torn#viewer@user:u7")
 			n, _ := newTestNames(t, txn)
 			txn.Set(forwardKey(nil, n(r), r.ResourceID, r.SubjectID), nil)
 			return head + 3
@@ -542,7 +607,7 @@ func TestReadOnly(t *testing.T) {
 		t.Fatal("a writable open beside read-only ones succeeded")
 	}
 	for _, s := range []*Store{s, s2} {
-		if n := len(all(t, s, 0)); n != integrityRels {
+		if n := len(faultAll(t, s)); n != integrityRels {
 			t.Errorf("%d relationships, want %d", n, integrityRels)
 		}
 	}
@@ -552,10 +617,10 @@ func TestReadOnly(t *testing.T) {
 	if _, _, err := s.Changes(ctx, 1, 0); err != nil {
 		t.Errorf("changes: %v", err)
 	}
-	if _, err := s.Write(ctx, updates(t, Touch, "document:x#viewer@user:y")); !errors.Is(err, ErrReadOnly) {
+	if _, err := s.Write(ctx, faultTouch(t, "document:x#viewer@user:y")); !errors.Is(err, ErrReadOnly) {
 		t.Errorf("write: %v, want ErrReadOnly", err)
 	}
-	if _, _, err := s.WriteSchema(ctx, "t.zed", []byte(testSchema)); !errors.Is(err, ErrReadOnly) {
+	if _, _, err := s.WriteSchema(ctx, "t.zed", []byte(faultSchema)); !errors.Is(err, ErrReadOnly) {
 		t.Errorf("schema write: %v, want ErrReadOnly", err)
 	}
 	if _, err := s.Import(ctx, strings.NewReader("document:x#viewer@user:y\n"), ImportOptions{}); !errors.Is(err, ErrReadOnly) {

@@ -125,11 +125,12 @@ func (o Options) withDefaults() Options {
 // timestamp of every batch is its Revision. Writes are serialised; reads are
 // snapshots and run concurrently with writes and with each other.
 type Store struct {
-	db    *badger.DB // read through acquire (see diskspace.go)
-	opts  Options
-	names *nameTable
-	dir   string
-	bo    badger.Options
+	db      *badger.DB // read through acquire (see diskspace.go)
+	closeRO func()     // ends what a read-only open holds beside db (openReadOnly)
+	opts    Options
+	names   *nameTable
+	dir     string
+	bo      badger.Options
 
 	// A store opened on a full disk is read-only underneath (degraded)
 	// until a write finds room and swaps db for a writable one, under
@@ -189,14 +190,26 @@ func Open(dir string, opts Options) (*Store, error) {
 			openBo, degraded = bo.WithReadOnly(true), true
 		}
 	}
-	db, err := badger.OpenManaged(openBo)
+	var db *badger.DB
+	var release func()
+	var err error
+	switch {
+	case opts.ReadOnly:
+		db, release, err = openReadOnly(dir, check, bo)
+	case degraded:
+		// After a crash Badger must cut the write-ahead logs where their
+		// entries end, as a writable open does; that takes no space.
+		db, err = openCutting(openBo, dir, len(check.files.mems))
+	default:
+		db, err = badger.OpenManaged(openBo)
+	}
 	if err != nil {
 		if degraded {
 			err = diskFullError(dir, free, need, err)
 		}
 		return nil, fmt.Errorf("open store %s: %w", dir, err)
 	}
-	s := &Store{db: db, opts: opts, dir: dir, bo: bo, names: newNameTable(), notify: make(chan struct{}), stop: make(chan struct{}), gcDone: make(chan struct{})}
+	s := &Store{db: db, closeRO: release, opts: opts, dir: dir, bo: bo, names: newNameTable(), notify: make(chan struct{}), stop: make(chan struct{}), gcDone: make(chan struct{})}
 	s.degraded.Store(degraded)
 	err = s.load()
 	if err == nil {
@@ -204,6 +217,9 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	if err != nil {
 		db.Close()
+		if release != nil {
+			release()
+		}
 		return nil, fmt.Errorf("open store %s: %w", dir, err)
 	}
 	if check != nil && !opts.ReadOnly {
@@ -231,24 +247,42 @@ func prepareDir(dir string, opts Options, bo badger.Options) (*dirCheck, error) 
 		if _, err := os.Stat(filepath.Join(dir, badger.ManifestFilename)); err != nil {
 			return nil, fmt.Errorf("no store to open read-only: %w", err)
 		}
-	}
-	if !opts.ReadOnly {
-		if err := restoreOrphans(dir); err != nil {
-			return nil, err
-		}
+	} else {
+		removeViews(dir)
 	}
 	c, err := checkDir(dir, false)
 	if err != nil {
 		return nil, err
 	}
-	if opts.ReadOnly && len(c.orphans)+len(c.garbage) > 0 {
-		ids := append(append([]uint64(nil), c.orphans...), c.garbage...)
-		return nil, fmt.Errorf("%s not in the MANIFEST (left by a crash?): open the store read-write once to check and remove them", tableNames(ids))
-	}
-	if err := checkOrphans(dir, c.orphans, bo, c.manifest); err != nil {
+	if err := checkOrphans(dir, c, bo); err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// openReadOnly opens the Badger of a read-only store. Badger, read-only,
+// refuses a store a crash left (its write-ahead logs need cutting) and
+// deletes the tables its MANIFEST does not list; either way the store is
+// read through a view of it instead (openView), and its directory stays
+// locked, shared, until the store closes.
+func openReadOnly(dir string, c *dirCheck, bo badger.Options) (db *badger.DB, release func(), err error) {
+	needView := len(c.orphans)+len(c.garbage) > 0
+	if !needView {
+		db, err = badger.OpenManaged(bo)
+		if !truncateNeeded(err) {
+			return db, nil, err
+		}
+	}
+	unlock, err := lockDir(dir, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	db, cleanup, err := openView(dir, c.files, c.manifest, bo)
+	if err != nil {
+		unlock()
+		return nil, nil, err
+	}
+	return db, func() { cleanup(); unlock() }, nil
 }
 
 // badgerOptions are the Badger options of a store.
@@ -385,7 +419,11 @@ func (s *Store) Close() error {
 	if err := s.roomToClose(); err != nil {
 		return err
 	}
-	return s.db.Close()
+	err := s.db.Close()
+	if s.closeRO != nil {
+		s.closeRO()
+	}
+	return err
 }
 
 // HeadRevision is the latest committed revision.
