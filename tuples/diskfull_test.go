@@ -74,9 +74,9 @@ func fillDisk(t testing.TB, path string) int64 {
 }
 
 // diskFullOptions are the store options of the full-disk test: 8 MiB
-// memtables, and room for one to flush and a little more.
+// memtables, and 2 MiB to spare beyond what Badger may need.
 func diskFullOptions() Options {
-	return Options{MemTableSize: 8 << 20, DiskReserve: (8 << 20) + (4 << 20), GCInterval: 50 * 1e6}
+	return Options{MemTableSize: 8 << 20, DiskReserve: 2 << 20, GCInterval: 50 * time.Millisecond}
 }
 
 func TestDiskFull(t *testing.T) {
@@ -92,7 +92,7 @@ func TestDiskFull(t *testing.T) {
 	mnt := mountTmpfs(t, size)
 	dir := filepath.Join(mnt, "store")
 	var acked []string
-	for _, phase := range []string{"fill", "full-while-open"} {
+	for _, phase := range []string{"fill", "full-while-open", "reopen-full"} {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestDiskFullChild$", "-test.v")
 		cmd.Env = append(os.Environ(), diskFullEnv+"="+dir, diskFullPhaseEnv+"="+phase)
 		out, err := cmd.CombinedOutput()
@@ -138,7 +138,9 @@ const diskFullPhaseEnv = "REACH_TUPLES_DISKFULL_PHASE"
 // fills the disk itself until writes are refused, is closed, the disk is
 // filled to the last byte, and the store is opened on it (read-only
 // underneath) and then given space back. Phase "full-while-open": the disk
-// is filled to the last byte under an open store, which is then closed.
+// is filled to the last byte under an open store, which is then closed (it
+// cannot flush, so it is left as a crash leaves it). Phase "reopen-full":
+// that store is opened again on the full disk, and then given space back.
 func TestDiskFullChild(t *testing.T) {
 	dir := os.Getenv(diskFullEnv)
 	if dir == "" {
@@ -201,6 +203,22 @@ func TestDiskFullChild(t *testing.T) {
 		}
 	}
 
+	if os.Getenv(diskFullPhaseEnv) == "reopen-full" {
+		if err := s.Writable(); !errors.Is(err, ErrNoSpace) {
+			t.Fatalf("Writable after a crash on a full disk: %v, want ErrNoSpace", err)
+		}
+		refused("opened after a crash on a full disk")
+		if err := os.Remove(filler); err != nil {
+			t.Fatal(err)
+		}
+		if err := write(10); err != nil {
+			t.Fatalf("write once space is back: %v", err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
 	if os.Getenv(diskFullPhaseEnv) == "full-while-open" {
 		if err := write(100); err != nil {
 			t.Fatal(err)

@@ -20,10 +20,13 @@ import (
 // from a full disk:
 //
 //   - every write first checks the free space of the store's filesystem
-//     (statfs) and fails with ErrNoSpace unless Options.DiskReserve bytes
-//     would be left after it: room for Badger to flush its memtables and
-//     compact what it has. Reads go on; writes succeed again as soon as
-//     space is freed.
+//     (statfs) and fails with ErrNoSpace unless what Badger may soon need
+//     would be left after it (roomNeeded): room to flush its memtables (as
+//     much as its write-ahead logs hold), to compact level 0 into the base
+//     level (a compaction writes all its output before it deletes its
+//     input: up to the size of both levels, which in a store one import
+//     made is the whole store), and Options.DiskReserve beyond. Reads go
+//     on; writes succeed again as soon as space is freed.
 //   - Open measures the space that opening needs (the write-ahead logs it
 //     will flush, and a few new files); on a disk with less free, it opens
 //     Badger read-only: reads are served, writes fail with ErrNoSpace, and
@@ -33,8 +36,8 @@ import (
 // is flushing or compacting; leave room on a store's disk, or give it a
 // filesystem of its own.
 
-// defaultReserveMargin is DiskReserve beyond two memtables by default.
-const defaultReserveMargin = 64 << 20
+// defaultDiskReserve is Options.DiskReserve by default.
+const defaultDiskReserve = 64 << 20
 
 // openMargin is the space an open needs beyond the logs it flushes: a new
 // write-ahead log, value log, the pid file and the MANIFEST's growth.
@@ -58,7 +61,12 @@ func (s *Store) writable(size int64) error {
 	if !ok {
 		return nil
 	}
-	need := s.opts.DiskReserve + size + walBytes(s.dir)*9/8
+	// What Badger may need changes slowly: measured at most every 200 ms,
+	// with twice the bytes written since (logged, then flushed) added.
+	if now := time.Now(); now.Sub(s.room.at) > 200*time.Millisecond || s.degraded.Load() {
+		s.room.need, s.room.at, s.room.since = s.roomNeeded(), now, 0
+	}
+	need := s.room.need + 2*s.room.since + size
 	if s.degraded.Load() {
 		need = max(need, openNeed(s.dir))
 	}
@@ -74,7 +82,14 @@ func (s *Store) writable(size int64) error {
 			return fmt.Errorf("%w: %s, and reopening it writable failed: %v", ErrNoSpace, degradedNote, err)
 		}
 	}
+	s.room.since += size
 	return nil
+}
+
+// roomMeasure is roomNeeded as last measured (guarded by wmu).
+type roomMeasure struct {
+	need, since int64 // roomNeeded then; bytes written since
+	at          time.Time
 }
 
 // openNeed is the free space a writable open (or a close) of dir needs:
@@ -116,7 +131,34 @@ func (s *Store) roomForGC() bool {
 		return true
 	}
 	free, ok := freeSpace(s.dir)
-	return !ok || free >= s.opts.DiskReserve+walBytes(s.dir)*9/8
+	return !ok || free >= s.roomNeeded()
+}
+
+// roomNeeded is the free space Badger may need soon, with
+// Options.DiskReserve beyond: flushing what its write-ahead logs hold (a
+// table about as large), compacting level 0 (the new table with it) into
+// the base level, and a compaction of one table of a lower level into the
+// next (with the ten or so tables it overlaps there). A compaction writes
+// all its output before it deletes its input.
+func (s *Store) roomNeeded() int64 {
+	wal := walBytes(s.dir) * 9 / 8
+	db, done := s.acquire()
+	levels := db.Levels()
+	done()
+	var l0, base, other int64
+	for i, l := range levels {
+		switch {
+		case l.Level == 0:
+			l0 = l.Size
+		case l.IsBaseLevel:
+			base = l.Size
+		}
+		if l.Level > 0 && l.Size > 0 && i+1 < len(levels) {
+			next := levels[i+1]
+			other = max(other, min(l.Size, l.TargetFileSize)+min(next.Size, 10*next.TargetFileSize))
+		}
+	}
+	return s.opts.DiskReserve + 2*wal + l0 + base + other
 }
 
 // reopenWritable swaps the read-only Badger of a store opened on a full

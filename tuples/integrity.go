@@ -700,8 +700,8 @@ func removeViews(dir string) {
 	}
 }
 
-// copyFileSparse copies file src to dst, skipping holes (a write-ahead
-// log is mostly a hole).
+// copyFileSparse copies the data of file src to dst, up to the end of its
+// last data (a write-ahead log is mostly a hole, after its entries).
 func copyFileSparse(src, dst string) error {
 	in, err := os.Open(src)
 	if err != nil {
@@ -742,5 +742,38 @@ func copyFileSparse(src, dst string) error {
 		}
 		off = hole
 	}
-	return out.Truncate(fi.Size())
+	return nil
+}
+
+// trimToData cuts a write-ahead log after its last data, where only a hole
+// (never written) follows. Badger reads a little past its entries' end when
+// it opens one, and on a full tmpfs reading a hole of a shared mapping
+// needs a page, which faults; a writable open cuts the log anyway.
+func trimToData(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	const seekData, seekHole = 3, 4 // lseek(2) SEEK_DATA and SEEK_HOLE
+	end := int64(0)
+	for off := int64(0); off < fi.Size(); {
+		data, err := f.Seek(off, seekData)
+		if err != nil {
+			break // no data after off
+		}
+		hole, err := f.Seek(data, seekHole)
+		if err != nil {
+			return nil // no SEEK_HOLE: leave it
+		}
+		end, off = hole, hole
+	}
+	if end < fi.Size() {
+		return f.Truncate(end)
+	}
+	return nil
 }

@@ -87,14 +87,17 @@ type Options struct {
 	// stores open much faster with a small one.
 	MemTableSize int64
 	// ReadOnly opens an existing on-disk store for reading only (for
-	// backups and inspection while nothing writes): nothing in the
-	// directory changes, there is no garbage collection, and writes fail
-	// with ErrReadOnly. Other read-only opens may share the directory.
+	// backups and inspection while nothing writes): no file of the store
+	// changes, there is no garbage collection, and writes fail with
+	// ErrReadOnly. Other read-only opens may share the directory, no
+	// writable one. A store a crash left is read through a temporary view
+	// (a reach-view-* directory of links, removed at Close).
 	ReadOnly bool
-	// DiskReserve is the free disk space a write must leave, in bytes:
-	// room for Badger to flush its memtables and compact. A write that
-	// would leave less fails with ErrNoSpace (reads go on). Default: twice
-	// the memtable size plus 64 MiB; <0 turns the check off.
+	// DiskReserve is free disk space a write must leave, in bytes, beyond
+	// what Badger may soon need to flush its memtables and compact level 0
+	// (measured at each write; see diskspace.go). A write that would leave
+	// less fails with ErrNoSpace (reads go on). Default 64 MiB; <0 turns
+	// the check off.
 	DiskReserve int64
 }
 
@@ -112,11 +115,7 @@ func (o Options) withDefaults() Options {
 		o.IndexCacheSize = 256 << 20
 	}
 	if o.DiskReserve == 0 {
-		mt := o.MemTableSize
-		if mt <= 0 {
-			mt = defaultDiskMemTable
-		}
-		o.DiskReserve = 2*max(mt, 8<<20) + defaultReserveMargin
+		o.DiskReserve = defaultDiskReserve
 	}
 	return o
 }
@@ -138,6 +137,7 @@ type Store struct {
 	degraded atomic.Bool // changed under wmu
 	swapMu   sync.RWMutex
 	readers  atomic.Int64
+	room     roomMeasure // guarded by wmu
 
 	wmu sync.Mutex // serialises writers; guards nothing readers need
 
@@ -199,7 +199,14 @@ func Open(dir string, opts Options) (*Store, error) {
 	case degraded:
 		// After a crash Badger must cut the write-ahead logs where their
 		// entries end, as a writable open does; that takes no space.
-		db, err = openCutting(openBo, dir, len(check.files.mems))
+		for _, m := range check.files.mems {
+			if err = trimToData(filepath.Join(dir, m)); err != nil {
+				break
+			}
+		}
+		if err == nil {
+			db, err = openCutting(openBo, dir, len(check.files.mems))
+		}
 	default:
 		db, err = badger.OpenManaged(openBo)
 	}
