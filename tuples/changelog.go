@@ -130,7 +130,10 @@ func (s *Store) Changes(ctx context.Context, after Revision, limit int) (_ []Cha
 	if err != nil {
 		return nil, 0, err
 	}
-	db, done := s.acquire()
+	db, done, err := s.acquire()
+	if err != nil {
+		return nil, 0, err
+	}
 	defer done()
 	txn := db.NewTransactionAt(uint64(head), false)
 	defer txn.Discard()

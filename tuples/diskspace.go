@@ -142,7 +142,10 @@ func (s *Store) roomForGC() bool {
 // all its output before it deletes its input.
 func (s *Store) roomNeeded() int64 {
 	wal := walBytes(s.dir) * 9 / 8
-	db, done := s.acquire()
+	db, done, err := s.acquire()
+	if err != nil {
+		return s.opts.DiskReserve
+	}
 	levels := db.Levels()
 	done()
 	var l0, base, other int64
@@ -200,13 +203,15 @@ func (s *Store) reopenWritable() error {
 }
 
 // acquire returns the Badger database for a read, and the function that
-// ends the read.
-func (s *Store) acquire() (*badger.DB, func()) {
+// ends the read; an error once the store stopped on damage (watch.go).
+func (s *Store) acquire() (*badger.DB, func(), error) {
 	s.swapMu.RLock()
+	defer s.swapMu.RUnlock()
+	if err := s.damaged(); err != nil {
+		return nil, nil, err
+	}
 	s.readers.Add(1)
-	db := s.db
-	s.swapMu.RUnlock()
-	return db, s.release
+	return s.db, s.release, nil
 }
 
 func (s *Store) release() { s.readers.Add(-1) }

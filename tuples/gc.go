@@ -44,7 +44,10 @@ func (s *Store) collect(now time.Time) {
 	s.advanceDiscard(now)
 	d := s.discard
 	s.mu.Unlock()
-	db, done := s.acquire()
+	db, done, err := s.acquire()
+	if err != nil {
+		return
+	}
 	defer done()
 	db.SetDiscardTs(uint64(d))
 	if s.opts.InMemory || s.degraded.Load() || !s.roomForGC() {
@@ -63,12 +66,16 @@ func (s *Store) gcLoop() {
 	defer close(s.gcDone)
 	t := time.NewTicker(s.opts.GCInterval)
 	defer t.Stop()
+	w := time.NewTicker(min(s.opts.GCInterval, watchInterval))
+	defer w.Stop()
 	for {
 		select {
 		case <-s.stop:
 			return
 		case now := <-t.C:
 			s.collect(now)
+		case <-w.C:
+			s.watchTables()
 		}
 	}
 }

@@ -44,12 +44,12 @@ import (
 //     yet from the disk; their data is elsewhere, which is checked entry by
 //     entry in a read-only view of the store without them (openView).
 //
-// While open, Badger verifies every block's checksum as it reads it and
-// every value's read from the value log, and reads turn a damaged table into
-// an error (see recoverRead). One gap is Badger's: a block found damaged
-// during a read after open (the file changed under a running store) ends
-// that read early instead of failing it; `reach datastore check` (Check)
-// finds it.
+// While open, a store verifies again any table whose file changes, and
+// stops on damage (watch.go); Badger verifies each value it reads from the
+// value log (and a value it cannot read is an error: itemValue); and a panic
+// of Badger's inside a read becomes an error (readGuard). What remains is
+// the time between a table's change and the next look (10 s at most), when
+// Badger may read damage as data or end a read early.
 
 // Files reach keeps in a store's directory beside Badger's.
 const (

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 )
@@ -640,4 +641,42 @@ func TestReadOnly(t *testing.T) {
 	if _, err := Open(t.TempDir(), Options{ReadOnly: true}); err == nil {
 		t.Error("a read-only open of an empty directory succeeded")
 	}
+}
+
+// A table damaged under an open store stops it: reads and writes fail with
+// ErrCorrupt naming the table, and the store does not open again.
+func TestDamageWhileOpenStops(t *testing.T) {
+	dir := integrityStore(t)
+	ctx := context.Background()
+	s, err := Open(dir, Options{MemTableSize: 8 << 20, GCInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if n := len(faultAll(t, s)); n != integrityRels {
+		t.Fatalf("%d relationships, want %d", n, integrityRels)
+	}
+	table := tables(t, dir)[0]
+	writeAt(t, table, 0.5, randomBytes(4096))
+	deadline := time.Now().Add(10 * time.Second)
+	for s.damaged() == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("the damage was not found")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	_, err = s.ForEach(ctx, 0, Filter{}, func(Relationship) (bool, error) { return true, nil })
+	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), filepath.Base(table)) {
+		t.Errorf("read after the damage: %v, want ErrCorrupt naming %s", err, filepath.Base(table))
+	}
+	if _, err := s.Write(ctx, faultTouch(t, "document:x#viewer@user:y")); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("write after the damage: %v, want ErrCorrupt", err)
+	}
+	if _, err := s.Snapshot(ctx, 1); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("snapshot after the damage: %v, want ErrCorrupt", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("close: %v", err)
+	}
+	refused(t, dir, filepath.Base(table))
 }

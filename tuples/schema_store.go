@@ -108,7 +108,10 @@ func (s *Store) programAt(rev Revision) (_ *schema.Program, err error) {
 	if p := s.schemas.get(srev); p != nil {
 		return p, nil
 	}
-	db, done := s.acquire()
+	db, done, err := s.acquire()
+	if err != nil {
+		return nil, err
+	}
 	defer done()
 	txn := db.NewTransactionAt(uint64(srev), false)
 	defer txn.Discard()
@@ -160,7 +163,10 @@ func (s *Store) SchemaSource(ctx context.Context) (_ string, _ []byte, _ Revisio
 	if !ok {
 		return "", nil, 0, nil
 	}
-	db, done := s.acquire()
+	db, done, err := s.acquire()
+	if err != nil {
+		return "", nil, 0, err
+	}
 	defer done()
 	txn := db.NewTransactionAt(uint64(srev), false)
 	defer txn.Discard()

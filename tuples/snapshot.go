@@ -27,7 +27,10 @@ func (s *Store) snapshot(rev Revision) (*snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	db, done := s.acquire()
+	db, done, err := s.acquire()
+	if err != nil {
+		return nil, err
+	}
 	return &snapshot{
 		txn:   db.NewTransactionAt(uint64(rev), false),
 		done:  done,
