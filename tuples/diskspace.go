@@ -2,7 +2,6 @@ package tuples
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -236,12 +235,6 @@ func diskFullError(dir string, free, need int64, err error) error {
 		msg = "a new store cannot be created"
 	}
 	return fmt.Errorf("%w on %s: %s free, opening needs %s: %s", ErrNoSpace, dir, bytesText(free), bytesText(need), msg)
-}
-
-// fileExists reports whether path names an existing file.
-func fileExists(path string) bool {
-	_, err := os.Stat(path)
-	return err == nil
 }
 
 // writeSize estimates the bytes a batch adds to the logs: each relationship

@@ -13,6 +13,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+	"syscall"
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
@@ -351,18 +352,27 @@ func panicText(r any) string {
 // write of a crash (a table is written whole and synced before the MANIFEST
 // names it).
 func checkOrphans(dir string, c *dirCheck, bo badger.Options) error {
-	if len(c.orphans) == 0 {
+	var readable []uint64
+	for _, id := range c.orphans {
+		if verifyTable(table.NewFilename(id, dir), 0) == nil {
+			readable = append(readable, id)
+		}
+	}
+	if len(readable) == 0 {
 		return nil
 	}
 	db, cleanup, err := openView(dir, c.files, c.manifest, bo)
 	if err != nil {
-		return fmt.Errorf("check the tables missing from the MANIFEST: %w", err)
+		if errors.Is(err, syscall.ENOSPC) {
+			err = fmt.Errorf("%w: %v", ErrNoSpace, err)
+		}
+		return fmt.Errorf("check %s missing from the MANIFEST: %w", tableNames(readable), err)
 	}
 	defer func() {
 		db.Close()
 		cleanup()
 	}()
-	for _, id := range c.orphans {
+	for _, id := range readable {
 		lost, err := orphanData(db, table.NewFilename(id, dir))
 		if err != nil {
 			return err
