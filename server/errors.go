@@ -182,6 +182,15 @@ func classify(ctx context.Context, log *slog.Logger, err error) error {
 		return status.Errorf(codes.OutOfRange, "invalid zedtoken: %s", err)
 	case errors.Is(err, tuples.ErrClosed):
 		return status.Errorf(codes.Unavailable, "%s", err)
+	case errors.Is(err, tuples.ErrNoSpace):
+		// The disk is full: writes wait for space, reads go on.
+		log.WarnContext(ctx, "write refused: no space", "err", err)
+		return status.Errorf(codes.ResourceExhausted, "%s", err)
+	case errors.Is(err, tuples.ErrReadOnly):
+		return status.Errorf(codes.Unavailable, "%s", err)
+	case errors.Is(err, tuples.ErrCorrupt):
+		log.ErrorContext(ctx, "the store is damaged", "err", err)
+		return status.Errorf(codes.DataLoss, "%s", err)
 	case errors.Is(err, datastore.ErrUnavailable):
 		// The shared database cannot be reached: the client may retry, on
 		// this node or another (SpiceDB answers Unavailable too).

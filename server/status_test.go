@@ -25,6 +25,9 @@ func TestStoreFaultCodes(t *testing.T) {
 		{fmt.Errorf("write: %w", datastore.ErrUnavailable), codes.Unavailable},
 		{fmt.Errorf("read: %w", tuples.ErrClosed), codes.Unavailable},
 		{fmt.Errorf("snapshot: %w", tuples.ErrRevisionTooOld), codes.OutOfRange},
+		{fmt.Errorf("write: %w", tuples.ErrNoSpace), codes.ResourceExhausted},
+		{fmt.Errorf("write: %w", tuples.ErrReadOnly), codes.Unavailable},
+		{&tuples.CorruptError{Path: "000001.sst", Err: fmt.Errorf("checksum")}, codes.DataLoss},
 		{fmt.Errorf("something else"), codes.Internal},
 	}
 	for _, tt := range tests {

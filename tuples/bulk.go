@@ -45,7 +45,7 @@ var badgerTxnKey = []byte("!badger!txn")
 // request may hold (badger computes them from the memtable size: 15% of it,
 // and that divided by the largest skiplist node), with a margin.
 func (s *Store) bulkLimits() (count, size int64) {
-	maxSize := 15 * s.db.Opts().MemTableSize / 100
+	maxSize := 15 * s.bo.MemTableSize / 100
 	maxCount := maxSize / int64(skl.MaxNodeSize)
 	return maxCount * 9 / 10, maxSize * 8 / 10
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime/debug"
 
 	"github.com/dgraph-io/badger/v4"
 )
@@ -88,13 +89,13 @@ func decodeChanges(n *names, v []byte) ([]Change, error) {
 		v = v[1:]
 		kl, k := binary.Uvarint(v)
 		if k <= 0 || uint64(len(v)-k) < kl {
-			return nil, fmt.Errorf("corrupt change record")
+			return nil, corruptf("", "bad change record")
 		}
 		fkey := v[k : k+int(kl)]
 		v = v[k+int(kl):]
 		vl, k := binary.Uvarint(v)
 		if k <= 0 || uint64(len(v)-k) < vl {
-			return nil, fmt.Errorf("corrupt change record")
+			return nil, corruptf("", "bad change record")
 		}
 		val := v[k : k+int(vl)]
 		v = v[k+int(vl):]
@@ -118,7 +119,10 @@ func decodeChanges(n *names, v []byte) ([]Change, error) {
 // head, in commit order, at most limit of them (0: no limit). Revisions that
 // changed no relationship (schema writes, empty deletes) are not listed.
 // A revision older than the GC window gives ErrRevisionTooOld.
-func (s *Store) Changes(ctx context.Context, after Revision, limit int) ([]ChangeSet, Revision, error) {
+func (s *Store) Changes(ctx context.Context, after Revision, limit int) (_ []ChangeSet, _ Revision, err error) {
+	var g readGuard
+	defer g.recover(&err)
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	if err := s.checkReadable(after); err != nil {
 		return nil, 0, fmt.Errorf("changes after %d: %w", after, err)
 	}
@@ -126,7 +130,12 @@ func (s *Store) Changes(ctx context.Context, after Revision, limit int) ([]Chang
 	if err != nil {
 		return nil, 0, err
 	}
-	txn := s.db.NewTransactionAt(uint64(head), false)
+	db, done, err := s.acquire()
+	if err != nil {
+		return nil, 0, err
+	}
+	defer done()
+	txn := db.NewTransactionAt(uint64(head), false)
 	defer txn.Discard()
 	it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{spaceChanges}, PrefetchValues: false})
 	defer it.Close()
@@ -142,7 +151,7 @@ func (s *Store) Changes(ctx context.Context, after Revision, limit int) ([]Chang
 		}
 		item := it.Item()
 		if len(item.Key()) != 11 {
-			return out, last, fmt.Errorf("corrupt change record key %q", item.Key())
+			return out, last, corruptf("", "bad change record key %q", item.Key())
 		}
 		rev := Revision(binary.BigEndian.Uint64(item.Key()[1:]))
 		if len(out) == 0 || rev != last {
@@ -153,13 +162,13 @@ func (s *Store) Changes(ctx context.Context, after Revision, limit int) ([]Chang
 			last = rev
 		}
 		cs := &out[len(out)-1]
-		err := item.Value(func(v []byte) error {
+		err := itemValue(item, func(v []byte) error {
 			changes, err := decodeChanges(names, v)
 			cs.Changes = append(cs.Changes, changes...)
 			return err
 		})
 		if err != nil {
-			return out, last, fmt.Errorf("changes of revision %d: %w", rev, err)
+			return out, last, fmt.Errorf("changes of revision %d: %w", rev, readErr(err))
 		}
 	}
 	return out, head, nil

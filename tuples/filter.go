@@ -286,7 +286,7 @@ func scanFilter(txn *badger.Txn, n *names, f Filter, now time.Time, after []byte
 		}
 		if item.UserMeta()&metaHasValue != 0 {
 			expired := false
-			err := item.Value(func(v []byte) error {
+			err := itemValue(item, func(v []byte) error {
 				if expiredAt(v, now) {
 					expired = true
 					return nil
@@ -294,7 +294,7 @@ func scanFilter(txn *badger.Txn, n *names, f Filter, now time.Time, after []byte
 				return decodeValue(v, &r)
 			})
 			if err != nil {
-				return err
+				return readErr(err)
 			}
 			if expired {
 				continue

@@ -44,14 +44,19 @@ func (s *Store) collect(now time.Time) {
 	s.advanceDiscard(now)
 	d := s.discard
 	s.mu.Unlock()
-	s.db.SetDiscardTs(uint64(d))
-	if s.opts.InMemory {
+	db, done, err := s.acquire()
+	if err != nil {
+		return
+	}
+	defer done()
+	db.SetDiscardTs(uint64(d))
+	if s.opts.InMemory || s.degraded.Load() || !s.roomForGC() {
 		return
 	}
 	// Each successful round rewrites one value-log file; stop at the first
 	// round with nothing worth rewriting (ErrNoRewrite) or any other error.
 	for i := 0; i < 10; i++ {
-		if err := s.db.RunValueLogGC(0.5); err != nil {
+		if err := db.RunValueLogGC(0.5); err != nil {
 			return
 		}
 	}
@@ -61,12 +66,16 @@ func (s *Store) gcLoop() {
 	defer close(s.gcDone)
 	t := time.NewTicker(s.opts.GCInterval)
 	defer t.Stop()
+	w := time.NewTicker(min(s.opts.GCInterval, watchInterval))
+	defer w.Stop()
 	for {
 		select {
 		case <-s.stop:
 			return
 		case now := <-t.C:
 			s.collect(now)
+		case <-w.C:
+			s.watchTables()
 		}
 	}
 }

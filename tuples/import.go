@@ -134,6 +134,12 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (Im
 	if _, err := s.headRev(); err != nil {
 		return res, err
 	}
+	s.wmu.Lock()
+	err := s.writable(0)
+	s.wmu.Unlock()
+	if err != nil {
+		return res, fmt.Errorf("import %s: %w", opts.Name, err)
+	}
 	var src lineSource
 	switch format {
 	case FormatLines:
@@ -429,6 +435,9 @@ func (s *Store) commitPrepared(ctx context.Context, p *preparedBatch, opts Impor
 	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
+	if err := s.writable(int64(p.size) * 3); err != nil {
+		return 0, 0, err
+	}
 	head, err := s.headRev()
 	if err != nil {
 		return 0, 0, err

@@ -3,7 +3,6 @@ package tuples
 import (
 	"bytes"
 	"encoding/binary"
-	"fmt"
 	"sync"
 	"sync/atomic"
 )
@@ -174,7 +173,7 @@ type decodedKey struct {
 func readUvarint(b []byte) (uint64, []byte, error) {
 	v, n := binary.Uvarint(b)
 	if n <= 0 {
-		return 0, nil, fmt.Errorf("corrupt key: bad name id")
+		return 0, nil, corruptf("", "bad key: bad name id")
 	}
 	return v, b[n:], nil
 }
@@ -182,14 +181,14 @@ func readUvarint(b []byte) (uint64, []byte, error) {
 func readTerminated(b []byte) (string, []byte, error) {
 	i := bytes.IndexByte(b, 0)
 	if i < 0 {
-		return "", nil, fmt.Errorf("corrupt key: unterminated id")
+		return "", nil, corruptf("", "bad key: unterminated id")
 	}
 	return string(b[:i]), b[i+1:], nil
 }
 
 func decodeForward(k []byte) (d decodedKey, err error) {
 	if len(k) == 0 || k[0] != spaceForward {
-		return d, fmt.Errorf("corrupt key: not a forward key")
+		return d, corruptf("", "bad key: not a forward key")
 	}
 	b := k[1:]
 	if d.ids.resType, b, err = readUvarint(b); err != nil {
@@ -213,7 +212,7 @@ func decodeForward(k []byte) (d decodedKey, err error) {
 
 func decodeReverse(k []byte) (d decodedKey, err error) {
 	if len(k) == 0 || k[0] != spaceReverse {
-		return d, fmt.Errorf("corrupt key: not a reverse key")
+		return d, corruptf("", "bad key: not a reverse key")
 	}
 	b := k[1:]
 	if d.ids.subjType, b, err = readUvarint(b); err != nil {
@@ -244,7 +243,7 @@ func (n *names) relationship(d decodedKey) (Relationship, error) {
 	r.SubjectType, ok3 = n.name(d.ids.subjType)
 	r.SubjectRelation, ok4 = n.name(d.ids.subjRel)
 	if !ok1 || !ok2 || !ok3 || !ok4 {
-		return r, fmt.Errorf("corrupt key: unknown name id")
+		return r, corruptf("", "bad key: unknown name id")
 	}
 	r.ResourceID, r.SubjectID = d.resID, d.subjID
 	return r, nil

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"runtime/debug"
 )
 
 // ReadOptions page through ReadRelationships.
@@ -53,7 +54,10 @@ func decodeCursor(c string) (Revision, []byte, error) {
 // ReadRelationships returns the live relationships matching f at one
 // revision, a page at a time: pass the returned Cursor back in opts to
 // continue (at the same revision).
-func (s *Store) ReadRelationships(ctx context.Context, f Filter, opts ReadOptions) (ReadResult, error) {
+func (s *Store) ReadRelationships(ctx context.Context, f Filter, opts ReadOptions) (_ ReadResult, err error) {
+	var g readGuard
+	defer g.recover(&err)
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	rev := opts.Revision
 	var after []byte
 	if opts.Cursor != "" {
@@ -95,7 +99,10 @@ func (s *Store) ReadRelationships(ctx context.Context, f Filter, opts ReadOption
 // ForEach calls fn with every live relationship matching f at rev (0: the
 // head), in key order, until fn returns false or an error. It returns the
 // revision read.
-func (s *Store) ForEach(ctx context.Context, rev Revision, f Filter, fn func(Relationship) (bool, error)) (Revision, error) {
+func (s *Store) ForEach(ctx context.Context, rev Revision, f Filter, fn func(Relationship) (bool, error)) (_ Revision, err error) {
+	var g readGuard
+	defer g.recover(&err)
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	if rev == 0 {
 		head, err := s.headRev()
 		if err != nil {
@@ -116,6 +123,9 @@ func (s *Store) ForEach(ctx context.Context, rev Revision, f Filter, fn func(Rel
 				return false, err
 			}
 		}
-		return fn(r)
+		g.inCallback = true
+		more, err := fn(r)
+		g.inCallback = false
+		return more, err
 	})
 }

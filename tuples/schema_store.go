@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime/debug"
 	"sort"
 	"sync"
 	"time"
@@ -66,7 +67,7 @@ func encodeSchema(filename string, src []byte) []byte {
 func decodeSchema(v []byte) (string, []byte, error) {
 	n, k := binary.Uvarint(v)
 	if k <= 0 || uint64(len(v)-k) < n {
-		return "", nil, fmt.Errorf("corrupt schema entry")
+		return "", nil, corruptf("", "bad schema entry")
 	}
 	return string(v[k : k+int(n)]), v[k+int(n):], nil
 }
@@ -96,7 +97,10 @@ func (s *Store) loadSchemaVersions() error {
 }
 
 // programAt returns the schema in force at rev (nil if none).
-func (s *Store) programAt(rev Revision) (*schema.Program, error) {
+func (s *Store) programAt(rev Revision) (_ *schema.Program, err error) {
+	var g readGuard
+	defer g.recover(&err)
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	srev, ok := s.schemas.schemaRevAt(rev)
 	if !ok {
 		return nil, nil
@@ -104,15 +108,20 @@ func (s *Store) programAt(rev Revision) (*schema.Program, error) {
 	if p := s.schemas.get(srev); p != nil {
 		return p, nil
 	}
-	txn := s.db.NewTransactionAt(uint64(srev), false)
+	db, done, err := s.acquire()
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	txn := db.NewTransactionAt(uint64(srev), false)
 	defer txn.Discard()
 	item, err := txn.Get([]byte{spaceSchema})
 	if err != nil {
-		return nil, fmt.Errorf("read schema of revision %d: %w", srev, err)
+		return nil, fmt.Errorf("read schema of revision %d: %w", srev, readErr(err))
 	}
-	v, err := item.ValueCopy(nil)
+	v, err := itemValueCopy(item)
 	if err != nil {
-		return nil, fmt.Errorf("read schema of revision %d: %w", srev, err)
+		return nil, fmt.Errorf("read schema of revision %d: %w", srev, readErr(err))
 	}
 	filename, src, err := decodeSchema(v)
 	if err != nil {
@@ -142,7 +151,10 @@ func (s *Store) Schema(ctx context.Context) (*schema.Program, Revision, error) {
 }
 
 // SchemaSource returns the latest schema as it was written: its file name and text.
-func (s *Store) SchemaSource(ctx context.Context) (string, []byte, Revision, error) {
+func (s *Store) SchemaSource(ctx context.Context) (_ string, _ []byte, _ Revision, err error) {
+	var g readGuard
+	defer g.recover(&err)
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	head, err := s.headRev()
 	if err != nil {
 		return "", nil, 0, err
@@ -151,15 +163,20 @@ func (s *Store) SchemaSource(ctx context.Context) (string, []byte, Revision, err
 	if !ok {
 		return "", nil, 0, nil
 	}
-	txn := s.db.NewTransactionAt(uint64(srev), false)
-	defer txn.Discard()
-	item, err := txn.Get([]byte{spaceSchema})
+	db, done, err := s.acquire()
 	if err != nil {
 		return "", nil, 0, err
 	}
-	v, err := item.ValueCopy(nil)
+	defer done()
+	txn := db.NewTransactionAt(uint64(srev), false)
+	defer txn.Discard()
+	item, err := txn.Get([]byte{spaceSchema})
 	if err != nil {
-		return "", nil, 0, err
+		return "", nil, 0, readErr(err)
+	}
+	v, err := itemValueCopy(item)
+	if err != nil {
+		return "", nil, 0, readErr(err)
 	}
 	name, src, err := decodeSchema(v)
 	return name, src, srev, err
@@ -185,6 +202,9 @@ func (s *Store) WriteSchema(ctx context.Context, filename string, src []byte) (R
 	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
+	if err := s.writable(2*int64(len(src)) + 4096); err != nil {
+		return 0, diags, err
+	}
 	head, err := s.headRev()
 	if err != nil {
 		return 0, diags, err
@@ -316,7 +336,7 @@ func findUse(txn *badger.Txn, n *names, resType, relation string, a schema.Allow
 		if err != nil {
 			return Relationship{}, false, err
 		}
-		err = item.Value(func(v []byte) error { return decodeValue(v, &r) })
+		err = itemValue(item, func(v []byte) error { return decodeValue(v, &r) })
 		return r, true, err
 	}
 	return Relationship{}, false, nil

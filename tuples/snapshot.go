@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -26,8 +27,13 @@ func (s *Store) snapshot(rev Revision) (*snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
+	db, done, err := s.acquire()
+	if err != nil {
+		return nil, err
+	}
 	return &snapshot{
-		txn:   s.db.NewTransactionAt(uint64(rev), false),
+		txn:   db.NewTransactionAt(uint64(rev), false),
+		done:  done,
 		rev:   rev,
 		prog:  prog,
 		names: s.names.load(),
@@ -38,6 +44,7 @@ func (s *Store) snapshot(rev Revision) (*snapshot, error) {
 // snapshot implements Snapshot over one read-only Badger transaction.
 type snapshot struct {
 	txn   *badger.Txn
+	done  func() // ends the read (Store.acquire)
 	rev   Revision
 	prog  *schema.Program
 	names *names
@@ -66,6 +73,10 @@ func (sn *snapshot) Close() {
 	}
 	sn.fwdIters, sn.revIters = nil, nil
 	sn.txn.Discard()
+	if sn.done != nil {
+		sn.done()
+		sn.done = nil
+	}
 }
 
 // iterator takes an idle iterator over one index space (spaceForward or
@@ -119,7 +130,7 @@ func (sn *snapshot) withValue(item *badger.Item, r *Relationship) (bool, error) 
 		return true, nil
 	}
 	live := true
-	err := item.Value(func(v []byte) error {
+	err := itemValue(item, func(v []byte) error {
 		if expiredAt(v, sn.now) {
 			live = false
 			return nil
@@ -129,7 +140,10 @@ func (sn *snapshot) withValue(item *badger.Item, r *Relationship) (bool, error) 
 	return live, err
 }
 
-func (sn *snapshot) Get(resourceType, resourceID, relation, subjectType, subjectID, subjectRelation string) (Relationship, bool, error) {
+func (sn *snapshot) Get(resourceType, resourceID, relation, subjectType, subjectID, subjectRelation string) (_ Relationship, _ bool, err error) {
+	var g readGuard
+	defer g.recover(&err)
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	ids, ok := sn.ids(resourceType, relation, subjectType, subjectRelation)
 	if !ok {
 		return Relationship{}, false, nil
@@ -140,7 +154,7 @@ func (sn *snapshot) Get(resourceType, resourceID, relation, subjectType, subject
 		return Relationship{}, false, nil
 	}
 	if err != nil {
-		return Relationship{}, false, err
+		return Relationship{}, false, readErr(err)
 	}
 	r := Relationship{
 		ResourceType: resourceType, ResourceID: resourceID, Relation: relation,
@@ -179,7 +193,10 @@ func (sn *snapshot) takePrefix() []byte {
 
 func (sn *snapshot) givePrefix(p []byte) { sn.pbuf = p[:0] }
 
-func (sn *snapshot) Subjects(resourceType, resourceID, relation, subjectType, subjectRelation string, fn func(Relationship) bool) error {
+func (sn *snapshot) Subjects(resourceType, resourceID, relation, subjectType, subjectRelation string, fn func(Relationship) bool) (err error) {
+	var g readGuard
+	defer g.recover(&err)
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	var ids relIDs
 	var ok bool
 	if ids.resType, ok = sn.names.id(resourceType); !ok {
@@ -213,31 +230,37 @@ func (sn *snapshot) Subjects(resourceType, resourceID, relation, subjectType, su
 		} else {
 			st, k := binary.Uvarint(rest)
 			if k <= 0 {
-				return false, fmt.Errorf("corrupt forward key")
+				return false, corruptf("", "bad forward key")
 			}
 			rest = rest[k:]
 			sr, k := binary.Uvarint(rest)
 			if k <= 0 {
-				return false, fmt.Errorf("corrupt forward key")
+				return false, corruptf("", "bad forward key")
 			}
 			rest = rest[k:]
 			var ok1, ok2 bool
 			r.SubjectType, ok1 = sn.names.name(st)
 			r.SubjectRelation, ok2 = sn.names.name(sr)
 			if !ok1 || !ok2 {
-				return false, fmt.Errorf("corrupt forward key: unknown name id")
+				return false, corruptf("", "bad forward key: unknown name id")
 			}
 		}
 		r.SubjectID = string(rest)
 		live, err := sn.withValue(item, &r)
-		if err != nil {
-			return false, err
+		if err != nil || !live {
+			return true, err
 		}
-		return !live || fn(r), nil
+		g.inCallback = true
+		more := fn(r)
+		g.inCallback = false
+		return more, nil
 	})
 }
 
-func (sn *snapshot) Resources(subjectType, subjectID, subjectRelation, resourceType, relation string, fn func(Relationship) bool) error {
+func (sn *snapshot) Resources(subjectType, subjectID, subjectRelation, resourceType, relation string, fn func(Relationship) bool) (err error) {
+	var g readGuard
+	defer g.recover(&err)
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	ids, ok := sn.ids(resourceType, relation, subjectType, subjectRelation)
 	if !ok {
 		return nil
@@ -251,10 +274,13 @@ func (sn *snapshot) Resources(subjectType, subjectID, subjectRelation, resourceT
 			SubjectType: subjectType, SubjectID: subjectID, SubjectRelation: subjectRelation,
 		}
 		live, err := sn.withValue(item, &r)
-		if err != nil {
-			return false, err
+		if err != nil || !live {
+			return true, err
 		}
-		return !live || fn(r), nil
+		g.inCallback = true
+		more := fn(r)
+		g.inCallback = false
+		return more, nil
 	})
 }
 

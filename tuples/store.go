@@ -6,7 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
+	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -35,6 +39,15 @@ var (
 	ErrOrphans = errors.New("schema change would orphan stored relationships")
 	// ErrClosed: the store is closed.
 	ErrClosed = errors.New("store is closed")
+	// ErrCorrupt: store data is damaged (a checksum failed, a file is
+	// missing or cut short, the MANIFEST and the tables disagree). A
+	// *CorruptError names the file where it is known.
+	ErrCorrupt = errors.New("store data is damaged")
+	// ErrReadOnly: a write to a store opened with Options.ReadOnly.
+	ErrReadOnly = errors.New("store is open read-only")
+	// ErrNoSpace: a write refused because the disk is (nearly) full; reads
+	// go on, and writes succeed again once space is freed.
+	ErrNoSpace = errors.New("not enough free disk space")
 )
 
 // Defaults of Options.
@@ -73,6 +86,19 @@ type Options struct {
 	// Opening a store allocates and clears one, so short-lived in-memory
 	// stores open much faster with a small one.
 	MemTableSize int64
+	// ReadOnly opens an existing on-disk store for reading only (for
+	// backups and inspection while nothing writes): no file of the store
+	// changes, there is no garbage collection, and writes fail with
+	// ErrReadOnly. Other read-only opens may share the directory, no
+	// writable one. A store a crash left is read through a temporary view
+	// (a reach-view-* directory of links, removed at Close).
+	ReadOnly bool
+	// DiskReserve is free disk space a write must leave, in bytes, beyond
+	// what Badger may soon need to flush its memtables and compact level 0
+	// (measured at each write; see diskspace.go). A write that would leave
+	// less fails with ErrNoSpace (reads go on). Default 64 MiB; <0 turns
+	// the check off.
+	DiskReserve int64
 }
 
 func (o Options) withDefaults() Options {
@@ -88,6 +114,9 @@ func (o Options) withDefaults() Options {
 	if o.IndexCacheSize == 0 {
 		o.IndexCacheSize = 256 << 20
 	}
+	if o.DiskReserve == 0 {
+		o.DiskReserve = defaultDiskReserve
+	}
 	return o
 }
 
@@ -95,9 +124,25 @@ func (o Options) withDefaults() Options {
 // timestamp of every batch is its Revision. Writes are serialised; reads are
 // snapshots and run concurrently with writes and with each other.
 type Store struct {
-	db    *badger.DB
-	opts  Options
-	names *nameTable
+	db      *badger.DB // read through acquire (see diskspace.go)
+	closeRO func()     // ends what a read-only open holds beside db (openReadOnly)
+	opts    Options
+	names   *nameTable
+	dir     string
+	bo      badger.Options
+
+	// A store opened on a full disk is read-only underneath (degraded)
+	// until a write finds room and swaps db for a writable one, under
+	// swapMu, once no read holds db (readers counts them).
+	degraded atomic.Bool // changed under wmu
+	swapMu   sync.RWMutex
+	readers  atomic.Int64
+	room     roomMeasure // guarded by wmu
+
+	// Damage found while open stops the store (watch.go).
+	damage   atomic.Pointer[error]
+	dbClosed bool                 // db closed on damage (under wmu and swapMu)
+	watched  map[string]fileStamp // tables seen, by name (gcLoop's)
 
 	wmu sync.Mutex // serialises writers; guards nothing readers need
 
@@ -120,8 +165,143 @@ type revTime struct {
 }
 
 // Open opens (creating if needed) the store in dir, or an in-memory store.
+//
+// An existing directory is checked first (see integrity.go): Open refuses,
+// with a *CorruptError naming the file and changing nothing, a store whose
+// MANIFEST is missing or damaged, or one of whose tables is missing or fails
+// its checksums. A store opened on a full disk serves reads, and writes fail
+// with ErrNoSpace until space is freed (see diskspace.go).
 func Open(dir string, opts Options) (*Store, error) {
 	opts = opts.withDefaults()
+	if opts.InMemory {
+		opts.ReadOnly = false
+	}
+	bo := badgerOptions(dir, opts)
+	var check *dirCheck
+	if !opts.InMemory {
+		var err error
+		if check, err = prepareDir(dir, opts, bo); err != nil {
+			return nil, fmt.Errorf("open store %s: %w", dir, err)
+		}
+	}
+	// On a disk too full for Badger to open writable (it would fault), open
+	// read-only until a write finds room (diskspace.go).
+	openBo, degraded := bo, false
+	var free, need int64
+	if !opts.InMemory && !opts.ReadOnly && opts.DiskReserve >= 0 {
+		need = openNeed(dir)
+		var ok bool
+		if free, ok = freeSpace(dir); ok && free < need {
+			openBo, degraded = bo.WithReadOnly(true), true
+		}
+	}
+	var db *badger.DB
+	var release func()
+	var err error
+	switch {
+	case opts.ReadOnly:
+		db, release, err = openReadOnly(dir, check, bo)
+	case degraded:
+		// After a crash Badger must cut the write-ahead logs where their
+		// entries end, as a writable open does; that takes no space.
+		for _, m := range check.files.mems {
+			if err = trimToData(filepath.Join(dir, m)); err != nil {
+				break
+			}
+		}
+		if err == nil {
+			db, err = openCutting(openBo, dir, len(check.files.mems))
+		}
+	default:
+		db, err = badger.OpenManaged(openBo)
+	}
+	if err != nil {
+		if degraded {
+			err = diskFullError(dir, free, need, err)
+		}
+		return nil, fmt.Errorf("open store %s: %w", dir, err)
+	}
+	s := &Store{db: db, closeRO: release, opts: opts, dir: dir, bo: bo, names: newNameTable(), notify: make(chan struct{}), stop: make(chan struct{}), gcDone: make(chan struct{})}
+	s.degraded.Store(degraded)
+	err = s.load()
+	if err == nil {
+		err = s.loadSchemaVersions()
+	}
+	if err != nil {
+		db.Close()
+		if release != nil {
+			release()
+		}
+		return nil, fmt.Errorf("open store %s: %w", dir, err)
+	}
+	if check != nil && !opts.ReadOnly {
+		check.verified.save(dir)
+		writeMarker(dir)
+		if check.verified != nil {
+			s.watched = check.verified.now
+		}
+	}
+	if opts.ReadOnly {
+		close(s.gcDone)
+	} else {
+		go s.gcLoop()
+	}
+	return s, nil
+}
+
+// prepareDir checks an existing store directory before Badger opens it,
+// holding the directory's lock as Badger will (so no other process is
+// changing it meanwhile).
+func prepareDir(dir string, opts Options, bo badger.Options) (*dirCheck, error) {
+	unlock, err := lockDir(dir, opts.ReadOnly)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if opts.ReadOnly {
+		if _, err := os.Stat(filepath.Join(dir, badger.ManifestFilename)); err != nil {
+			return nil, fmt.Errorf("no store to open read-only: %w", err)
+		}
+	} else {
+		removeViews(dir)
+	}
+	c, err := checkDir(dir, false)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkOrphans(dir, c, bo); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// openReadOnly opens the Badger of a read-only store. Badger, read-only,
+// refuses a store a crash left (its write-ahead logs need cutting) and
+// deletes the tables its MANIFEST does not list; either way the store is
+// read through a view of it instead (openView), and its directory stays
+// locked, shared, until the store closes.
+func openReadOnly(dir string, c *dirCheck, bo badger.Options) (db *badger.DB, release func(), err error) {
+	needView := len(c.orphans)+len(c.garbage) > 0
+	if !needView {
+		db, err = badger.OpenManaged(bo)
+		if !truncateNeeded(err) {
+			return db, nil, err
+		}
+	}
+	unlock, err := lockDir(dir, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	db, cleanup, err := openView(dir, c.files, c.manifest, bo)
+	if err != nil {
+		unlock()
+		return nil, nil, err
+	}
+	return db, func() { cleanup(); unlock() }, nil
+}
+
+// badgerOptions are the Badger options of a store.
+func badgerOptions(dir string, opts Options) badger.Options {
 	bo := badger.DefaultOptions(dir).
 		WithLogger(nil).
 		WithNumVersionsToKeep(math.MaxInt32).
@@ -135,7 +315,17 @@ func Open(dir string, opts Options) (*Store, error) {
 		// (its doc says so; and it charges each mmapped block the capacity
 		// of the rest of the file, so it churns: half the allocations of a
 		// cold check were the cache's).
-		WithBlockCacheSize(0)
+		WithBlockCacheSize(0).
+		// Tables are verified whole before open, and again if their file
+		// changes while open (integrity.go, watch.go), not block by block
+		// as read: Badger ends a read early, with no error, at a block
+		// that fails (so that gains nothing), and it cost 17-20% of the CPU
+		// of a Get or a prefix scan read from a table. Values read from the
+		// value log are verified (they are few, and Badger's failure there
+		// is caught: itemValue).
+		WithChecksumVerificationMode(options.NoVerification).
+		WithVerifyValueChecksum(true).
+		WithReadOnly(opts.ReadOnly)
 	if opts.IndexCacheSize > 0 {
 		bo = bo.WithIndexCacheSize(opts.IndexCacheSize)
 	}
@@ -157,39 +347,28 @@ func Open(dir string, opts Options) (*Store, error) {
 		// maximum (1 MiB): schemas and changelog entries exceed 1 KiB.
 		bo = bo.WithInMemory(true).WithDir("").WithValueDir("").WithValueThreshold(1 << 20)
 	}
-	db, err := badger.OpenManaged(bo)
-	if err != nil {
-		return nil, fmt.Errorf("open store %s: %w", dir, err)
-	}
-	s := &Store{db: db, opts: opts, names: newNameTable(), notify: make(chan struct{}), stop: make(chan struct{}), gcDone: make(chan struct{})}
-	err = s.load()
-	if err == nil {
-		err = s.loadSchemaVersions()
-	}
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open store %s: %w", dir, err)
-	}
-	go s.gcLoop()
-	return s, nil
+	return bo
 }
 
 // load reads the head revision, the names and the recent commit times.
-func (s *Store) load() error {
+func (s *Store) load() (err error) {
+	var g readGuard
+	defer g.recover(&err)
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	txn := s.db.NewTransactionAt(math.MaxUint64, false)
 	defer txn.Discard()
 	item, err := txn.Get([]byte{spaceHead})
 	switch {
 	case errors.Is(err, badger.ErrKeyNotFound):
 	case err != nil:
-		return err
+		return readErr(err)
 	default:
-		v, err := item.ValueCopy(nil)
+		v, err := itemValueCopy(item)
 		if err != nil {
-			return err
+			return readErr(err)
 		}
 		if len(v) != 8 {
-			return fmt.Errorf("corrupt head revision")
+			return corruptf("", "head revision of %d bytes", len(v))
 		}
 		s.head = Revision(binary.BigEndian.Uint64(v))
 	}
@@ -197,15 +376,15 @@ func (s *Store) load() error {
 	it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{spaceName}, PrefetchValues: false})
 	for it.Rewind(); it.Valid(); it.Next() {
 		item := it.Item()
-		v, err := item.ValueCopy(nil)
+		v, err := itemValueCopy(item)
 		if err != nil {
 			it.Close()
-			return err
+			return readErr(err)
 		}
 		id, k := binary.Uvarint(v)
 		if k <= 0 {
 			it.Close()
-			return fmt.Errorf("corrupt name entry")
+			return corruptf("", "name entry %q", item.Key())
 		}
 		n.restore(string(item.Key()[1:]), id)
 	}
@@ -215,9 +394,12 @@ func (s *Store) load() error {
 	for it.Rewind(); it.Valid(); it.Next() {
 		item := it.Item()
 		rev := Revision(binary.BigEndian.Uint64(item.Key()[1:]))
-		v, err := item.ValueCopy(nil)
-		if err != nil || len(v) != 8 {
-			return fmt.Errorf("corrupt revision time entry: %v", err)
+		v, err := itemValueCopy(item)
+		if err != nil {
+			return readErr(err)
+		}
+		if len(v) != 8 {
+			return corruptf("", "revision time entry of %d bytes", len(v))
 		}
 		if rev <= s.head {
 			s.times = append(s.times, revTime{rev, time.Unix(0, int64(binary.BigEndian.Uint64(v)))})
@@ -253,7 +435,17 @@ func (s *Store) Close() error {
 	s.mu.Unlock()
 	close(s.stop)
 	<-s.gcDone
-	return s.db.Close()
+	if err := s.roomToClose(); err != nil {
+		return err
+	}
+	var err error
+	if !s.dbClosed {
+		err = s.db.Close()
+	}
+	if s.closeRO != nil {
+		s.closeRO()
+	}
+	return err
 }
 
 // HeadRevision is the latest committed revision.
@@ -264,6 +456,9 @@ func (s *Store) headRev() (Revision, error) {
 	defer s.mu.RUnlock()
 	if s.closed {
 		return 0, ErrClosed
+	}
+	if err := s.damaged(); err != nil {
+		return 0, err
 	}
 	return s.head, nil
 }
@@ -280,6 +475,9 @@ func (s *Store) checkReadable(rev Revision) error {
 	defer s.mu.RUnlock()
 	if s.closed {
 		return ErrClosed
+	}
+	if err := s.damaged(); err != nil {
+		return err
 	}
 	if rev > s.head {
 		return fmt.Errorf("revision %d: %w (head is %d)", rev, ErrRevisionInFuture, s.head)

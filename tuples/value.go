@@ -3,7 +3,6 @@ package tuples
 import (
 	"encoding/binary"
 	"encoding/json"
-	"fmt"
 	"time"
 )
 
@@ -53,7 +52,7 @@ func decodeValue(v []byte, r *Relationship) error {
 	flags, b := v[0], v[1:]
 	if flags&flagExpiration != 0 {
 		if len(b) < 12 {
-			return fmt.Errorf("corrupt value: short expiration")
+			return corruptf("", "bad value: short expiration")
 		}
 		t := time.Unix(int64(binary.BigEndian.Uint64(b)), int64(binary.BigEndian.Uint32(b[8:]))).UTC()
 		r.Expiration = &t
@@ -62,13 +61,13 @@ func decodeValue(v []byte, r *Relationship) error {
 	if flags&flagCaveat != 0 {
 		n, k := binary.Uvarint(b)
 		if k <= 0 || uint64(len(b)-k) < n {
-			return fmt.Errorf("corrupt value: bad caveat name")
+			return corruptf("", "bad value: bad caveat name")
 		}
 		c := &Caveat{Name: string(b[k : k+int(n)])}
 		b = b[k+int(n):]
 		if len(b) > 0 {
 			if err := json.Unmarshal(b, &c.Context); err != nil {
-				return fmt.Errorf("corrupt value: caveat context: %w", err)
+				return corruptf("", "bad value: caveat context: %w", err)
 			}
 		}
 		r.Caveat = c

@@ -66,12 +66,17 @@ func (s *Store) Write(ctx context.Context, updates []Update, preconditions ...Pr
 
 // write is Write without the batch limit. bulk skips the duplicate check and
 // the existence reads of deletes (imports only touch).
-func (s *Store) write(ctx context.Context, updates []Update, preconditions []Precondition, bulk bool) (Revision, error) {
+func (s *Store) write(ctx context.Context, updates []Update, preconditions []Precondition, bulk bool) (_ Revision, err error) {
+	var g readGuard
+	defer g.recover(&err)
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
+	if err := s.writable(writeSize(updates)); err != nil {
+		return 0, err
+	}
 	head, err := s.headRev()
 	if err != nil {
 		return 0, err
@@ -243,13 +248,13 @@ func liveKey(txn *badger.Txn, key []byte, now time.Time) (bool, error) {
 		return false, nil
 	}
 	if err != nil {
-		return false, err
+		return false, readErr(err)
 	}
 	if item.UserMeta()&metaHasValue == 0 {
 		return true, nil
 	}
 	live := true
-	err = item.Value(func(v []byte) error {
+	err = itemValue(item, func(v []byte) error {
 		live = !expiredAt(v, now)
 		return nil
 	})
@@ -263,12 +268,12 @@ func existingKey(txn *badger.Txn, key []byte) (bool, []byte, error) {
 		return false, nil, nil
 	}
 	if err != nil {
-		return false, nil, err
+		return false, nil, readErr(err)
 	}
 	if item.UserMeta()&metaHasValue == 0 {
 		return true, nil, nil
 	}
-	v, err := item.ValueCopy(nil)
+	v, err := itemValueCopy(item)
 	return true, v, err
 }
 
@@ -325,12 +330,17 @@ func (s *Store) DeleteWhere(ctx context.Context, f Filter, limit int, preconditi
 
 // deleteBatch deletes up to max matches of f in one batch; more reports
 // whether matches remain.
-func (s *Store) deleteBatch(ctx context.Context, f Filter, max int, preconditions []Precondition) (Revision, int, bool, error) {
+func (s *Store) deleteBatch(ctx context.Context, f Filter, max int, preconditions []Precondition) (_ Revision, _ int, _ bool, err error) {
+	var g readGuard
+	defer g.recover(&err)
 	if err := ctx.Err(); err != nil {
 		return 0, 0, false, err
 	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
+	if err := s.writable(int64(max) * 64); err != nil {
+		return 0, 0, false, err
+	}
 	head, err := s.headRev()
 	if err != nil {
 		return 0, 0, false, err

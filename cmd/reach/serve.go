@@ -183,6 +183,13 @@ func runServe(cmd *cobra.Command, o serveOptions) error {
 	if err != nil {
 		return err
 	}
+	if w, ok := store.(interface{ Writable() error }); ok {
+		if err := w.Writable(); err != nil {
+			// A full disk: reads are served, writes fail with
+			// ResourceExhausted until space returns.
+			log.Warn("the store is read-only for now; serving reads", "reason", err)
+		}
+	}
 	if tp != nil {
 		store = datastore.Traced(store, tp)
 	}
