@@ -568,8 +568,9 @@ func (c *remoteClient) LookupSubjects(ctx context.Context, req engine.LookupSubj
 		}
 		found = append(found, f)
 	}
-	engine.SortFoundSubjects(found) // the server sends them as found
-	if token == nil {               // nothing found: the revision read is not sent; say the head
+	// The server sends subjects as found; print them as the local command does.
+	engine.SortFoundSubjects(found)
+	if token == nil { // nothing found: the revision read is not sent; say the head
 		rev, err := c.HeadRevision(ctx)
 		return found, rev, err
 	}
