@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -216,6 +217,36 @@ func TestSchemaGraph(t *testing.T) {
 			}
 			schemaGolden(t, "docs."+format+".golden", stdout)
 		})
+	}
+	// The pictures of the five seed models, kept readable: one edge per
+	// pair of definitions and kind (relations, arrows), however many
+	// relations or permissions run along it.
+	for _, seed := range []string{"gifting", "email_marketing", "marketing_suite", "organizing", "catalogue"} {
+		for _, format := range []string{"dot", "mermaid"} {
+			t.Run(seed+"/"+format, func(t *testing.T) {
+				code, stdout, stderr := reach(t, "", "schema", "graph", "../../schemas/"+seed+".zed", "--format", format)
+				if code != exitOK || stderr != "" {
+					t.Fatalf("exit %d, stderr %q", code, stderr)
+				}
+				schemaGolden(t, "seeds/"+seed+"."+format+".golden", stdout)
+				if format != "dot" {
+					return
+				}
+				seen := map[string]bool{}
+				for _, line := range strings.Split(stdout, "\n") {
+					from, rest, ok := strings.Cut(strings.TrimSpace(line), " -> ")
+					if !ok {
+						continue
+					}
+					to, _, _ := strings.Cut(rest, " [")
+					k := from + ">" + to + fmt.Sprint(strings.Contains(line, "style=dashed"))
+					if seen[k] {
+						t.Errorf("two edges %s -> %s of one kind: merge them", from, to)
+					}
+					seen[k] = true
+				}
+			})
+		}
 	}
 	// dot is the default.
 	_, dot, _ := reach(t, "", "schema", "graph", sdir+"docs.zed")
