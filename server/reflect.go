@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sort"
 	"strings"
@@ -167,29 +168,6 @@ func typeRepr(a schema.AllowedType) *v1.ReflectionTypeReference {
 		out.Typeref = &v1.ReflectionTypeReference_IsTerminalSubject{IsTerminalSubject: true}
 	}
 	return out
-}
-
-// typeKey identifies an allowed type for diffing, as SpiceDB's
-// SourceForAllowedRelation does (expiration included).
-func typeKey(a schema.AllowedType) string {
-	s := a.Type
-	switch {
-	case a.Relation != "" && a.Relation != tuples.Ellipsis:
-		s += "#" + a.Relation
-	case a.Wildcard:
-		s += ":*"
-	}
-	var traits []string
-	if a.Caveat != "" {
-		traits = append(traits, a.Caveat)
-	}
-	if a.Expiration {
-		traits = append(traits, "expiration")
-	}
-	if len(traits) > 0 {
-		s += " with " + strings.Join(traits, " and ")
-	}
-	return s
 }
 
 // caveatRepr is SpiceDB's caveatAPIRepr: parameters sorted by name.
@@ -363,178 +341,73 @@ func (x *schemaService) DiffSchema(ctx context.Context, req *v1.DiffSchemaReques
 }
 
 func diffSchemas(old, cur *reflected) []*v1.ReflectionSchemaDiff {
+	// The comparison is the schema package's (reach schema diff makes the
+	// same one), with the doc comments as written, as SpiceDB reports them.
+	docs := func(p *schema.Program, key string) string {
+		if p == old.prog {
+			return old.docs[key]
+		}
+		return cur.docs[key]
+	}
 	diffs := []*v1.ReflectionSchemaDiff{}
 	add := func(d *v1.ReflectionSchemaDiff) { diffs = append(diffs, d) }
-	for _, d := range cur.definitions() {
-		if old.definition(d.Name) == nil {
-			add(&v1.ReflectionSchemaDiff{Diff: &v1.ReflectionSchemaDiff_DefinitionAdded{DefinitionAdded: cur.defRepr(d, nil)}})
-		}
-	}
-	for _, d := range old.definitions() {
-		if cur.definition(d.Name) == nil {
-			add(&v1.ReflectionSchemaDiff{Diff: &v1.ReflectionSchemaDiff_DefinitionRemoved{DefinitionRemoved: old.defRepr(d, nil)}})
-		}
-	}
-	for _, c := range cur.caveats() {
-		if old.caveat(c.Name) == nil {
-			add(&v1.ReflectionSchemaDiff{Diff: &v1.ReflectionSchemaDiff_CaveatAdded{CaveatAdded: cur.caveatRepr(c)}})
-		}
-	}
-	for _, c := range old.caveats() {
-		if cur.caveat(c.Name) == nil {
-			add(&v1.ReflectionSchemaDiff{Diff: &v1.ReflectionSchemaDiff_CaveatRemoved{CaveatRemoved: old.caveatRepr(c)}})
-		}
-	}
-	for _, od := range old.definitions() {
-		nd := cur.definition(od.Name)
-		if nd == nil {
-			continue
-		}
-		if old.docs[od.Name] != cur.docs[nd.Name] {
-			add(&v1.ReflectionSchemaDiff{Diff: &v1.ReflectionSchemaDiff_DefinitionDocCommentChanged{DefinitionDocCommentChanged: cur.defRepr(nd, nil)}})
-		}
-		members := func(d *schema.Definition, kind schema.Kind) map[string]*schema.Relation {
-			m := map[string]*schema.Relation{}
-			for _, r := range d.Relations {
-				if r.Kind == kind {
-					m[r.Name] = r
-				}
-			}
-			return m
-		}
-		oldRels, newRels := members(od, schema.KindRelation), members(nd, schema.KindRelation)
-		oldPerms, newPerms := members(od, schema.KindPermission), members(nd, schema.KindPermission)
-		for _, n := range sortedKeys(oldRels) {
-			if newRels[n] == nil {
-				add(&v1.ReflectionSchemaDiff{Diff: &v1.ReflectionSchemaDiff_RelationRemoved{RelationRemoved: old.relRepr(oldRels[n])}})
-			}
-		}
-		for _, n := range sortedKeys(newRels) {
-			if oldRels[n] == nil {
-				add(&v1.ReflectionSchemaDiff{Diff: &v1.ReflectionSchemaDiff_RelationAdded{RelationAdded: cur.relRepr(newRels[n])}})
-			}
-		}
-		for _, n := range sortedKeys(oldPerms) {
-			if newPerms[n] == nil {
-				add(&v1.ReflectionSchemaDiff{Diff: &v1.ReflectionSchemaDiff_PermissionRemoved{PermissionRemoved: old.permRepr(oldPerms[n])}})
-			}
-		}
-		for _, n := range sortedKeys(newPerms) {
-			if oldPerms[n] == nil {
-				add(&v1.ReflectionSchemaDiff{Diff: &v1.ReflectionSchemaDiff_PermissionAdded{PermissionAdded: cur.permRepr(newPerms[n])}})
-			}
-		}
-		for _, n := range sortedKeys(oldPerms) {
-			np := newPerms[n]
-			if np == nil {
-				continue
-			}
-			if rewriteKey(oldPerms[n].Rewrite) != rewriteKey(np.Rewrite) {
-				add(&v1.ReflectionSchemaDiff{Diff: &v1.ReflectionSchemaDiff_PermissionExprChanged{PermissionExprChanged: cur.permRepr(np)}})
-			}
-			if key := od.Name + "#" + n; old.docs[key] != cur.docs[key] {
-				add(&v1.ReflectionSchemaDiff{Diff: &v1.ReflectionSchemaDiff_PermissionDocCommentChanged{PermissionDocCommentChanged: cur.permRepr(np)}})
-			}
-		}
-		for _, n := range sortedKeys(oldRels) {
-			nr := newRels[n]
-			if nr == nil {
-				continue
-			}
-			if key := od.Name + "#" + n; old.docs[key] != cur.docs[key] {
-				add(&v1.ReflectionSchemaDiff{Diff: &v1.ReflectionSchemaDiff_RelationDocCommentChanged{RelationDocCommentChanged: cur.relRepr(nr)}})
-			}
-			has := func(types []schema.AllowedType, a schema.AllowedType) bool {
-				return slices.ContainsFunc(types, func(b schema.AllowedType) bool { return typeKey(a) == typeKey(b) })
-			}
-			for _, a := range oldRels[n].Allowed {
-				if !has(nr.Allowed, a) {
-					add(&v1.ReflectionSchemaDiff{Diff: &v1.ReflectionSchemaDiff_RelationSubjectTypeRemoved{RelationSubjectTypeRemoved: &v1.ReflectionRelationSubjectTypeChange{
-						Relation: cur.relRepr(nr), ChangedSubjectType: typeRepr(a),
-					}}})
-				}
-			}
-			for _, a := range nr.Allowed {
-				if !has(oldRels[n].Allowed, a) {
-					add(&v1.ReflectionSchemaDiff{Diff: &v1.ReflectionSchemaDiff_RelationSubjectTypeAdded{RelationSubjectTypeAdded: &v1.ReflectionRelationSubjectTypeChange{
-						Relation: cur.relRepr(nr), ChangedSubjectType: typeRepr(a),
-					}}})
-				}
-			}
-		}
-	}
-	for _, oc := range old.caveats() {
-		nc := cur.caveat(oc.Name)
-		if nc == nil {
-			continue
-		}
-		key := "caveat:" + oc.Name
-		if old.docs[key] != cur.docs[key] {
-			add(&v1.ReflectionSchemaDiff{Diff: &v1.ReflectionSchemaDiff_CaveatDocCommentChanged{CaveatDocCommentChanged: cur.caveatRepr(nc)}})
-		}
-		params := func(c *schema.Caveat) map[string]string {
-			m := map[string]string{}
-			for _, p := range c.Params {
-				m[p.Name] = p.Type
-			}
-			return m
-		}
-		op, np := params(oc), params(nc)
-		for _, n := range sortedKeys(op) {
-			if _, ok := np[n]; !ok {
-				add(&v1.ReflectionSchemaDiff{Diff: &v1.ReflectionSchemaDiff_CaveatParameterRemoved{CaveatParameterRemoved: caveatParam(oc, n)}})
-			}
-		}
-		for _, n := range sortedKeys(np) {
-			if _, ok := op[n]; !ok {
-				add(&v1.ReflectionSchemaDiff{Diff: &v1.ReflectionSchemaDiff_CaveatParameterAdded{CaveatParameterAdded: caveatParam(nc, n)}})
-			}
-		}
-		for _, n := range sortedKeys(op) {
-			if t, ok := np[n]; ok && t != op[n] {
-				add(&v1.ReflectionSchemaDiff{Diff: &v1.ReflectionSchemaDiff_CaveatParameterTypeChanged{CaveatParameterTypeChanged: &v1.ReflectionCaveatParameterTypeChange{
-					Parameter: caveatParam(nc, n), PreviousType: op[n],
-				}}})
-			}
-		}
-		if strings.Join(strings.Fields(oc.Expr), " ") != strings.Join(strings.Fields(nc.Expr), " ") {
-			add(&v1.ReflectionSchemaDiff{Diff: &v1.ReflectionSchemaDiff_CaveatExprChanged{CaveatExprChanged: cur.caveatRepr(nc)}})
+	for _, c := range schema.DiffWith(old.prog, cur.prog, schema.DiffOptions{Doc: docs}) {
+		switch c.Kind {
+		case schema.DefinitionAdded:
+			add(&v1.ReflectionSchemaDiff{Diff: &v1.ReflectionSchemaDiff_DefinitionAdded{DefinitionAdded: cur.defRepr(cur.definition(c.Definition), nil)}})
+		case schema.DefinitionRemoved:
+			add(&v1.ReflectionSchemaDiff{Diff: &v1.ReflectionSchemaDiff_DefinitionRemoved{DefinitionRemoved: old.defRepr(old.definition(c.Definition), nil)}})
+		case schema.DefinitionDocCommentChanged:
+			add(&v1.ReflectionSchemaDiff{Diff: &v1.ReflectionSchemaDiff_DefinitionDocCommentChanged{DefinitionDocCommentChanged: cur.defRepr(cur.definition(c.Definition), nil)}})
+		case schema.CaveatAdded:
+			add(&v1.ReflectionSchemaDiff{Diff: &v1.ReflectionSchemaDiff_CaveatAdded{CaveatAdded: cur.caveatRepr(cur.caveat(c.Caveat))}})
+		case schema.CaveatRemoved:
+			add(&v1.ReflectionSchemaDiff{Diff: &v1.ReflectionSchemaDiff_CaveatRemoved{CaveatRemoved: old.caveatRepr(old.caveat(c.Caveat))}})
+		case schema.CaveatDocCommentChanged:
+			add(&v1.ReflectionSchemaDiff{Diff: &v1.ReflectionSchemaDiff_CaveatDocCommentChanged{CaveatDocCommentChanged: cur.caveatRepr(cur.caveat(c.Caveat))}})
+		case schema.CaveatExprChanged:
+			add(&v1.ReflectionSchemaDiff{Diff: &v1.ReflectionSchemaDiff_CaveatExprChanged{CaveatExprChanged: cur.caveatRepr(cur.caveat(c.Caveat))}})
+		case schema.CaveatParameterAdded:
+			add(&v1.ReflectionSchemaDiff{Diff: &v1.ReflectionSchemaDiff_CaveatParameterAdded{CaveatParameterAdded: caveatParam(cur.caveat(c.Caveat), c.Parameter)}})
+		case schema.CaveatParameterRemoved:
+			add(&v1.ReflectionSchemaDiff{Diff: &v1.ReflectionSchemaDiff_CaveatParameterRemoved{CaveatParameterRemoved: caveatParam(old.caveat(c.Caveat), c.Parameter)}})
+		case schema.CaveatParameterTypeChanged:
+			add(&v1.ReflectionSchemaDiff{Diff: &v1.ReflectionSchemaDiff_CaveatParameterTypeChanged{CaveatParameterTypeChanged: &v1.ReflectionCaveatParameterTypeChange{
+				Parameter: caveatParam(cur.caveat(c.Caveat), c.Parameter), PreviousType: c.Old,
+			}}})
+		default:
+			add(memberDiff(old, cur, c))
 		}
 	}
 	return diffs
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+// memberDiff is the API's form of a change to a relation or permission.
+func memberDiff(old, cur *reflected, c schema.Change) *v1.ReflectionSchemaDiff {
+	member := func(r *reflected) *schema.Relation { return r.definition(c.Definition).Relation(c.Member) }
+	switch c.Kind {
+	case schema.RelationAdded:
+		return &v1.ReflectionSchemaDiff{Diff: &v1.ReflectionSchemaDiff_RelationAdded{RelationAdded: cur.relRepr(member(cur))}}
+	case schema.RelationRemoved:
+		return &v1.ReflectionSchemaDiff{Diff: &v1.ReflectionSchemaDiff_RelationRemoved{RelationRemoved: old.relRepr(member(old))}}
+	case schema.RelationDocCommentChanged:
+		return &v1.ReflectionSchemaDiff{Diff: &v1.ReflectionSchemaDiff_RelationDocCommentChanged{RelationDocCommentChanged: cur.relRepr(member(cur))}}
+	case schema.RelationSubjectTypeAdded:
+		return &v1.ReflectionSchemaDiff{Diff: &v1.ReflectionSchemaDiff_RelationSubjectTypeAdded{RelationSubjectTypeAdded: &v1.ReflectionRelationSubjectTypeChange{
+			Relation: cur.relRepr(member(cur)), ChangedSubjectType: typeRepr(*c.SubjectType),
+		}}}
+	case schema.RelationSubjectTypeRemoved:
+		return &v1.ReflectionSchemaDiff{Diff: &v1.ReflectionSchemaDiff_RelationSubjectTypeRemoved{RelationSubjectTypeRemoved: &v1.ReflectionRelationSubjectTypeChange{
+			Relation: cur.relRepr(member(cur)), ChangedSubjectType: typeRepr(*c.SubjectType),
+		}}}
+	case schema.PermissionAdded:
+		return &v1.ReflectionSchemaDiff{Diff: &v1.ReflectionSchemaDiff_PermissionAdded{PermissionAdded: cur.permRepr(member(cur))}}
+	case schema.PermissionRemoved:
+		return &v1.ReflectionSchemaDiff{Diff: &v1.ReflectionSchemaDiff_PermissionRemoved{PermissionRemoved: old.permRepr(member(old))}}
+	case schema.PermissionExprChanged:
+		return &v1.ReflectionSchemaDiff{Diff: &v1.ReflectionSchemaDiff_PermissionExprChanged{PermissionExprChanged: cur.permRepr(member(cur))}}
+	case schema.PermissionDocCommentChanged:
+		return &v1.ReflectionSchemaDiff{Diff: &v1.ReflectionSchemaDiff_PermissionDocCommentChanged{PermissionDocCommentChanged: cur.permRepr(member(cur))}}
 	}
-	sort.Strings(keys)
-	return keys
-}
-
-// rewriteKey is a permission's expression in a canonical form, positions
-// left out (SpiceDB compares the rewrites ignoring their source positions).
-func rewriteKey(r *schema.Rewrite) string {
-	if r == nil {
-		return ""
-	}
-	var b strings.Builder
-	var walk func(*schema.Rewrite)
-	walk = func(r *schema.Rewrite) {
-		b.WriteString("(" + r.Op.String())
-		if r.Relation != "" {
-			b.WriteString(" " + r.Relation)
-		}
-		if r.Target != "" {
-			b.WriteString(" " + r.Target)
-		}
-		for _, c := range r.Children {
-			b.WriteString(" ")
-			walk(c)
-		}
-		b.WriteString(")")
-	}
-	walk(r)
-	return b.String()
+	panic(fmt.Sprintf("schema change kind %s has no API form", c.Kind))
 }
