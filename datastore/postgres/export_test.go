@@ -1,0 +1,12 @@
+package postgres
+
+// PoolAcquires counts the connections taken from the primary's pool and
+// from the replica's (one per query), for tests that tell which server
+// answered.
+func PoolAcquires(s *Store) (primary, replica int64) {
+	primary = s.pool.Stat().AcquireCount()
+	if s.replica != nil {
+		replica = s.replica.Stat().AcquireCount()
+	}
+	return primary, replica
+}

@@ -1,0 +1,242 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/reach-authz/reach/datastore"
+	"github.com/reach-authz/reach/datastore/postgres"
+	"github.com/reach-authz/reach/internal/pgtest"
+	. "github.com/reach-authz/reach/tuples"
+)
+
+// withReplica is a private cluster with a migrated database, a streaming
+// replica of it, and a store reading from the replica, with testSchema
+// written and replayed.
+func withReplica(t *testing.T, opts postgres.Options) (primary, replica *pgtest.Cluster, uri string, s *postgres.Store) {
+	t.Helper()
+	primary = pgtest.NewCluster(t)
+	uri = primary.NewDatabase(t)
+	if _, _, err := postgres.Migrate(context.Background(), uri); err != nil {
+		t.Fatal(err)
+	}
+	replica = primary.NewReplica(t)
+	opts.ReadReplicaURI = replica.URIOf(uri)
+	if opts.GCInterval == 0 {
+		opts.GCInterval = -1
+	}
+	s = open(t, uri, opts)
+	if _, _, err := s.WriteSchema(context.Background(), "t.zed", []byte(testSchema)); err != nil {
+		t.Fatal(err)
+	}
+	replica.CatchUp(t)
+	return primary, replica, uri, s
+}
+
+// served tells which servers answered the queries fn made: how many
+// connections it took from the primary's pool and from the replica's.
+func served(s *postgres.Store, fn func()) (primary, replica int64) {
+	p0, r0 := postgres.PoolAcquires(s)
+	fn()
+	p1, r1 := postgres.PoolAcquires(s)
+	return p1 - p0, r1 - r0
+}
+
+// viewers reads the viewers of document:id at rev in every way a read
+// can go: a snapshot's Get (of user:probe), Subjects and Resources (of
+// user:probe), ReadRelationships and ForEach. It fails t on an error or
+// when the ways disagree, and returns the viewers' ids, sorted.
+func viewers(t *testing.T, s *postgres.Store, rev Revision, id string) []string {
+	t.Helper()
+	ctx := context.Background()
+	sn, err := s.Snapshot(ctx, rev)
+	if err != nil {
+		t.Fatalf("snapshot at %d: %v", rev, err)
+	}
+	defer sn.Close()
+	var subj []string
+	if err := sn.Subjects("document", id, "viewer", "", "", func(r Relationship) bool {
+		subj = append(subj, r.SubjectID)
+		return true
+	}); err != nil {
+		t.Fatalf("Subjects at %d: %v", rev, err)
+	}
+	_, probe, err := sn.Get("document", id, "viewer", "user", "probe", "")
+	if err != nil {
+		t.Fatalf("Get at %d: %v", rev, err)
+	}
+	var res []string
+	if err := sn.Resources("user", "probe", "", "document", "viewer", func(r Relationship) bool {
+		res = append(res, r.ResourceID)
+		return true
+	}); err != nil {
+		t.Fatalf("Resources at %d: %v", rev, err)
+	}
+	f := Filter{ResourceType: "document", ResourceID: id, Relation: "viewer"}
+	rr, err := s.ReadRelationships(ctx, f, ReadOptions{Revision: rev})
+	if err != nil {
+		t.Fatalf("ReadRelationships at %d: %v", rev, err)
+	}
+	var read []string
+	for _, r := range rr.Relationships {
+		read = append(read, r.SubjectID)
+	}
+	var each []string
+	if _, err := s.ForEach(ctx, rev, f, func(r Relationship) (bool, error) {
+		each = append(each, r.SubjectID)
+		return true, nil
+	}); err != nil {
+		t.Fatalf("ForEach at %d: %v", rev, err)
+	}
+	slices.Sort(subj)
+	slices.Sort(read)
+	slices.Sort(each)
+	if !slices.Equal(subj, read) || !slices.Equal(subj, each) || probe != slices.Contains(subj, "probe") ||
+		probe != slices.Contains(res, id) {
+		t.Fatalf("at %d the reads disagree: Subjects %v, ReadRelationships %v, ForEach %v, Get(probe) %v, Resources(probe) %v",
+			rev, subj, read, each, probe, res)
+	}
+	return subj
+}
+
+// onReplica counts the relationships of document:id at rev in the
+// replica's database directly, and reads its head.
+func onReplica(t *testing.T, replica *pgtest.Cluster, uri, id string) (rels int, head int64) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, replica.URIOf(uri))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if err := conn.QueryRow(ctx, `SELECT (SELECT count(*) FROM reach_relationships WHERE resource_id = $1), (SELECT rev FROM reach_head)`, id).
+		Scan(&rels, &head); err != nil {
+		t.Fatal(err)
+	}
+	return rels, head
+}
+
+// (a) A replica that has replayed a revision serves the reads at it: they
+// take no connection of the primary, and they are answered with the
+// primary stopped.
+func TestReplicaServesReads(t *testing.T) {
+	ctx := context.Background()
+	primary, replica, _, s := withReplica(t, postgres.Options{})
+	rev, err := s.Write(ctx, updates(t, Touch, "document:a#viewer@user:ana", "document:a#viewer@user:probe"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	replica.CatchUp(t)
+	want := []string{"ana", "probe"}
+	p, r := served(s, func() {
+		if got := viewers(t, s, rev, "a"); !slices.Equal(got, want) {
+			t.Errorf("at %d through the replica: %v, want %v", rev, got, want)
+		}
+	})
+	if p != 0 || r == 0 {
+		t.Errorf("reads at a replayed revision took %d connections of the primary and %d of the replica; want the replica's only", p, r)
+	}
+
+	if err := primary.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if got := viewers(t, s, rev, "a"); !slices.Equal(got, want) {
+		t.Errorf("at %d with the primary stopped: %v, want %v", rev, got, want)
+	}
+	// What needs the primary fails, as without a replica.
+	if _, err := s.HeadRevision(ctx); !errors.Is(err, datastore.ErrUnavailable) {
+		t.Errorf("HeadRevision with the primary stopped: %v", err)
+	}
+	if _, err := s.Snapshot(ctx, rev+1); !errors.Is(err, datastore.ErrUnavailable) {
+		t.Errorf("snapshot at a revision the replica lacks, with the primary stopped: %v", err)
+	}
+	if _, err := s.Write(ctx, updates(t, Touch, "document:a#viewer@user:bo")); !errors.Is(err, datastore.ErrUnavailable) {
+		t.Errorf("write with the primary stopped: %v", err)
+	}
+	if err := primary.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Write(ctx, updates(t, Touch, "document:a#viewer@user:bo")); err != nil {
+		t.Errorf("write once the primary is back: %v", err)
+	}
+}
+
+// (b) A write that the replica has not replayed is read, at its revision,
+// from the primary: never a stale answer. (c) Once the replica has
+// replayed it, it serves it again.
+func TestReplicaLagging(t *testing.T) {
+	ctx := context.Background()
+	primary, replica, uri, s := withReplica(t, postgres.Options{})
+	r1, err := s.Write(ctx, updates(t, Touch, "document:a#viewer@user:ana", "document:a#viewer@user:probe"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	replica.CatchUp(t)
+	replica.PauseReplay(t)
+
+	// A relationship added and one removed while the replica is paused.
+	r2, err := s.Write(ctx, append(updates(t, Touch, "document:a#viewer@user:bo"), updates(t, Delete, "document:a#viewer@user:probe")...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, head := onReplica(t, replica, uri, "a"); n != 2 || head >= int64(r2) {
+		t.Fatalf("the paused replica has %d versions of document:a and head %d; want the 2 of revision %d", n, head, r1)
+	}
+	p, r := served(s, func() {
+		if got := viewers(t, s, r2, "a"); !slices.Equal(got, []string{"ana", "bo"}) {
+			t.Errorf("at %d, which the replica lacks: %v, want [ana bo]", r2, got)
+		}
+	})
+	if p == 0 {
+		t.Errorf("the primary answered no read at %d, which the replica lacks", r2)
+	}
+	// Reads at a revision the replica has still go there.
+	p, r = served(s, func() {
+		if got := viewers(t, s, r1, "a"); !slices.Equal(got, []string{"ana", "probe"}) {
+			t.Errorf("at %d through the paused replica: %v, want [ana probe]", r1, got)
+		}
+	})
+	if p != 0 || r == 0 {
+		t.Errorf("reads at %d, which the paused replica has, took %d connections of the primary, %d of the replica", r1, p, r)
+	}
+	// Many writes, each read back at once at its revision, each answered
+	// in full.
+	want := []string{"ana", "bo"}
+	for i := range 20 {
+		id := fmt.Sprintf("u%02d", i)
+		rev, err := s.Write(ctx, updates(t, Touch, "document:a#viewer@user:"+id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, id)
+		if got := viewers(t, s, rev, "a"); !slices.Equal(got, want) {
+			t.Fatalf("at %d, written just now: %v, want %v", rev, got, want)
+		}
+	}
+
+	// (c) Resumed and caught up, the replica serves the reads at r2.
+	replica.ResumeReplay(t)
+	replica.CatchUp(t)
+	p, r = served(s, func() {
+		if got := viewers(t, s, r2, "a"); !slices.Equal(got, []string{"ana", "bo"}) {
+			t.Errorf("at %d through the resumed replica: %v, want [ana bo]", r2, got)
+		}
+	})
+	if p != 0 || r == 0 {
+		t.Errorf("reads at %d after the replica caught up took %d connections of the primary, %d of the replica", r2, p, r)
+	}
+	if err := primary.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if got := viewers(t, s, r2, "a"); !slices.Equal(got, []string{"ana", "bo"}) {
+		t.Errorf("at %d through the resumed replica, the primary stopped: %v, want [ana bo]", r2, got)
+	}
+	if err := primary.Start(); err != nil {
+		t.Fatal(err)
+	}
+}
