@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -14,6 +15,12 @@ import (
 	"github.com/reach-authz/reach/internal/pgtest"
 	. "github.com/reach-authz/reach/tuples"
 )
+
+// replicaRetry is how long the tests' stores leave an unreachable replica
+// alone.
+const replicaRetry = 200 * time.Millisecond
+
+func init() { postgres.SetReplicaRetry(replicaRetry) }
 
 // withReplica is a private cluster with a migrated database, a streaming
 // replica of it, and a store reading from the replica, with testSchema
@@ -238,5 +245,120 @@ func TestReplicaLagging(t *testing.T) {
 	}
 	if err := primary.Start(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// (d) With the replica down, reads go to the primary without an error,
+// snapshots opened on the replica before included; when it is back, reads
+// go to it again.
+func TestReplicaDown(t *testing.T) {
+	ctx := context.Background()
+	_, replica, _, s := withReplica(t, postgres.Options{})
+	rev, err := s.Write(ctx, updates(t, Touch, "document:a#viewer@user:ana", "document:a#viewer@user:probe"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	replica.CatchUp(t)
+	var sn Snapshot
+	if p, _ := served(s, func() {
+		if sn, err = s.Snapshot(ctx, rev); err != nil {
+			t.Fatal(err)
+		}
+	}); p != 0 {
+		t.Fatalf("the snapshot at %d was not opened on the replica", rev)
+	}
+	defer sn.Close()
+	if err := replica.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := sn.Get("document", "a", "viewer", "user", "ana", ""); err != nil || !ok {
+		t.Errorf("Get through a snapshot of the replica, stopped since: %v %v", ok, err)
+	}
+	var subj []string
+	if err := sn.Subjects("document", "a", "viewer", "", "", func(r Relationship) bool {
+		subj = append(subj, r.SubjectID)
+		return true
+	}); err != nil || !slices.Equal(subj, []string{"ana", "probe"}) {
+		t.Errorf("Subjects through a snapshot of the replica, stopped since: %v %v", subj, err)
+	}
+	want := []string{"ana", "probe"}
+	p, _ := served(s, func() {
+		for range 3 {
+			if got := viewers(t, s, rev, "a"); !slices.Equal(got, want) {
+				t.Errorf("at %d with the replica stopped: %v, want %v", rev, got, want)
+			}
+		}
+	})
+	if p == 0 {
+		t.Errorf("with the replica stopped, the primary answered nothing")
+	}
+	rev2, err := s.Write(ctx, updates(t, Touch, "document:a#viewer@user:bo"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := viewers(t, s, rev2, "a"); !slices.Equal(got, []string{"ana", "bo", "probe"}) {
+		t.Errorf("at %d with the replica stopped: %v", rev2, got)
+	}
+
+	// Back up and caught up, the replica serves reads again once the
+	// store tries it again.
+	if err := replica.Start(); err != nil {
+		t.Fatal(err)
+	}
+	replica.CatchUp(t)
+	time.Sleep(replicaRetry)
+	p, r := served(s, func() {
+		if got := viewers(t, s, rev2, "a"); !slices.Equal(got, []string{"ana", "bo", "probe"}) {
+			t.Errorf("at %d with the replica back: %v", rev2, got)
+		}
+	})
+	if p != 0 || r == 0 {
+		t.Errorf("with the replica back, reads took %d connections of the primary, %d of the replica", p, r)
+	}
+}
+
+// A store opens while its replica is down, reading from the primary, and
+// reads from the replica once it is up.
+func TestReplicaDownAtOpen(t *testing.T) {
+	ctx := context.Background()
+	_, replica, uri, s := withReplica(t, postgres.Options{})
+	rev, err := s.Write(ctx, updates(t, Touch, "document:a#viewer@user:ana"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	replica.CatchUp(t)
+	if err := replica.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	s2 := open(t, uri, postgres.Options{ReadReplicaURI: replica.URIOf(uri), GCInterval: -1})
+	p, _ := served(s2, func() {
+		if got := viewers(t, s2, rev, "a"); !slices.Equal(got, []string{"ana"}) {
+			t.Errorf("at %d, the replica down since before Open: %v", rev, got)
+		}
+	})
+	if p == 0 {
+		t.Errorf("the primary answered nothing")
+	}
+	if err := replica.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(replicaRetry)
+	p, r := served(s2, func() {
+		if got := viewers(t, s2, rev, "a"); !slices.Equal(got, []string{"ana"}) {
+			t.Errorf("at %d, the replica back: %v", rev, got)
+		}
+	})
+	if p != 0 || r == 0 {
+		t.Errorf("with the replica back, reads took %d connections of the primary, %d of the replica", p, r)
+	}
+}
+
+// A replica that answers but is not at the binary's schema version (here
+// not migrated at all) is refused by Open.
+func TestReplicaWrongVersion(t *testing.T) {
+	uri := migrated(t)
+	other := pgtest.NewDatabase(t)
+	if _, err := postgres.Open(context.Background(), uri, postgres.Options{ReadReplicaURI: other}); !errors.Is(err, postgres.ErrSchemaVersion) {
+		t.Errorf("Open with an unmigrated database as the replica: %v, want ErrSchemaVersion", err)
 	}
 }
