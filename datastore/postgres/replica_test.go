@@ -362,3 +362,41 @@ func TestReplicaWrongVersion(t *testing.T) {
 		t.Errorf("Open with an unmigrated database as the replica: %v, want ErrSchemaVersion", err)
 	}
 }
+
+// Changes lists the change sets of the primary, so it asks the primary
+// whether `after` is still readable: a lagging replica may not have
+// replayed the collection that made it too old, and the change sets after
+// it are gone.
+func TestReplicaChangesAfterGC(t *testing.T) {
+	ctx := context.Background()
+	_, replica, _, s := withReplica(t, postgres.Options{GCWindow: 500 * time.Millisecond})
+	r1, err := s.Write(ctx, updates(t, Touch, "document:a#viewer@user:ana"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, err := s.Write(ctx, updates(t, Touch, "document:b#viewer@user:ana"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	replica.CatchUp(t)
+	replica.PauseReplay(t)
+	time.Sleep(700 * time.Millisecond)
+	r3, err := s.Write(ctx, updates(t, Touch, "document:c#viewer@user:ana"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.CollectGarbage(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Oldest != int64(r2) {
+		t.Fatalf("GC round %+v, want oldest %d", st, r2)
+	}
+	if sets, _, err := s.Changes(ctx, r1, 0); !errors.Is(err, ErrRevisionTooOld) {
+		t.Errorf("changes after %d, collected on the primary but not on the paused replica: %v %v, want ErrRevisionTooOld", r1, sets, err)
+	}
+	sets, _, err := s.Changes(ctx, r2, 0)
+	if err != nil || len(sets) != 1 || sets[0].Revision != r3 {
+		t.Errorf("changes after %d: %v %v, want the change set of %d", r2, sets, err, r3)
+	}
+}
