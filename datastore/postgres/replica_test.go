@@ -400,3 +400,76 @@ func TestReplicaChangesAfterGC(t *testing.T) {
 		t.Errorf("changes after %d: %v %v, want the change set of %d", r2, sets, err, r3)
 	}
 }
+
+// A query that the replica refuses, though up (here: it waits for a lock
+// that its paused replay holds, past the replica's lock_timeout), is made
+// on the primary: the read succeeds, and the snapshot reads from the
+// primary from then on.
+func TestReplicaQueryFails(t *testing.T) {
+	ctx := context.Background()
+	primary, replica, uri, s := withReplica(t, postgres.Options{})
+	rev, err := s.Write(ctx, updates(t, Touch, "document:a#viewer@user:ana", "document:a#viewer@user:probe"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rconn, err := pgx.Connect(ctx, replica.URI("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rconn.Close(ctx)
+	for _, q := range []string{`ALTER SYSTEM SET lock_timeout = '200ms'`, `SELECT pg_reload_conf()`} {
+		if _, err := rconn.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The replica replays an ACCESS EXCLUSIVE lock of reach_relationships
+	// and pauses before the commit that releases it.
+	pconn, err := pgx.Connect(ctx, primary.URIOf(uri))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pconn.Close(ctx)
+	tx, err := pconn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `LOCK TABLE reach_relationships IN ACCESS EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	replica.CatchUp(t)
+	replica.PauseReplay(t)
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	var sn Snapshot
+	p, _ := served(s, func() {
+		if sn, err = s.Snapshot(ctx, rev); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if p != 0 {
+		t.Fatalf("the snapshot at %d was not opened on the replica", rev)
+	}
+	defer sn.Close()
+	p, _ = served(s, func() {
+		if _, ok, err := sn.Get("document", "a", "viewer", "user", "ana", ""); err != nil || !ok {
+			t.Errorf("Get through a snapshot of the replica, which refuses the query: %v %v", ok, err)
+		}
+	})
+	if p == 0 {
+		t.Errorf("the primary did not answer the Get the replica refused")
+	}
+	p, r := served(s, func() {
+		if _, ok, err := sn.Get("document", "a", "viewer", "user", "probe", ""); err != nil || !ok {
+			t.Errorf("the next Get: %v %v", ok, err)
+		}
+	})
+	if p == 0 || r != 0 {
+		t.Errorf("the snapshot's next Get took %d connections of the primary and %d of the replica; want the primary's only", p, r)
+	}
+	if got := viewers(t, s, rev, "a"); !slices.Equal(got, []string{"ana", "probe"}) {
+		t.Errorf("at %d: %v", rev, got)
+	}
+	replica.ResumeReplay(t)
+}
