@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -472,4 +474,117 @@ func TestReplicaQueryFails(t *testing.T) {
 		t.Errorf("at %d: %v", rev, got)
 	}
 	replica.ResumeReplay(t)
+}
+
+// Writes read back at once and at random earlier revisions, by the test
+// and by concurrent readers, while the replica's replay is paused and
+// resumed under them: every read answers exactly its revision's state,
+// whichever server serves it.
+func TestReplicaNeverStale(t *testing.T) {
+	ctx := context.Background()
+	_, replica, _, s := withReplica(t, postgres.Options{})
+	var mu sync.Mutex
+	var revs []Revision // revs[i] holds viewers u0..ui of document:n
+	// check reads document:n at revs[i] and says what is wrong, if anything.
+	check := func(i int, rev Revision) error {
+		want := i + 1
+		rr, err := s.ReadRelationships(ctx, Filter{ResourceType: "document", ResourceID: "n"}, ReadOptions{Revision: rev})
+		if err != nil {
+			return err
+		}
+		if len(rr.Relationships) != want {
+			return fmt.Errorf("ReadRelationships at %d: %d viewers, want %d", rev, len(rr.Relationships), want)
+		}
+		sn, err := s.Snapshot(ctx, rev)
+		if err != nil {
+			return err
+		}
+		defer sn.Close()
+		n := 0
+		if err := sn.Subjects("document", "n", "viewer", "", "", func(Relationship) bool { n++; return true }); err != nil {
+			return err
+		}
+		if n != want {
+			return fmt.Errorf("Subjects at %d: %d viewers, want %d", rev, n, want)
+		}
+		if _, ok, err := sn.Get("document", "n", "viewer", "user", fmt.Sprintf("u%d", i), ""); err != nil || !ok {
+			return fmt.Errorf("Get of u%d at %d: %v %v", i, rev, ok, err)
+		}
+		return nil
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for g := range 2 {
+		wg.Go(func() {
+			rnd := rand.New(rand.NewPCG(uint64(g), 1))
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				mu.Lock()
+				n := len(revs)
+				mu.Unlock()
+				if n == 0 {
+					time.Sleep(time.Millisecond)
+					continue
+				}
+				i := n - 1 - rnd.IntN(min(n, 5)) // mostly the newest revisions
+				mu.Lock()
+				rev := revs[i]
+				mu.Unlock()
+				if err := check(i, rev); err != nil {
+					t.Errorf("reader %d: %v", g, err)
+					return
+				}
+				time.Sleep(time.Millisecond)
+			}
+		})
+	}
+	// Stops the readers, also when the test fails before the end (before
+	// the store is closed: cleanups run last registered first).
+	stopReaders := sync.OnceFunc(func() {
+		close(stop)
+		wg.Wait()
+	})
+	t.Cleanup(stopReaders)
+	p, r := served(s, func() {
+		paused := false
+		for i := range 60 {
+			if i%8 == 7 {
+				if paused {
+					replica.ResumeReplay(t)
+				} else {
+					replica.PauseReplay(t)
+				}
+				paused = !paused
+			}
+			rev, err := s.Write(ctx, updates(t, Touch, fmt.Sprintf("document:n#viewer@user:u%d", i)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			mu.Lock()
+			revs = append(revs, rev)
+			mu.Unlock()
+			if err := check(i, rev); err != nil {
+				t.Fatal(err)
+			}
+			if i > 0 {
+				j := rand.IntN(i)
+				if err := check(j, revs[j]); err != nil {
+					t.Fatal(err)
+				}
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if paused {
+			replica.ResumeReplay(t)
+		}
+		stopReaders()
+	})
+	t.Logf("%d connections of the primary, %d of the replica", p, r)
+	if p == 0 || r == 0 {
+		t.Errorf("the reads did not go to both servers (%d connections of the primary, %d of the replica)", p, r)
+	}
 }
