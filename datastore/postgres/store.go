@@ -55,9 +55,16 @@ type Options struct {
 	MaxConns        int32
 	MinConns        int32
 	MaxConnLifetime time.Duration
-	// ReadReplicaURI, if set, is a streaming replica of the database that
-	// serves snapshot and relationship reads at revisions it has replayed;
-	// reads at newer revisions, and everything else, go to the primary.
+	// ReadReplicaURI, if set, is a streaming (physical, hot standby)
+	// replica of the database, a URI or key=value string as the primary's.
+	// It serves snapshot and relationship reads at the revisions it has
+	// replayed, checked per read, so never a stale answer; reads at newer
+	// revisions go to the primary, as does everything else (the head,
+	// writes, Changes and Watch). A replica query that fails is made on the
+	// primary, an unreachable replica is left alone for five seconds, and
+	// Open does not need the replica up. With the primary down, reads at
+	// revisions the replica has replayed are still answered. See the
+	// package documentation, "Read replica".
 	ReadReplicaURI string
 	// WatchPollInterval is how often WaitForRevision (and so Watch) reads
 	// the head while it waits (default 100ms). Writes through any node also
