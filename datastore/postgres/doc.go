@@ -86,6 +86,11 @@
 // the write, from wherever it is served. A read at "the head" (revision
 // 0) reads the head from the primary first: a replica, which follows
 // asynchronously, serves it only if it has replayed that revision already.
+// The check is made as a snapshot or a read opens, and relies on replay
+// only going forward; the one exception is a replica that crashes and
+// opens again at a point before what it had shown, where a query of a
+// snapshot opened before the crash that gets a fresh connection at once
+// (without first failing on its broken one) could read older state.
 //
 // The replica is optional, and its failures are never the reads': a
 // replica query that fails for a reason other than the caller's context
