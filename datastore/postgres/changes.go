@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 
@@ -19,7 +20,16 @@ import (
 // older than the GC window gives tuples.ErrRevisionTooOld. Writes made
 // through every node are listed: the log is a table.
 func (s *Store) Changes(ctx context.Context, after tuples.Revision, limit int) ([]tuples.ChangeSet, tuples.Revision, error) {
-	if _, err := s.readable(ctx, after); err != nil {
+	// Checked on the primary, which the change sets are read from: a
+	// lagging replica may not have replayed the garbage collection that
+	// made `after` too old there.
+	if err := s.checkOpen(); err != nil {
+		return nil, 0, err
+	}
+	if after > math.MaxInt64 {
+		return nil, 0, fmt.Errorf("changes after %d: revision %d: %w", after, after, tuples.ErrRevisionInFuture)
+	}
+	if err := s.readableOn(ctx, s.pool, int64(after)); err != nil {
 		return nil, 0, fmt.Errorf("changes after %d: %w", after, err)
 	}
 	head, err := s.HeadRevision(ctx)

@@ -71,6 +71,60 @@
 // their revisions: opening a snapshot checks the revision and lists the
 // schema revisions up to it in one query.
 //
+// # Read replica
+//
+// Options.ReadReplicaURI names a streaming (physical, hot standby) replica
+// of the database. A read at a revision R (a Snapshot at R, and
+// ReadRelationships, ForEach and Export at R or continuing a cursor of R)
+// first asks the replica, in the one query that checks R readable, for
+// its head: a replica that has replayed R has every commit up to R, since
+// revisions commit in order, and so answers as the primary would; the
+// read is served there whole. A replica that has not replayed R yet (it
+// lags, or its replay is paused) leaves the read to the primary, which
+// checks R again. A read is never answered from a replica that lacks its
+// revision, so a read at the revision of a write (at_least_as_fresh) sees
+// the write, from wherever it is served. A read at "the head" (revision
+// 0) reads the head from the primary first: a replica, which follows
+// asynchronously, serves it only if it has replayed that revision already.
+// The check is made as a snapshot or a read opens, and relies on replay
+// only going forward; the one exception is a replica that crashes and
+// opens again at a point before what it had shown, where a query of a
+// snapshot opened before the crash that gets a fresh connection at once
+// (without first failing on its broken one) could read older state.
+//
+// The replica is optional, and its failures are never the reads': a
+// replica query that fails for a reason other than the caller's context
+// (the replica down, a query cancelled in a conflict with its recovery) is
+// made again on the primary, once the primary has checked R readable
+// (were R collected there meanwhile, the read fails with
+// tuples.ErrRevisionTooOld rather than answer in part), and a snapshot
+// whose read failed on the replica reads from the primary from then on. A
+// replica that cannot be reached is left alone for five seconds, reads
+// going straight to the primary. Open does not need the replica up; it
+// refuses one that answers at another schema version than the binary's
+// (one found so later, still replaying a migration, is left alone for five
+// seconds at a time).
+//
+// Conversely, reads at revisions the replica has replayed need nothing
+// from the primary: with the primary down they are still answered (so is
+// a snapshot whose schema version was not cached yet: it is read from the
+// replica). Everything else goes to the primary, and fails without it:
+// HeadRevision and reads at the head, writes, schema writes and
+// SchemaSource, Changes and Watch (the change log is read on the primary,
+// and `after` checked readable there: a lagging replica may not have
+// replayed the collection that made it too old), imports and garbage
+// collection. The replica's oldest readable revision lags the primary's:
+// a revision just collected on the primary may still be read on a lagging
+// replica until it replays the collection.
+//
+// A read at a revision the replica lacks costs one more query (the
+// replica's check). Reads on the replica are short statements; a replica
+// whose replay waits (paused, or behind a conflict) holds the locks of
+// what it replayed, so its reads may wait behind a replayed ACCESS
+// EXCLUSIVE lock (a migration) as they would on the primary, up to the
+// replica's lock_timeout or statement_timeout, after which the primary
+// answers them.
+//
 // # Watch, import, garbage collection, failures
 //
 // Changes reads reach_changes; WaitForRevision polls the head and wakes on

@@ -121,6 +121,8 @@ func prefixEnd(p string) (string, bool) {
 // scanFilter calls fn for every live relationship matching f at rev (not
 // expired at now), in the filter's order, after the key `after` (nil: from
 // the start), a page of pageSize rows per query, until fn returns false.
+// The pages are read through q, the pool that readable chose, or the
+// primary from the page on which the replica fails.
 func (s *Store) scanFilter(ctx context.Context, q *pgxpool.Pool, rev int64, now time.Time, f tuples.Filter, after []string, pageSize int, fn func(tuples.Relationship) (bool, error)) error {
 	order := orderOf(f)
 	for {
@@ -132,10 +134,13 @@ func (s *Store) scanFilter(ctx context.Context, q *pgxpool.Pool, rev int64, now 
 		orderBy(&b, order)
 		b.WriteString(` LIMIT ` + b.arg(pageSize))
 		var rels []tuples.Relationship
-		err := s.query(ctx, q, b.String(), b.args, func() { rels = rels[:0] }, func(rows pgx.Rows) error {
-			r, err := scanRel(rows)
-			rels = append(rels, r)
-			return err
+		var err error
+		q, err = s.read(ctx, q, rev, func(q *pgxpool.Pool) error {
+			return s.query(ctx, q, b.String(), b.args, func() { rels = rels[:0] }, func(rows pgx.Rows) error {
+				r, err := scanRel(rows)
+				rels = append(rels, r)
+				return err
+			})
 		})
 		if err != nil {
 			return err

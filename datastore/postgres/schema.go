@@ -151,7 +151,12 @@ func (s *Store) headSchema(ctx context.Context) (*schema.Program, int64, tuples.
 	if err != nil {
 		return nil, 0, 0, err
 	}
-	p, srev, err := s.programAt(ctx, q, int64(head))
+	var p *schema.Program
+	var srev int64
+	_, err = s.read(ctx, q, int64(head), func(q *pgxpool.Pool) (err error) {
+		p, srev, err = s.programAt(ctx, q, int64(head))
+		return err
+	})
 	return p, srev, head, err
 }
 
@@ -367,9 +372,15 @@ func (s *Store) Snapshot(ctx context.Context, rev tuples.Revision) (tuples.Snaps
 	if err != nil {
 		return nil, fmt.Errorf("snapshot: %w", err)
 	}
-	prog, _, err := s.programAt(ctx, q, int64(rev))
+	var prog *schema.Program
+	q, err = s.read(ctx, q, int64(rev), func(q *pgxpool.Pool) (err error) {
+		prog, _, err = s.programAt(ctx, q, int64(rev))
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	return &snapshot{s: s, q: q, ctx: ctx, rev: int64(rev), prog: prog, now: time.Now()}, nil
+	sn := &snapshot{s: s, ctx: ctx, rev: int64(rev), prog: prog, now: time.Now()}
+	sn.q.Store(q)
+	return sn, nil
 }

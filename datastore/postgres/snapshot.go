@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -23,10 +24,13 @@ const (
 )
 
 // snapshot implements tuples.Snapshot: every read is one indexed query at
-// rev (per page of results), bound to the context Snapshot was given.
+// rev (per page of results), bound to the context Snapshot was given. Its
+// reads go to the pool that Snapshot chose, the replica's or the
+// primary's, until a read on the replica fails: that one and every later
+// one go to the primary.
 type snapshot struct {
 	s    *Store
-	q    *pgxpool.Pool
+	q    atomic.Pointer[pgxpool.Pool]
 	ctx  context.Context
 	rev  int64
 	prog *schema.Program
@@ -37,6 +41,13 @@ func (sn *snapshot) Revision() tuples.Revision { return tuples.Revision(sn.rev) 
 func (sn *snapshot) Schema() *schema.Program   { return sn.prog }
 func (sn *snapshot) Close()                    {}
 
+// read runs a read through the snapshot's pool (see Store.read).
+func (sn *snapshot) read(run func(*pgxpool.Pool) error) error {
+	q, err := sn.s.read(sn.ctx, sn.q.Load(), sn.rev, run)
+	sn.q.Store(q)
+	return err
+}
+
 func (sn *snapshot) Get(resourceType, resourceID, relation, subjectType, subjectID, subjectRelation string) (tuples.Relationship, bool, error) {
 	var b sqlb
 	b.WriteString(`SELECT caveat_name, coalesce(caveat_context::text, ''), expiration, expiration_ns FROM reach_relationships WHERE resource_type = `)
@@ -46,7 +57,9 @@ func (sn *snapshot) Get(resourceType, resourceID, relation, subjectType, subject
 	var cav, ctx string
 	var exp pgtype.Timestamptz
 	var ns int16
-	err := sn.s.queryRow(sn.ctx, sn.q, b.String(), b.args, &cav, &ctx, &exp, &ns)
+	err := sn.read(func(q *pgxpool.Pool) error {
+		return sn.s.queryRow(sn.ctx, q, b.String(), b.args, &cav, &ctx, &exp, &ns)
+	})
 	if err == pgx.ErrNoRows {
 		return tuples.Relationship{}, false, nil
 	}
@@ -75,10 +88,12 @@ func (sn *snapshot) page(where func(*sqlb), order []string, after []string, limi
 	orderBy(&b, order)
 	b.WriteString(` LIMIT ` + b.arg(limit))
 	var rels []tuples.Relationship
-	err := sn.s.query(sn.ctx, sn.q, b.String(), b.args, func() { rels = rels[:0] }, func(rows pgx.Rows) error {
-		r, err := scanRel(rows)
-		rels = append(rels, r)
-		return err
+	err := sn.read(func(q *pgxpool.Pool) error {
+		return sn.s.query(sn.ctx, q, b.String(), b.args, func() { rels = rels[:0] }, func(rows pgx.Rows) error {
+			r, err := scanRel(rows)
+			rels = append(rels, r)
+			return err
+		})
 	})
 	return rels, err
 }

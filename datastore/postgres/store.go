@@ -55,9 +55,16 @@ type Options struct {
 	MaxConns        int32
 	MinConns        int32
 	MaxConnLifetime time.Duration
-	// ReadReplicaURI, if set, is a streaming replica of the database that
-	// serves snapshot and relationship reads at revisions it has replayed;
-	// reads at newer revisions, and everything else, go to the primary.
+	// ReadReplicaURI, if set, is a streaming (physical, hot standby)
+	// replica of the database, a URI or key=value string as the primary's.
+	// It serves snapshot and relationship reads at the revisions it has
+	// replayed, checked per read, so never a stale answer; reads at newer
+	// revisions go to the primary, as does everything else (the head,
+	// writes, Changes and Watch). A replica query that fails is made on the
+	// primary, an unreachable replica is left alone for five seconds, and
+	// Open does not need the replica up. With the primary down, reads at
+	// revisions the replica has replayed are still answered. See the
+	// package documentation, "Read replica".
 	ReadReplicaURI string
 	// WatchPollInterval is how often WaitForRevision (and so Watch) reads
 	// the head while it waits (default 100ms). Writes through any node also
@@ -104,6 +111,12 @@ type Store struct {
 	replica *pgxpool.Pool // nil without Options.ReadReplicaURI
 	opts    Options
 
+	// replicaDownUntil is when reads may try the replica again after it
+	// could not be reached (unix nanoseconds); replicaChecked is set once
+	// the replica's schema version was found to be the binary's.
+	replicaDownUntil atomic.Int64
+	replicaChecked   atomic.Bool
+
 	schemas schemaCache
 
 	closed atomic.Bool
@@ -137,7 +150,15 @@ func Open(ctx context.Context, uri string, opts Options) (*Store, error) {
 			pool.Close()
 			return nil, err
 		}
-		if err := checkSchemaVersion(ctx, s.replica); err != nil {
+		// A replica that answers must be at the binary's schema version;
+		// one that cannot be reached now does not keep the store from
+		// opening (reads go to the primary): its version is checked when
+		// it answers.
+		switch err := s.checkReplica(ctx); {
+		case err == nil:
+		case errors.Is(err, datastore.ErrUnavailable):
+			s.replicaFailed(err)
+		default:
 			pool.Close()
 			s.replica.Close()
 			return nil, fmt.Errorf("open postgres datastore: read replica: %w", err)
@@ -224,14 +245,15 @@ func (s *Store) observeHead(rev int64) {
 
 // queryRow runs a one-row query and scans it, trying once more on another
 // connection when the first one turns out broken (one left from before a
-// server restart). Reads only: they are safe to repeat.
+// server restart). Reads only: they are safe to repeat. A query on the
+// replica is not tried again there: read takes it to the primary.
 func (s *Store) queryRow(ctx context.Context, q *pgxpool.Pool, sql string, args []any, dest ...any) error {
 	for attempt := 0; ; attempt++ {
 		err := q.QueryRow(ctx, sql, args...).Scan(dest...)
 		if err == nil || errors.Is(err, pgx.ErrNoRows) {
 			return err
 		}
-		if attempt > 0 || ctx.Err() != nil || !retryable(err) || s.closed.Load() {
+		if attempt > 0 || q == s.replica || ctx.Err() != nil || !retryable(err) || s.closed.Load() {
 			return classify(err)
 		}
 	}
@@ -250,7 +272,7 @@ func (s *Store) query(ctx context.Context, q *pgxpool.Pool, sql string, args []a
 		if err == nil {
 			return nil
 		}
-		if attempt > 0 || ctx.Err() != nil || !retryable(err) || s.closed.Load() {
+		if attempt > 0 || q == s.replica || ctx.Err() != nil || !retryable(err) || s.closed.Load() {
 			return classify(err)
 		}
 	}
@@ -284,9 +306,43 @@ func (s *Store) begin(ctx context.Context) (pgx.Tx, error) {
 	}
 }
 
+// replicaRetry is how long reads leave the replica alone after it could
+// not be reached: they go to the primary meanwhile, without paying for a
+// failed connection each.
+var replicaRetry = 5 * time.Second
+
+// errNotReplayed says that the replica has not replayed a revision yet.
+var errNotReplayed = errors.New("not replayed by the read replica yet")
+
+// replicaUp reports whether reads should try the replica.
+func (s *Store) replicaUp() bool {
+	return s.replica != nil && time.Now().UnixNano() >= s.replicaDownUntil.Load()
+}
+
+// replicaFailed notes that the replica failed to answer with err: if it
+// could not be reached, reads leave it alone for replicaRetry.
+func (s *Store) replicaFailed(err error) {
+	if unavailable(err) {
+		s.replicaDownUntil.Store(time.Now().Add(replicaRetry).UnixNano())
+	}
+}
+
+// checkReplica checks the replica's schema version, once.
+func (s *Store) checkReplica(ctx context.Context) error {
+	if s.replicaChecked.Load() {
+		return nil
+	}
+	if err := checkSchemaVersion(ctx, s.replica); err != nil {
+		return err
+	}
+	s.replicaChecked.Store(true)
+	return nil
+}
+
 // readable checks that rev can be read now and returns the pool to read it
 // from (the replica when it has replayed rev), learning the schema
-// revisions up to rev on the way: one query.
+// revisions up to rev on the way: one query (two when the replica lags or
+// fails).
 func (s *Store) readable(ctx context.Context, rev tuples.Revision) (*pgxpool.Pool, error) {
 	if err := s.checkOpen(); err != nil {
 		return nil, err
@@ -295,37 +351,79 @@ func (s *Store) readable(ctx context.Context, rev tuples.Revision) (*pgxpool.Poo
 		return nil, fmt.Errorf("revision %d: %w", rev, tuples.ErrRevisionInFuture)
 	}
 	r := int64(rev)
-	for _, q := range []*pgxpool.Pool{s.replica, s.pool} {
-		if q == nil {
-			continue
+	if s.replicaUp() {
+		err := s.checkReplica(ctx)
+		if errors.Is(err, ErrSchemaVersion) {
+			// Not this binary's version (yet: it may still be
+			// replaying a migration): left alone for a while.
+			s.replicaDownUntil.Store(time.Now().Add(replicaRetry).UnixNano())
+		} else if err == nil {
+			err = s.readableOn(ctx, s.replica, r)
 		}
-		known := s.schemas.knownUpTo()
-		var head, oldest int64
-		var srevs []int64
-		err := s.queryRow(ctx, q, `SELECT h.rev, g.rev, ARRAY(SELECT rev FROM reach_schemas WHERE rev > $1 AND rev <= $2 ORDER BY rev)
-			FROM reach_head h, reach_gc g`, []any{known, r}, &head, &oldest, &srevs)
-		if err != nil {
-			if q == s.replica {
-				continue // the primary answers
-			}
+		switch {
+		case err == nil:
+			return s.replica, nil
+		case errors.Is(err, tuples.ErrRevisionTooOld):
+			// The replica's oldest readable revision is never newer
+			// than the primary's: the primary refuses rev too.
 			return nil, err
+		case errors.Is(err, errNotReplayed), errors.Is(err, ErrSchemaVersion):
+		case ctx.Err() != nil:
+			return nil, err
+		default:
+			s.replicaFailed(err) // the primary answers
 		}
-		if r > head {
-			if q == s.replica {
-				continue // not replayed there yet
-			}
-			return nil, fmt.Errorf("revision %d: %w (head is %d)", rev, tuples.ErrRevisionInFuture, head)
-		}
-		if q == s.pool {
-			s.observeHead(head)
-		}
-		if r < oldest {
-			return nil, fmt.Errorf("revision %d: %w (oldest readable is %d)", rev, tuples.ErrRevisionTooOld, oldest)
-		}
-		s.schemas.learn(srevs, r)
-		return q, nil
 	}
-	panic("unreachable")
+	if err := s.readableOn(ctx, s.pool, r); err != nil {
+		return nil, err
+	}
+	return s.pool, nil
+}
+
+// readableOn checks that rev can be read on q, the primary's pool or the
+// replica's (where a revision not replayed yet gives errNotReplayed),
+// learning the schema revisions up to rev.
+func (s *Store) readableOn(ctx context.Context, q *pgxpool.Pool, r int64) error {
+	known := s.schemas.knownUpTo()
+	var head, oldest int64
+	var srevs []int64
+	err := s.queryRow(ctx, q, `SELECT h.rev, g.rev, ARRAY(SELECT rev FROM reach_schemas WHERE rev > $1 AND rev <= $2 ORDER BY rev)
+		FROM reach_head h, reach_gc g`, []any{known, r}, &head, &oldest, &srevs)
+	if err != nil {
+		return err
+	}
+	if r > head {
+		if q == s.replica {
+			return errNotReplayed
+		}
+		return fmt.Errorf("revision %d: %w (head is %d)", r, tuples.ErrRevisionInFuture, head)
+	}
+	if q == s.pool {
+		s.observeHead(head)
+	}
+	if r < oldest {
+		return fmt.Errorf("revision %d: %w (oldest readable is %d)", r, tuples.ErrRevisionTooOld, oldest)
+	}
+	s.schemas.learn(srevs, r)
+	return nil
+}
+
+// read runs a read at rev through q, the pool that readable chose, and
+// returns the pool that answered. A read on the replica that fails (for a
+// reason other than ctx: the replica went down, or cancelled the query in
+// a conflict with its recovery) is made again on the primary, once the
+// primary has checked rev readable: the replica is optional, a failure of
+// it is never the read's.
+func (s *Store) read(ctx context.Context, q *pgxpool.Pool, rev int64, run func(*pgxpool.Pool) error) (*pgxpool.Pool, error) {
+	err := run(q)
+	if err == nil || q != s.replica || ctx.Err() != nil || errors.Is(err, pgx.ErrNoRows) {
+		return q, err
+	}
+	s.replicaFailed(err)
+	if err := s.readableOn(ctx, s.pool, rev); err != nil {
+		return s.pool, err
+	}
+	return s.pool, run(s.pool)
 }
 
 // headOr is rev, or the head for a read at "the head" (revision 0).

@@ -5,7 +5,8 @@
 // shared cluster, which starts on first use (initdb in a temporary
 // directory, a free loopback port, fsync off) and is stopped and removed
 // when the binary ends. Fault tests that stop the server take a private
-// cluster from NewCluster and call its Stop and Start.
+// cluster from NewCluster and call its Stop and Start; tests of a read
+// replica make one of such a cluster with Cluster.NewReplica.
 //
 // When PostgreSQL cannot be started (not installed, initdb fails), a test
 // that asked for it is skipped with a message saying how to run it, except
@@ -113,6 +114,8 @@ type Cluster struct {
 	port int
 	cred *syscall.Credential // the postgres user's, when running as root
 
+	primary *Cluster // the cluster a replica streams from; nil for others
+
 	mu      sync.Mutex
 	cmd     *exec.Cmd
 	exited  chan struct{}
@@ -135,6 +138,9 @@ var unsafeName = regexp.MustCompile(`[^a-z0-9_]+`)
 // returns its URI.
 func (c *Cluster) NewDatabase(t testing.TB) string {
 	t.Helper()
+	if c.primary != nil {
+		t.Fatalf("pgtest: a replica is read-only: create the database on its primary (the replica has it too)")
+	}
 	name := unsafeName.ReplaceAllString(strings.ToLower(t.Name()), "_")
 	name = fmt.Sprintf("t%d_%s", c.dbs.Add(1), name)
 	if len(name) > 60 {
@@ -176,6 +182,26 @@ func (c *Cluster) running() bool {
 // startCluster runs initdb in a new temporary directory and starts the
 // server on a free port.
 func startCluster() (*Cluster, error) {
+	c, err := newCluster()
+	if err != nil {
+		return nil, err
+	}
+	out, err := c.command(filepath.Join(c.bin, "initdb"), "-D", c.dataDir(), "-U", "postgres",
+		"--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync").CombinedOutput()
+	if err != nil {
+		os.RemoveAll(c.dir)
+		return nil, fmt.Errorf("initdb: %v: %s", err, strings.TrimSpace(string(out)))
+	}
+	if err := c.listen(); err != nil {
+		os.RemoveAll(c.dir)
+		return nil, err
+	}
+	return c, nil
+}
+
+// newCluster finds the binaries and the user to run them as, and makes the
+// cluster's directory (with no data directory in it yet).
+func newCluster() (*Cluster, error) {
 	bin := os.Getenv("REACH_PG_BIN")
 	if bin == "" {
 		bin = DefaultBinDir
@@ -208,27 +234,27 @@ func startCluster() (*Cluster, error) {
 			return nil, err
 		}
 	}
-	out, err := c.command(filepath.Join(bin, "initdb"), "-D", c.dataDir(), "-U", "postgres",
-		"--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync").CombinedOutput()
-	if err != nil {
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("initdb: %v: %s", err, strings.TrimSpace(string(out)))
-	}
+	return c, nil
+}
+
+// listen starts the server of a data directory on a free port and
+// registers the cluster for Main to remove.
+func (c *Cluster) listen() error {
 	var lastErr error
 	for range 5 { // a free port may be taken before the server binds it
-		if c.port, err = freePort(); err != nil {
-			os.RemoveAll(dir)
-			return nil, err
+		port, err := freePort()
+		if err != nil {
+			return err
 		}
+		c.port = port
 		if lastErr = c.Start(); lastErr == nil {
 			allMu.Lock()
 			all = append(all, c)
 			allMu.Unlock()
-			return c, nil
+			return nil
 		}
 	}
-	os.RemoveAll(dir)
-	return nil, lastErr
+	return lastErr
 }
 
 func (c *Cluster) dataDir() string { return filepath.Join(c.dir, "data") }

@@ -3,6 +3,7 @@ package pgtest_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -55,5 +56,74 @@ func TestClusterStopStart(t *testing.T) {
 	}
 	if _, err := query(t, uri); err != nil {
 		t.Fatalf("after Start: %v", err)
+	}
+}
+
+func exec(t *testing.T, uri, sql string) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, uri)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, sql); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+}
+
+// A replica streams what its primary writes; paused, it shows none of it
+// until resumed; it is read-only; stopped and started, it catches up.
+func TestReplica(t *testing.T) {
+	c := pgtest.NewCluster(t)
+	uri := c.NewDatabase(t)
+	exec(t, uri, `CREATE TABLE a (x int)`)
+	r := c.NewReplica(t)
+	if r.Primary() != c || c.Primary() != nil || r.Port() == c.Port() {
+		t.Fatalf("replica on port %d of %v, primary on %d", r.Port(), r.Primary(), c.Port())
+	}
+	ruri := r.URIOf(uri)
+	if n, err := query(t, ruri); err != nil || n != 1 {
+		t.Fatalf("the replica has %d tables (%v), want the one of the backup", n, err)
+	}
+	exec(t, uri, `CREATE TABLE b (x int)`)
+	r.CatchUp(t)
+	if n, err := query(t, ruri); err != nil || n != 2 {
+		t.Fatalf("after CatchUp the replica has %d tables (%v), want 2", n, err)
+	}
+
+	r.PauseReplay(t)
+	exec(t, uri, `CREATE TABLE c (x int)`)
+	time.Sleep(500 * time.Millisecond) // more than the WAL writer's delay: streamed, not replayed
+	if n, err := query(t, ruri); err != nil || n != 2 {
+		t.Fatalf("paused, the replica has %d tables (%v), want 2", n, err)
+	}
+	r.ResumeReplay(t)
+	r.CatchUp(t)
+	if n, err := query(t, ruri); err != nil || n != 3 {
+		t.Fatalf("resumed, the replica has %d tables (%v), want 3", n, err)
+	}
+
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, ruri)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = conn.Exec(ctx, `CREATE TABLE d (x int)`)
+	conn.Close(ctx)
+	if err == nil {
+		t.Fatal("the replica accepted a write")
+	}
+
+	if err := r.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	exec(t, uri, `CREATE TABLE e (x int)`)
+	if err := r.Start(); err != nil {
+		t.Fatal(err)
+	}
+	r.CatchUp(t)
+	if n, err := query(t, ruri); err != nil || n != 4 {
+		t.Fatalf("restarted, the replica has %d tables (%v), want 4", n, err)
 	}
 }
