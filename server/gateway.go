@@ -50,7 +50,11 @@ func (s *Server) gatewayHandler(ctx context.Context) (http.Handler, func(), erro
 			return nil, nil, fmt.Errorf("gateway: %w", err)
 		}
 	}
-	return s.guardHTTP(mux), func() { conn.Close() }, nil
+	h := s.guardHTTP(mux)
+	if s.cfg.Playground != nil {
+		h = s.withPlayground(h)
+	}
+	return h, func() { conn.Close() }, nil
 }
 
 // watchPath is the gateway's path of WatchService/Watch.

@@ -168,6 +168,9 @@ type Config struct {
 	PresharedKeys []string
 	// InsecureNoAuth serves without authentication.
 	InsecureNoAuth bool
+	// Playground, if set, is served under /playground/ on the HTTP
+	// listener, behind the same key as the API (see playground.go).
+	Playground http.Handler
 	// TLS, if set, serves gRPC and HTTP over TLS.
 	TLS *tls.Config
 	// Logger receives the server's structured logs (default: slog.Default()).

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/reach-authz/reach/datastore"
 	"github.com/reach-authz/reach/engine"
+	"github.com/reach-authz/reach/playground"
 	"github.com/reach-authz/reach/server"
 	"github.com/reach-authz/reach/tuples"
 )
@@ -29,6 +31,7 @@ type serveOptions struct {
 	grpcAddr, httpAddr, metricsAddr string
 	keys, keyAliases                []string
 	insecureNoAuth                  bool
+	playground                      bool
 	tlsCert, tlsKey                 string
 	inMemory, syncWrites            bool
 	maxUpdates                      int
@@ -98,6 +101,7 @@ client sends sampled in W3C traceparent.`,
 	f.StringSliceVar(&o.keys, "preshared-key", nil, "preshared key clients present as a bearer token (env "+presharedKeyEnv+"); repeat for several")
 	f.StringSliceVar(&o.keyAliases, "grpc-preshared-key", nil, "alias of --preshared-key")
 	f.BoolVar(&o.insecureNoAuth, "insecure-no-auth", false, "serve without authentication (loopback addresses only)")
+	f.BoolVar(&o.playground, "playground", false, "serve reach playground under /playground/ on --http-addr, behind the key (a browser asks for it as a password)")
 	f.StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate file (PEM) for gRPC and HTTP")
 	f.StringVar(&o.tlsKey, "tls-key", "", "TLS private key file (PEM)")
 	f.BoolVar(&o.inMemory, "in-memory", false, "serve an empty in-memory store instead of --data-dir (lost on exit)")
@@ -150,6 +154,8 @@ func runServe(cmd *cobra.Command, o serveOptions) error {
 		return usagef("--insecure-no-auth and a preshared key exclude each other")
 	case o.grpcAddr == "":
 		return usagef("--grpc-addr cannot be empty")
+	case o.playground && o.httpAddr == "":
+		return usagef("--playground is served on --http-addr, which is off")
 	}
 	if err := checkServeNumbers(o); err != nil {
 		return err
@@ -201,9 +207,14 @@ func runServe(cmd *cobra.Command, o serveOptions) error {
 		}
 	}()
 	eng := engine.New(store, engine.Options{CacheSize: o.cacheSize})
+	var pg http.Handler
+	if o.playground {
+		pg = playground.New(playground.Options{Log: log})
+	}
 	srv, err := server.New(store, eng, server.Config{
 		PresharedKeys:   o.keys,
 		InsecureNoAuth:  o.insecureNoAuth,
+		Playground:      pg,
 		TLS:             tlsConf,
 		Logger:          log,
 		Limits:          o.limits,

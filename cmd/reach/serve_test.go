@@ -57,6 +57,7 @@ func TestServeUsageErrors(t *testing.T) {
 		{"cert without key", []string{"--preshared-key", "k", "--tls-cert", "c.pem"}, "go together"},
 		{"bad log level", []string{"--preshared-key", "k", "--log-level", "loud"}, "--log-level"},
 		{"argument", []string{"--preshared-key", "k", "extra"}, "unknown command"},
+		{"playground without http", []string{"--preshared-key", "k", "--playground", "--http-addr", ""}, "--playground is served on --http-addr"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

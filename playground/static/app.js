@@ -260,7 +260,7 @@
     const seq = ++analyzeSeq;
     let res;
     try {
-      res = await api("/api/analyze", apiState());
+      res = await api("api/analyze", apiState());
     } catch (e) {
       if (seq === analyzeSeq) setStatus(e.message, true);
       return;
@@ -649,7 +649,7 @@
       }
     }
     try {
-      const res = await api("/api/check", { state: apiState(), resource: state.check.resource, permission: state.check.permission, subject: state.check.subject, context });
+      const res = await api("api/check", { state: apiState(), resource: state.check.resource, permission: state.check.permission, subject: state.check.subject, context });
       out.className = "note";
       out.innerHTML = `<span class="badge ${res.result}" id="check-answer">${res.result}</span>` +
         esc(`${state.check.resource}#${state.check.permission}@${state.check.subject}`) +
@@ -667,7 +667,7 @@
   async function runLookupResources() {
     const out = $("lookup-result");
     try {
-      const res = await api("/api/lookup/resources", { state: apiState(), resource_type: $("lr-type").value.trim(), permission: $("lr-permission").value.trim(), subject: $("lr-subject").value.trim() });
+      const res = await api("api/lookup/resources", { state: apiState(), resource_type: $("lr-type").value.trim(), permission: $("lr-permission").value.trim(), subject: $("lr-subject").value.trim() });
       renderResults(out, `${res.resources.length} resource${res.resources.length === 1 ? "" : "s"}`, res.resources);
     } catch (e) {
       showError(out, e);
@@ -676,7 +676,7 @@
   async function runLookupSubjects() {
     const out = $("lookup-result");
     try {
-      const res = await api("/api/lookup/subjects", { state: apiState(), resource: $("ls-resource").value.trim(), permission: $("ls-permission").value.trim(), subject_type: $("ls-type").value.trim() });
+      const res = await api("api/lookup/subjects", { state: apiState(), resource: $("ls-resource").value.trim(), permission: $("ls-permission").value.trim(), subject_type: $("ls-type").value.trim() });
       renderResults(out, `${res.subjects.length} subject${res.subjects.length === 1 ? "" : "s"}`, res.subjects);
     } catch (e) {
       showError(out, e);
@@ -694,7 +694,7 @@
   async function runExpand() {
     const out = $("expand-result");
     try {
-      const res = await api("/api/expand", { state: apiState(), resource: $("expand-resource").value.trim(), permission: $("expand-permission").value.trim() });
+      const res = await api("api/expand", { state: apiState(), resource: $("expand-resource").value.trim(), permission: $("expand-permission").value.trim() });
       const node = (n) => {
         const li = el("li", {}, el("span", { class: "op", text: n.op === "leaf" ? "" : n.op + " " }), n.label);
         const ul = el("ul");
@@ -748,7 +748,7 @@
     const seq = ++matrixSeq;
     const note = $("matrix-note");
     try {
-      const res = await api("/api/matrix", {
+      const res = await api("api/matrix", {
         state: apiState(), targets: split(state.matrix.targets), subjects: split(state.matrix.subjects),
         permissions: split(state.matrix.permissions),
       });
@@ -829,7 +829,7 @@
       return;
     }
     try {
-      const res = await api("/api/impact", { state: apiState(), baseline: state.baseline });
+      const res = await api("api/impact", { state: apiState(), baseline: state.baseline });
       if (seq !== impactSeq) return;
       setFlips(res);
     } catch (e) {
@@ -909,7 +909,7 @@
   async function loadSeed(name) {
     if (!name) return;
     setStatus(`loading ${name}…`);
-    const res = await api(`/api/seeds/${encodeURIComponent(name)}`);
+    const res = await api(`api/seeds/${encodeURIComponent(name)}`);
     state.model = name;
     $("model-select").value = name;
     presets = res.presets;
@@ -938,7 +938,7 @@
         loadState({ schema: texts[zed], relationships: state.relationships, assertions: state.assertions });
       } else {
         const others = Object.fromEntries(Object.entries(texts).filter(([n]) => n !== yamlName));
-        const res = await api("/api/file/parse", { name: yamlName, yaml: texts[yamlName], files: others });
+        const res = await api("api/file/parse", { name: yamlName, yaml: texts[yamlName], files: others });
         loadState(res.state);
       }
       state.model = "";
@@ -958,7 +958,7 @@
 
   async function saveFile() {
     try {
-      const res = await api("/api/file/save", { ...apiState(), validation: state.validation });
+      const res = await api("api/file/save", { ...apiState(), validation: state.validation });
       const a = el("a", { href: URL.createObjectURL(new Blob([res.yaml], { type: "application/yaml" })), download: `${state.model || "playground"}.yaml` });
       document.body.append(a);
       a.click();
@@ -1014,7 +1014,7 @@
     Object.assign(state, saved);
     if (state.model) {
       try {
-        presets = (await api(`/api/seeds/${encodeURIComponent(state.model)}`)).presets;
+        presets = (await api(`api/seeds/${encodeURIComponent(state.model)}`)).presets;
       } catch {
         presets = [];
       }
@@ -1109,7 +1109,7 @@
 
   (async () => {
     try {
-      const seeds = await api("/api/seeds");
+      const seeds = await api("api/seeds");
       $("model-select").append(...seeds.map((s) => el("option", { value: s.name, text: s.title })));
       if (!(await restoreFragment())) await loadSeed("gifting");
     } catch (e) {
