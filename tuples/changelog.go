@@ -3,7 +3,6 @@ package tuples
 import (
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"math"
 	"runtime/debug"
@@ -178,25 +177,5 @@ func (s *Store) Changes(ctx context.Context, after Revision, limit int) (_ []Cha
 // order, waiting for new commits, until ctx ends (it then returns ctx's
 // error), fn returns an error (returned), or the store closes (ErrClosed).
 func (s *Store) Watch(ctx context.Context, after Revision, fn func(ChangeSet) error) error {
-	for {
-		sets, upto, err := s.Changes(ctx, after, 1000)
-		if err != nil {
-			return err
-		}
-		for _, cs := range sets {
-			if err := fn(cs); err != nil {
-				return err
-			}
-		}
-		after = upto
-		if len(sets) == 1000 {
-			continue
-		}
-		if err := s.WaitForRevision(ctx, after+1); err != nil {
-			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-				return ctx.Err()
-			}
-			return err
-		}
-	}
+	return Follow(ctx, s, after, fn)
 }

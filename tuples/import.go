@@ -649,35 +649,5 @@ type ExportOptions struct {
 // to w, one per line in the form Import reads, in key order. It returns the
 // revision read and how many relationships it wrote.
 func (s *Store) Export(ctx context.Context, w io.Writer, opts ExportOptions) (Revision, int64, error) {
-	bw := bufio.NewWriterSize(w, 256<<10)
-	rev := opts.Revision
-	if rev == 0 {
-		head, err := s.headRev()
-		if err != nil {
-			return 0, 0, err
-		}
-		rev = head
-	}
-	if opts.Header {
-		fmt.Fprintf(bw, "# relationships exported by reach at revision %s\n", rev.Token())
-	}
-	var n int64
-	var werr error
-	rev, err := s.ForEach(ctx, rev, opts.Filter, func(r Relationship) (bool, error) {
-		if _, werr = bw.WriteString(r.String()); werr == nil {
-			werr = bw.WriteByte('\n')
-		}
-		if werr != nil {
-			return false, werr
-		}
-		n++
-		return true, nil
-	})
-	if err != nil {
-		return rev, n, fmt.Errorf("export: %w", err)
-	}
-	if err := bw.Flush(); err != nil {
-		return rev, n, fmt.Errorf("export: %w", err)
-	}
-	return rev, n, nil
+	return WriteExport(ctx, s, w, opts)
 }

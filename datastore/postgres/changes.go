@@ -174,28 +174,5 @@ func (s *Store) listenOnceConn(ctx context.Context) error {
 // error), fn returns an error (returned), or the store closes
 // (tuples.ErrClosed), as tuples.Store.Watch does.
 func (s *Store) Watch(ctx context.Context, after tuples.Revision, fn func(tuples.ChangeSet) error) error {
-	for {
-		sets, upto, err := s.Changes(ctx, after, 1000)
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return err
-		}
-		for _, cs := range sets {
-			if err := fn(cs); err != nil {
-				return err
-			}
-		}
-		after = upto
-		if len(sets) == 1000 {
-			continue
-		}
-		if err := s.WaitForRevision(ctx, after+1); err != nil {
-			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-				return ctx.Err()
-			}
-			return err
-		}
-	}
+	return tuples.Follow(ctx, s, after, fn)
 }

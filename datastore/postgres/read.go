@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"bufio"
 	"context"
 	"encoding/base64"
 	"encoding/binary"
@@ -317,31 +316,5 @@ func (s *Store) ForEach(ctx context.Context, rev tuples.Revision, f tuples.Filte
 // revision to w, one per line in the form Import reads. It returns the
 // revision read and how many relationships it wrote.
 func (s *Store) Export(ctx context.Context, w io.Writer, opts tuples.ExportOptions) (tuples.Revision, int64, error) {
-	bw := bufio.NewWriterSize(w, 256<<10)
-	rev, err := s.headOr(ctx, opts.Revision)
-	if err != nil {
-		return 0, 0, err
-	}
-	if opts.Header {
-		fmt.Fprintf(bw, "# relationships exported by reach at revision %s\n", rev.Token())
-	}
-	var n int64
-	var werr error
-	rev, err = s.ForEach(ctx, rev, opts.Filter, func(r tuples.Relationship) (bool, error) {
-		if _, werr = bw.WriteString(r.String()); werr == nil {
-			werr = bw.WriteByte('\n')
-		}
-		if werr != nil {
-			return false, werr
-		}
-		n++
-		return true, nil
-	})
-	if err != nil {
-		return rev, n, fmt.Errorf("export: %w", err)
-	}
-	if err := bw.Flush(); err != nil {
-		return rev, n, fmt.Errorf("export: %w", err)
-	}
-	return rev, n, nil
+	return tuples.WriteExport(ctx, s, w, opts)
 }
