@@ -303,14 +303,14 @@ func BenchmarkCheck(b *testing.B) {
 }
 
 // BenchmarkCheckParallel: warm checks from every core at once, with the
-// cache in one LRU or in shards (golang-lru locks on every Get).
+// cache in one shard or in several (a shard locks on every get).
 func BenchmarkCheckParallel(b *testing.B) {
 	g := loadGifting(b)
 	qs := g.depthQueries(4, rand.New(rand.NewPCG(3, 4)))
 	for _, shards := range []int{1, defaultCacheShards} {
 		b.Run(fmt.Sprintf("shards=%d", shards), func(b *testing.B) {
 			e := New(g.store, Options{})
-			e.cache = newCheckCache(defaultCacheSize, shards)
+			e.cache = newCheckCache(defaultCacheMaxBytes, 0, shards)
 			for _, q := range qs {
 				if _, err := e.Check(context.Background(), q); err != nil {
 					b.Fatal(err)

@@ -25,9 +25,14 @@
 // cycle is Denied, not an error), and a depth limit turns runaway recursion
 // into an error wrapping ErrMaxDepth. Data whose answer depends on itself
 // through the subtracted side of an exclusion has no consistent answer: the
-// check fails with ErrNegativeCycle. Across requests a sharded LRU cache keyed
+// check fails with ErrNegativeCycle. Across requests a sharded cache keyed
 // on (revision, resource, relation, subject) remembers every definite
 // sub-problem; since revisions are immutable it never needs invalidating.
+// It is bounded in bytes (Options.CacheMaxBytes, 256 MiB by default), held
+// outside Go's heap, and allocates nothing per insert: each shard is a ring
+// of encoded entries with an open-addressing index, evicting with CLOCK's
+// second chance (see cache.go). An answer that rests on a relationship with
+// an expiration is never cached (the revision would outlive it).
 //
 // The depth limit (Options.MaxDepth, 50 as in SpiceDB) is one limit for
 // every call. A check fails with ErrMaxDepth when its walk nests more checks

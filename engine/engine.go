@@ -44,8 +44,11 @@ func New(store Store, opts Options) *Engine {
 	if opts.MaxDepth <= 0 {
 		opts.MaxDepth = defaultMaxDepth
 	}
-	if opts.CacheSize == 0 {
-		opts.CacheSize = defaultCacheSize
+	if opts.CacheMaxBytes == 0 {
+		opts.CacheMaxBytes = defaultCacheMaxBytes
+		if opts.CacheSize > 0 {
+			opts.CacheMaxBytes = int64(opts.CacheSize) * cacheEntryBytes
+		}
 	}
 	if opts.Quantization == 0 {
 		opts.Quantization = defaultQuantization
@@ -54,8 +57,8 @@ func New(store Store, opts Options) *Engine {
 		opts.MaxLookupResults = defaultMaxLookupResults
 	}
 	e := &Engine{store: store, opts: opts, models: map[*schema.Program]*model{}, now: time.Now}
-	if opts.CacheSize > 0 {
-		e.cache = newCheckCache(opts.CacheSize, defaultCacheShards)
+	if opts.CacheSize >= 0 && opts.CacheMaxBytes > 0 {
+		e.cache = newCheckCache(opts.CacheMaxBytes, opts.CacheSize, defaultCacheShards)
 	}
 	return e
 }

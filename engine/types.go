@@ -153,8 +153,13 @@ func (p Permissionship) String() string {
 type Options struct {
 	// MaxDepth bounds the nesting of a walk (default 50).
 	MaxDepth int
-	// CacheSize is the number of sub-problem results the check cache keeps
-	// (default 1<<20); a negative value turns the cache off.
+	// CacheMaxBytes bounds the memory of the check cache (default 256 MiB),
+	// taken when the Engine is made; pages are resident only once the
+	// cache writes them. A negative value turns the cache off.
+	CacheMaxBytes int64
+	// CacheSize, when positive, also bounds the number of sub-problem
+	// results the check cache keeps; given alone, it sizes the cache at
+	// 128 bytes a result. A negative value turns the cache off.
 	CacheSize int
 	// Quantization is the minimize_latency window (default 5s); a negative
 	// value makes minimize_latency read the newest revision.
@@ -169,7 +174,7 @@ type Options struct {
 
 const (
 	defaultMaxDepth         = 50
-	defaultCacheSize        = 1 << 20
+	defaultCacheMaxBytes    = 256 << 20
 	defaultQuantization     = 5 * time.Second
 	defaultMaxLookupResults = 100_000
 )
