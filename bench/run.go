@@ -70,9 +70,11 @@ type Config struct {
 	// size, written by an earlier run) is reused without importing; any
 	// other non-empty directory is refused.
 	DataDir string
-	// CacheSize is the engine's check cache size (engine.Options.CacheSize:
-	// 0 the default, < 0 no cache).
-	CacheSize int
+	// CacheSize and CacheMaxBytes bound the engine's check cache
+	// (engine.Options.CacheSize and CacheMaxBytes: 0 the default, < 0 no
+	// cache).
+	CacheSize     int
+	CacheMaxBytes int64
 	// Progress, if not nil, receives a line now and then about what is
 	// happening.
 	Progress io.Writer
@@ -81,8 +83,9 @@ type Config struct {
 	LoadProfile, WorkloadProfile io.Writer
 	// Target, if not nil, is a server to load the dataset into and run the
 	// workloads against, instead of a store in DataDir (which must be
-	// empty, as must CacheSize and LoadProfile). SkipLoad says that it holds
-	// the dataset already (the same dataset, seed and size).
+	// empty, as must CacheSize, CacheMaxBytes and LoadProfile). SkipLoad
+	// says that it holds the dataset already (the same dataset, seed and
+	// size).
 	Target   Target
 	SkipLoad bool
 	// Datastore, if not nil, is an open store (PostgreSQL, say) to load the
@@ -221,7 +224,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 
 	if err := runWorkloads(ctx, cfg, ds, rep, func() *params {
-		return localParams(store, engine.Options{CacheSize: cfg.CacheSize})
+		return localParams(store, engine.Options{CacheSize: cfg.CacheSize, CacheMaxBytes: cfg.CacheMaxBytes})
 	}, say); err != nil {
 		return nil, err
 	}
@@ -358,7 +361,7 @@ func runDatastore(ctx context.Context, cfg Config, ds Dataset, rep *Report, say 
 	}
 	mem.reset()
 	if err := runWorkloads(ctx, cfg, ds, rep, func() *params {
-		return localParams(cfg.Datastore, engine.Options{CacheSize: cfg.CacheSize})
+		return localParams(cfg.Datastore, engine.Options{CacheSize: cfg.CacheSize, CacheMaxBytes: cfg.CacheMaxBytes})
 	}, say); err != nil {
 		return nil, err
 	}

@@ -310,7 +310,7 @@ func BenchmarkCheckParallel(b *testing.B) {
 	for _, shards := range []int{1, defaultCacheShards} {
 		b.Run(fmt.Sprintf("shards=%d", shards), func(b *testing.B) {
 			e := New(g.store, Options{})
-			e.cache = newCheckCache(defaultCacheMaxBytes, 0, shards)
+			e.cache = newCheckCache(DefaultCacheMaxBytes, 0, shards)
 			for _, q := range qs {
 				if _, err := e.Check(context.Background(), q); err != nil {
 					b.Fatal(err)

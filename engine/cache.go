@@ -152,6 +152,11 @@ func newCheckCache(maxBytes int64, maxEntries, shards int) *checkCache {
 		slots = max(slots, 8)
 		live = max(live, 1)
 		ring := int(min(per-int64(slots)*8, math.MaxUint32-1))
+		if maxEntries > 0 {
+			// A ring much larger than its entries need would still be
+			// written through, page after page, before it wraps.
+			ring = min(ring, live*2*cacheEntryBytes)
+		}
 		ring = max(ring, minShardBytes/2)
 		plans[i] = plan{slots, ring, live}
 		slotsTotal += slots

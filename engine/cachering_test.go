@@ -203,7 +203,7 @@ func TestCacheOptions(t *testing.T) {
 		opts     Options
 		maxBytes int64 // 0: off
 	}{
-		{Options{}, defaultCacheMaxBytes},
+		{Options{}, DefaultCacheMaxBytes},
 		{Options{CacheMaxBytes: 1 << 20}, 1 << 20},
 		{Options{CacheSize: 1000}, 1000 * cacheEntryBytes},
 		{Options{CacheMaxBytes: -1}, 0},

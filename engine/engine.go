@@ -45,7 +45,7 @@ func New(store Store, opts Options) *Engine {
 		opts.MaxDepth = defaultMaxDepth
 	}
 	if opts.CacheMaxBytes == 0 {
-		opts.CacheMaxBytes = defaultCacheMaxBytes
+		opts.CacheMaxBytes = DefaultCacheMaxBytes
 		if opts.CacheSize > 0 {
 			opts.CacheMaxBytes = int64(opts.CacheSize) * cacheEntryBytes
 		}

@@ -174,10 +174,13 @@ type Options struct {
 
 const (
 	defaultMaxDepth         = 50
-	defaultCacheMaxBytes    = 256 << 20
 	defaultQuantization     = 5 * time.Second
 	defaultMaxLookupResults = 100_000
 )
+
+// DefaultCacheMaxBytes is the memory of the check cache when
+// Options.CacheMaxBytes is 0 and Options.CacheSize not positive.
+const DefaultCacheMaxBytes = 256 << 20
 
 // CheckRequest asks whether Subject reaches Permission (a permission or a
 // relation) on Resource.

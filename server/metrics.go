@@ -60,6 +60,10 @@ func newMetrics(s *Server) *metrics {
 		Namespace: "reach", Subsystem: "check_cache", Name: "entries",
 		Help: "Entries in the check cache.",
 	}, func() float64 { return float64(s.eng.CacheStats().Entries) })
+	cacheBytes := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "reach", Subsystem: "check_cache", Name: "bytes",
+		Help: "Memory the check cache holds (its index and the entries written so far), at most its bound.",
+	}, func() float64 { return float64(s.eng.CacheStats().Bytes) })
 	head := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Namespace: "reach", Name: "head_revision",
 		Help: "The store's head revision.",
@@ -71,7 +75,7 @@ func newMetrics(s *Server) *metrics {
 		return float64(r)
 	})
 	m.reg.MustRegister(m.requests, m.latency, m.checks, m.writes, m.watchers,
-		cacheHits, cacheMisses, cacheEntries, head,
+		cacheHits, cacheMisses, cacheEntries, cacheBytes, head,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

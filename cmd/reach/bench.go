@@ -107,8 +107,8 @@ Workloads (comma-separated, default all):
 				cfg.Progress = cmd.ErrOrStderr()
 			}
 			if isRemote() {
-				if cfg.DataDir != "" || cfg.CacheSize != 0 || loadProfile != "" {
-					return usagef("--data-dir, --cache-size and --cpuprofile-load concern the embedded store: they do not go with --endpoint")
+				if cfg.DataDir != "" || cfg.CacheSize != 0 || cfg.CacheMaxBytes != 0 || loadProfile != "" {
+					return usagef("--data-dir, --cache-size, --cache-max-bytes and --cpuprofile-load concern the embedded store: they do not go with --endpoint")
 				}
 				t, err := newBenchTargets(strings.Split(remoteFlags.endpoint, ","))
 				if err != nil {
@@ -188,7 +188,8 @@ Workloads (comma-separated, default all):
 	f.IntVar(&cfg.Concurrency, "concurrency", 0, "goroutines per workload (0: one per CPU)")
 	f.DurationVar(&cfg.Duration, "duration", bench.DefaultDuration, "how long each workload runs")
 	f.Int64Var(&cfg.Count, "count", 0, "operations per workload (instead of --duration)")
-	f.IntVar(&cfg.CacheSize, "cache-size", 0, "check cache entries (0: the engine's default, -1: no cache)")
+	f.IntVar(&cfg.CacheSize, "cache-size", 0, "most check cache entries besides --cache-max-bytes (0: no more bound, -1: no cache)")
+	f.Var((*byteSize)(&cfg.CacheMaxBytes), "cache-max-bytes", "memory of the check cache (as 256MiB or 1GiB; 0: the engine's default, 256MiB; <0: no cache)")
 	f.BoolVar(&jsonOut, "json", false, "print the report as JSON (as --output json does)")
 	f.StringVar(&plot, "plot", "", "also draw the latency distribution into this file (.svg or .html)")
 	f.BoolVarP(&quiet, "quiet", "q", false, "no progress lines on stderr")

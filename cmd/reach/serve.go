@@ -39,6 +39,7 @@ type serveOptions struct {
 	shutdownTimeout                 time.Duration
 	logLevel, logFormat             string
 	cacheSize                       int
+	cacheMaxBytes                   byteSize
 	metricsPprof                    bool
 	noVersionResponse               bool
 	otel                            otelOptions
@@ -122,7 +123,9 @@ client sends sampled in W3C traceparent.`,
 	f.DurationVar(&o.limits.HTTPIdleTimeout, "http-idle-timeout", server.DefaultHTTPIdleTimeout, "longest a kept-alive HTTP connection waits for its next request")
 	f.IntVar(&o.limits.MaxHTTPConnections, "http-max-connections", server.DefaultMaxHTTPConnections, "most HTTP connections open at once (more wait to be accepted)")
 	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", server.DefaultShutdownTimeout, "longest a graceful shutdown waits for requests in flight")
-	f.IntVar(&o.cacheSize, "cache-size", 0, "entries of the check cache (0: the engine's default; <0: off)")
+	o.cacheMaxBytes = engine.DefaultCacheMaxBytes
+	f.Var(&o.cacheMaxBytes, "cache-max-bytes", "memory of the check cache, taken as it fills (as 256MiB or 1GiB; <0: off)")
+	f.IntVar(&o.cacheSize, "cache-size", 0, "most entries of the check cache besides --cache-max-bytes (0: no more bound; <0: off)")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	f.BoolVar(&o.metricsPprof, "metrics-pprof", false, "serve Go's profiles (net/http/pprof) under /debug/pprof/ on --metrics-addr, without a key")
@@ -206,7 +209,7 @@ func runServe(cmd *cobra.Command, o serveOptions) error {
 			log.Info("store closed")
 		}
 	}()
-	eng := engine.New(store, engine.Options{CacheSize: o.cacheSize})
+	eng := engine.New(store, engine.Options{CacheSize: o.cacheSize, CacheMaxBytes: int64(o.cacheMaxBytes)})
 	var pg http.Handler
 	if o.playground {
 		pg = playground.New(playground.Options{Log: log})
