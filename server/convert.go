@@ -23,6 +23,23 @@ func zedToken(rev tuples.Revision) *v1.ZedToken {
 	return &v1.ZedToken{Token: rev.Token()}
 }
 
+// revToken is a revision and its token.
+type revToken struct {
+	rev   tuples.Revision
+	token string
+}
+
+// token is rev.Token(), remembered for the revision asked last: checks at
+// minimize_latency share one revision for seconds at a time.
+func (s *Server) token(rev tuples.Revision) string {
+	if t := s.lastToken.Load(); t != nil && t.rev == rev {
+		return t.token
+	}
+	t := &revToken{rev, rev.Token()}
+	s.lastToken.Store(t)
+	return t.token
+}
+
 // consistency reads the API's consistency requirement; none means
 // minimize_latency, SpiceDB's default.
 func consistency(c *v1.Consistency) (engine.Consistency, error) {

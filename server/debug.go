@@ -39,8 +39,7 @@ const maxDebugTrailerBytes = 16 << 10
 // whether it asked the old way only (then the answer goes in the trailer
 // too).
 func debugRequested(ctx context.Context, withTracing bool) (trace, trailer bool) {
-	md, _ := metadata.FromIncomingContext(ctx)
-	header := len(md.Get(string(requestmeta.RequestDebugInformation))) > 0
+	header := hasIncoming(ctx, string(requestmeta.RequestDebugInformation))
 	return withTracing || header, header && !withTracing
 }
 

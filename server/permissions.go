@@ -44,10 +44,15 @@ func (p *permissionsService) CheckPermission(ctx context.Context, req *v1.CheckP
 	}
 	took := time.Since(start)
 	s.metrics.observeCheck(res.Permissionship)
-	out := &v1.CheckPermissionResponse{
-		CheckedAt:      zedToken(res.Revision),
-		Permissionship: v1conv.PermissionshipToProto(res.Permissionship),
-	}
+	// The response and its token in one allocation.
+	r := &struct {
+		resp v1.CheckPermissionResponse
+		tok  v1.ZedToken
+	}{}
+	r.tok.Token = s.token(res.Revision)
+	out := &r.resp
+	out.CheckedAt = &r.tok
+	out.Permissionship = v1conv.PermissionshipToProto(res.Permissionship)
 	if res.Permissionship == engine.Conditional {
 		out.PartialCaveatInfo = partialCaveatInfo(res.Missing)
 	}

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/authzed/authzed-go/pkg/requestmeta"
-	"github.com/authzed/authzed-go/pkg/responsemeta"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 )
@@ -55,17 +54,23 @@ var nonIdent = regexp.MustCompile(`[^0-9A-Za-z-]+`)
 
 // wantsVersion reports whether a request asks for the server's version.
 func wantsVersion(ctx context.Context) bool {
-	md, _ := metadata.FromIncomingContext(ctx)
-	return len(md.Get(string(requestmeta.RequestServerVersion))) > 0
+	return hasIncoming(ctx, string(requestmeta.RequestServerVersion))
+}
+
+// hasIncoming reports whether the request's metadata has key (in lower
+// case), copying nothing when it has not.
+func hasIncoming(ctx context.Context, key string) bool {
+	return len(metadata.ValueFromIncomingContext(ctx, key)) > 0
 }
 
 // versionTrailer is the trailer that answers a request for the version
-// (nil when the request does not ask or the server reports none).
+// (nil when the request does not ask or the server reports none). It is
+// made once: gRPC copies a trailer it is given.
 func (s *Server) versionTrailer(ctx context.Context) metadata.MD {
-	if s.version == "" || !wantsVersion(ctx) {
+	if s.versionMD == nil || !wantsVersion(ctx) {
 		return nil
 	}
-	return metadata.Pairs(string(responsemeta.ServerVersion), s.version)
+	return s.versionMD
 }
 
 // reportVersion sets the version trailer of a unary call that asks for it.
