@@ -252,7 +252,8 @@ func New(store datastore.Datastore, eng *engine.Engine, cfg Config) (*Server, er
 	s.closingCtx, s.closing = context.WithCancel(context.Background())
 	s.metrics = newMetrics(s)
 
-	opts := []grpc.ServerOption{}
+	// The codec: vtprotobuf's code for the API's messages (codec.go).
+	opts := []grpc.ServerOption{grpc.ForceServerCodecV2(newCodec())}
 	if cfg.TracerProvider != nil {
 		opts = append(opts, grpc.StatsHandler(otelgrpc.NewServerHandler(
 			otelgrpc.WithTracerProvider(cfg.TracerProvider),

@@ -1,0 +1,153 @@
+package server
+
+import (
+	"encoding/binary"
+	"fmt"
+	"unicode/utf8"
+
+	"google.golang.org/grpc/encoding"
+	grpcproto "google.golang.org/grpc/encoding/proto"
+	"google.golang.org/grpc/mem"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// vtMarshaler is what vtprotobuf generates for a message: authzed-go
+// ships it for every authzed.api.v1 message (*_vtproto.pb.go).
+type vtMarshaler interface {
+	SizeVT() int
+	MarshalToSizedBufferVT([]byte) (int, error)
+}
+
+// vtUnmarshaler is vtprotobuf's decoder of a message.
+type vtUnmarshaler interface {
+	UnmarshalVT([]byte) error
+}
+
+// codec is the server's gRPC codec ("proto", as the default it replaces):
+// it encodes and decodes the messages vtprotobuf generated code for with
+// that code (no reflection), into buffers of gRPC's pool, and any other
+// message (health, reflection, errors' details) as gRPC's own codec does.
+//
+// vtprotobuf's decoder does not check that strings are UTF-8, as
+// protobuf's does (a proto3 string must be). Every string a request names
+// is checked by its validation (the API's patterns for types, ids and
+// relations), but not all (a schema's text, a caveat context's strings),
+// so a request decoded with it is checked for UTF-8 afterwards
+// (checkUTF8), and refused as protobuf's decoder would refuse it.
+type codec struct {
+	fallback encoding.CodecV2
+}
+
+func newCodec() *codec {
+	return &codec{fallback: encoding.GetCodecV2(grpcproto.Name)}
+}
+
+func (c *codec) Name() string { return grpcproto.Name }
+
+func (c *codec) Marshal(v any) (mem.BufferSlice, error) {
+	m, ok := v.(vtMarshaler)
+	if !ok {
+		return c.fallback.Marshal(v)
+	}
+	size := m.SizeVT()
+	pool := mem.DefaultBufferPool()
+	// gRPC gives back to its pool only buffers of more than 1 KiB (a
+	// smaller one is garbage once sent): a small message takes one all
+	// the same, which costs nothing once the pool has it.
+	buf := pool.Get(max(size, pooledMin))
+	*buf = (*buf)[:size]
+	n, err := m.MarshalToSizedBufferVT(*buf)
+	if err != nil {
+		pool.Put(buf)
+		return nil, err
+	}
+	if n != size {
+		pool.Put(buf)
+		return nil, fmt.Errorf("proto: marshal %T: size changed from %d to %d bytes", v, size, n)
+	}
+	return mem.BufferSlice{mem.NewBuffer(buf, pool)}, nil
+}
+
+// pooledMin is the smallest buffer gRPC gives back to its pool.
+var pooledMin = func() int {
+	n := 1 << 10
+	for mem.IsBelowBufferPoolingThreshold(n) {
+		n *= 2
+	}
+	return n
+}()
+
+func (c *codec) Unmarshal(data mem.BufferSlice, v any) error {
+	m, ok := v.(vtUnmarshaler)
+	if !ok {
+		return c.fallback.Unmarshal(data, v)
+	}
+	buf := data.MaterializeToBuffer(mem.DefaultBufferPool())
+	defer buf.Free()
+	b := buf.ReadOnlyData()
+	if err := m.UnmarshalVT(b); err != nil {
+		return err
+	}
+	if pm, ok := v.(proto.Message); ok {
+		return checkUTF8(pm, b)
+	}
+	return nil
+}
+
+// checkUTF8 refuses a message with a string field that is not UTF-8, as
+// protobuf's decoder does. A message whose encoding is ASCII (most
+// requests: short names and ids, small field numbers) has none.
+func checkUTF8(m proto.Message, data []byte) error {
+	if isASCII(data) || validUTF8(m.ProtoReflect()) {
+		return nil
+	}
+	return fmt.Errorf("proto: %s: a string field contains invalid UTF-8", m.ProtoReflect().Descriptor().FullName())
+}
+
+func isASCII(b []byte) bool {
+	for len(b) >= 8 {
+		if binary.LittleEndian.Uint64(b)&0x8080808080808080 != 0 {
+			return false
+		}
+		b = b[8:]
+	}
+	for _, c := range b {
+		if c >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+func validUTF8(m protoreflect.Message) bool {
+	ok := true
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		switch {
+		case fd.IsList():
+			l := v.List()
+			for i := 0; ok && i < l.Len(); i++ {
+				ok = validValue(fd, l.Get(i))
+			}
+		case fd.IsMap():
+			v.Map().Range(func(k protoreflect.MapKey, mv protoreflect.Value) bool {
+				ok = (fd.MapKey().Kind() != protoreflect.StringKind || utf8.ValidString(k.String())) && validValue(fd.MapValue(), mv)
+				return ok
+			})
+		default:
+			ok = validValue(fd, v)
+		}
+		return ok
+	})
+	return ok
+}
+
+func validValue(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+	switch fd.Kind() {
+	case protoreflect.StringKind:
+		return fd.ParentFile().Syntax() == protoreflect.Proto2 || utf8.ValidString(v.String())
+	case protoreflect.MessageKind, protoreflect.GroupKind:
+		return validUTF8(v.Message())
+	}
+	return true
+}
