@@ -104,6 +104,10 @@ func BenchmarkCheckPermissionAPI(b *testing.B) {
 		_ = ctx
 		cancel()
 	})
+	run("step=deadline-lazy", func(int) {
+		_, c := withDeadline(base, time.Now().Add(s.cfg.Limits.RequestTimeout))
+		c.cancel()
+	})
 	run("step=observe", func(int) { s.observe(base, method, time.Now(), nil) })
 	run("step=bound", func(int) { _ = boundStatus(nil) })
 	run("step=interceptor", func(i int) {
