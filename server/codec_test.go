@@ -1,6 +1,7 @@
 package server
 
 import (
+	"math/rand/v2"
 	"testing"
 
 	v1 "github.com/authzed/authzed-go/proto/authzed/api/v1"
@@ -151,4 +152,45 @@ func TestCodecOverTheWire(t *testing.T) {
 	_, err = call(&v1.CheckPermissionRequest{Resource: obj("document", "d1"), Permission: "view", Subject: subj("user", "ana", ""),
 		Context: &structpb.Struct{Fields: map[string]*structpb.Value{"k": structpb.NewStringValue("\xff")}}})
 	requireStatus(t, err, codes.Internal, "")
+}
+
+// unmarshalCheck decodes as UnmarshalVT does, on requests with and
+// without each message, empty or not, and with fields repeated.
+func TestUnmarshalCheck(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	object := func() *v1.ObjectReference {
+		switch r.IntN(3) {
+		case 0:
+			return nil
+		case 1:
+			return &v1.ObjectReference{}
+		}
+		return obj("document", "d1")
+	}
+	for range 2000 {
+		m := &v1.CheckPermissionRequest{Resource: object(), Permission: []string{"", "view"}[r.IntN(2)]}
+		if r.IntN(4) > 0 {
+			m.Subject = &v1.SubjectReference{Object: object(), OptionalRelation: []string{"", "member"}[r.IntN(2)]}
+		}
+		if r.IntN(3) == 0 {
+			m.Consistency = &v1.Consistency{Requirement: &v1.Consistency_FullyConsistent{FullyConsistent: true}}
+		}
+		b, err := m.MarshalVT()
+		require.NoError(t, err)
+		if r.IntN(4) == 0 { // a field again: decoders merge it
+			more, err := (&v1.CheckPermissionRequest{Subject: subj("user", "ana", "")}).MarshalVT()
+			require.NoError(t, err)
+			b = append(b, more...)
+		}
+		want := &v1.CheckPermissionRequest{}
+		require.NoError(t, want.UnmarshalVT(b))
+		got := &v1.CheckPermissionRequest{}
+		require.NoError(t, unmarshalCheck(got, b))
+		require.True(t, proto.Equal(want, got), "decoded %v, want %v", got, want)
+		require.Equal(t, want.Resource == nil, got.Resource == nil)
+		require.Equal(t, want.Subject == nil, got.Subject == nil)
+		require.Equal(t, want.GetSubject().GetObject() == nil, got.GetSubject().GetObject() == nil)
+	}
+	// A broken encoding fails as UnmarshalVT fails.
+	require.Error(t, unmarshalCheck(&v1.CheckPermissionRequest{}, []byte{0x12, 0x05, 0x0a}))
 }
