@@ -331,7 +331,9 @@ func badgerOptions(dir string, opts Options) badger.Options {
 	}
 	switch {
 	case opts.MemTableSize > 0:
-		bo = bo.WithMemTableSize(max(opts.MemTableSize, 8<<20))
+		// Three, as on disk by default, not Badger's five: memtables
+		// waiting for their flush are memory the process holds.
+		bo = bo.WithMemTableSize(max(opts.MemTableSize, 8<<20)).WithNumMemtables(3)
 	case !opts.InMemory:
 		// Larger memtables make fewer, larger L0 tables, and Badger then
 		// compacts L0 straight into the last level instead of through two

@@ -188,7 +188,7 @@ func runServe(cmd *cobra.Command, o serveOptions) error {
 	}
 	defer stopTracing() // after the server and the store: the last spans too
 
-	store, err := openDatastore(cmd.Context(), openParams{inMemory: o.inMemory, maxBatch: o.maxUpdates, syncWrites: o.syncWrites})
+	store, err := openDatastore(cmd.Context(), openParams{inMemory: o.inMemory, maxBatch: o.maxUpdates, syncWrites: o.syncWrites, serving: true})
 	if err != nil {
 		return err
 	}
