@@ -36,6 +36,7 @@ type serveOptions struct {
 	shutdownTimeout                 time.Duration
 	logLevel, logFormat             string
 	cacheSize                       int
+	groupIndex                      bool
 	metricsPprof                    bool
 	noVersionResponse               bool
 	otel                            otelOptions
@@ -119,6 +120,7 @@ client sends sampled in W3C traceparent.`,
 	f.IntVar(&o.limits.MaxHTTPConnections, "http-max-connections", server.DefaultMaxHTTPConnections, "most HTTP connections open at once (more wait to be accepted)")
 	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", server.DefaultShutdownTimeout, "longest a graceful shutdown waits for requests in flight")
 	f.IntVar(&o.cacheSize, "cache-size", 0, "entries of the check cache (0: the engine's default; <0: off)")
+	f.BoolVar(&o.groupIndex, "group-index", true, "keep the transitive closure of nested groups in memory (a Leopard index, followed from the store's changes), so that a nested group check is one lookup; false: walk every check")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	f.BoolVar(&o.metricsPprof, "metrics-pprof", false, "serve Go's profiles (net/http/pprof) under /debug/pprof/ on --metrics-addr, without a key")
@@ -193,7 +195,8 @@ func runServe(cmd *cobra.Command, o serveOptions) error {
 			log.Info("store closed")
 		}
 	}()
-	eng := engine.New(store, engine.Options{CacheSize: o.cacheSize})
+	eng := engine.New(store, engine.Options{CacheSize: o.cacheSize, DisableGroupIndex: !o.groupIndex})
+	defer eng.Close() // before the store closes: the index stops reading it
 	srv, err := server.New(store, eng, server.Config{
 		PresharedKeys:   o.keys,
 		InsecureNoAuth:  o.insecureNoAuth,
