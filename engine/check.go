@@ -609,7 +609,7 @@ func (c *checker) direct(rd *relDef, rid string, s Subject) (outcome, error) {
 	limit := -1
 	if rd.upRels != nil && !c.explain && s.Relation == "" {
 		limit = walkUpFanOut
-		if rd.nestsGroups && c.gidx != nil {
+		if rd.nestsGroups && c.gidx != nil && c.gidx.holdsSubjectSets(rd, c.m) {
 			// Each subject set is one index lookup: walking down pays
 			// for many more of them.
 			limit = indexedFanOut

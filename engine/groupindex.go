@@ -114,8 +114,11 @@ type dirtyKey struct {
 // groupIndex is the index of one set of nesting relations (one groupSig).
 // Readers hold mu for reading; the one writer (groupIndexer) for writing.
 type groupIndex struct {
-	sig     string
-	rels    []typeRel
+	sig  string
+	rels []typeRel // the model's groupRels
+	// present says which of them the index holds (the core, and the
+	// upper relations the build found room for); relIdx maps those.
+	present []bool
 	relIdx  map[typeRel]int
 	builtAt tuples.Revision
 
@@ -146,17 +149,28 @@ type groupIndex struct {
 	unionBuf, sccStack       []uint32
 }
 
-func newGroupIndex(m *model, rev tuples.Revision) *groupIndex {
+// newGroupIndex returns an empty index of m's core relations and its
+// first upper ones, at revision rev.
+func newGroupIndex(m *model, rev tuples.Revision, upper int) *groupIndex {
 	x := &groupIndex{sig: m.groupSig, relIdx: map[typeRel]int{}, builtAt: rev,
 		members: map[typeRel]map[string]uint32{}, dirty: map[dirtyKey]bool{}}
 	for i, rd := range m.groupRels {
 		k := typeRel{rd.typ, rd.name}
 		x.rels = append(x.rels, k)
-		x.relIdx[k] = i
 		x.ids = append(x.ids, map[string]uint32{})
+		in := i < m.groupCore+upper
+		x.present = append(x.present, in)
+		if in {
+			x.relIdx[k] = i
+		}
 	}
 	x.caughtUp.Store(uint64(rev))
 	return x
+}
+
+// holds reports whether the index holds relation rd.
+func (x *groupIndex) holds(rd *relDef) bool {
+	return rd.group >= 0 && rd.group < len(x.present) && x.present[rd.group]
 }
 
 func (x *groupIndex) revision() tuples.Revision { return tuples.Revision(x.caughtUp.Load()) }
@@ -556,7 +570,7 @@ func (x *groupIndex) closeComponent(comp []uint32) {
 // is below the group. need is the nested checks the walk would need at
 // most (see gnode.bound).
 func (x *groupIndex) check(ri int, id string, s Subject, rev tuples.Revision) (p Permissionship, need int32, ok bool) {
-	if !x.mu.TryRLock() {
+	if !x.present[ri] || !x.mu.TryRLock() {
 		return Denied, 0, false
 	}
 	defer x.mu.RUnlock()
@@ -618,4 +632,26 @@ func removeSorted(s *[]uint32, v uint32) bool {
 	}
 	*s = slices.Delete(*s, i, i+1)
 	return true
+}
+
+// holdsSubjectSets reports whether the index holds every relation rd
+// allows as a subject set.
+func (x *groupIndex) holdsSubjectSets(rd *relDef, m *model) bool {
+	for _, ss := range rd.subjectSets {
+		if q := m.lookup(ss.typ, ss.rel); q == nil || !x.holds(q) {
+			return false
+		}
+	}
+	return true
+}
+
+// relations names the relations the index holds.
+func (x *groupIndex) relations() string {
+	var names []string
+	for i, k := range x.rels {
+		if x.present[i] {
+			names = append(names, k.typ+"#"+k.rel)
+		}
+	}
+	return strings.Join(names, ",")
 }

@@ -187,8 +187,15 @@ func (gi *groupIndexer) syncLocked(ctx context.Context, force bool) error {
 		x.apply(sets, upto)
 		gi.batches++
 		if x.bytes() > gi.max {
-			gi.refuse(m.groupSig)
-			return fmt.Errorf("group index of %s: %w (%d bytes)", m.groupSig, errIndexTooLarge, gi.max)
+			// Grown past its bound: build it again, with fewer upper
+			// relations, or none if the core alone is too large.
+			if head, err = gi.e.head(ctx); err != nil {
+				return err
+			}
+			if x, err = gi.build(ctx, head, m); err != nil {
+				return err
+			}
+			continue
 		}
 		if len(sets) < changesBatch {
 			break
@@ -206,38 +213,72 @@ func (gi *groupIndexer) refuse(sig string) {
 }
 
 // build reads every relationship of the indexed relations at revision rev
-// and publishes the index.
+// and publishes the index: the core, which must fit under gi.max, and as
+// many upper relations, in order, as fit under half of it.
 func (gi *groupIndexer) build(ctx context.Context, rev tuples.Revision, m *model) (*groupIndex, error) {
 	start := time.Now()
-	x := newGroupIndex(m, rev)
-	n := 0
-	for ri, k := range x.rels {
-		_, err := gi.src.ForEach(ctx, rev, tuples.Filter{ResourceType: k.typ, Relation: k.rel}, func(r tuples.Relationship) (bool, error) {
-			x.add(x.node(ri, r.ResourceID), &r, false)
-			if n++; n%4096 == 0 && x.bytes() > gi.max {
-				return false, errIndexTooLarge
-			}
-			return true, nil
-		})
+	upper := len(m.groupRels) - m.groupCore
+	for {
+		x, fit, err := gi.buildUpper(ctx, rev, m, upper)
 		if errors.Is(err, errIndexTooLarge) {
 			gi.refuse(m.groupSig)
 			return nil, fmt.Errorf("group index of %s: %w (%d bytes)", m.groupSig, err, gi.max)
 		}
 		if err != nil {
 			gi.lastFail = time.Now()
-			return nil, fmt.Errorf("group index: reading %s#%s at revision %d: %w", k.typ, k.rel, rev, err)
+			return nil, err
+		}
+		if fit < upper {
+			upper = fit // read again without the relation that did not fit
+			continue
+		}
+		gi.cur.Store(x)
+		gi.builds++
+		gi.buildTime = time.Since(start)
+		gi.refused = ""
+		return x, nil
+	}
+}
+
+// buildUpper builds the index of the core and the first upper relations.
+// fit < upper says that the index passed its bound while reading upper
+// relation fit (or, when closing, with all of them: then upper-1).
+func (gi *groupIndexer) buildUpper(ctx context.Context, rev tuples.Revision, m *model, upper int) (_ *groupIndex, fit int, _ error) {
+	x := newGroupIndex(m, rev, upper)
+	n := 0
+	for ri, k := range x.rels {
+		if !x.present[ri] {
+			break
+		}
+		limit := gi.max
+		if ri >= m.groupCore {
+			limit /= 2
+		}
+		_, err := gi.src.ForEach(ctx, rev, tuples.Filter{ResourceType: k.typ, Relation: k.rel}, func(r tuples.Relationship) (bool, error) {
+			x.add(x.node(ri, r.ResourceID), &r, false)
+			if n++; n%4096 == 0 && x.bytes() > limit {
+				return false, errIndexTooLarge
+			}
+			return true, nil
+		})
+		if err == nil && x.bytes() > limit {
+			err = errIndexTooLarge
+		}
+		if errors.Is(err, errIndexTooLarge) && ri >= m.groupCore {
+			return nil, ri - m.groupCore, nil
+		}
+		if err != nil {
+			return nil, 0, fmt.Errorf("group index: reading %s#%s at revision %d: %w", k.typ, k.rel, rev, err)
 		}
 	}
 	x.finish()
-	if x.bytes() > gi.max {
-		gi.refuse(m.groupSig)
-		return nil, fmt.Errorf("group index of %s: %w (%d bytes)", m.groupSig, errIndexTooLarge, gi.max)
+	switch {
+	case upper > 0 && x.bytes() > gi.max/2:
+		return nil, upper - 1, nil
+	case x.bytes() > gi.max:
+		return nil, 0, errIndexTooLarge
 	}
-	gi.cur.Store(x)
-	gi.builds++
-	gi.buildTime = time.Since(start)
-	gi.refused = ""
-	return x, nil
+	return x, upper, nil
 }
 
 // bytes estimates the memory the index holds (the caller holds x.mu or
@@ -266,6 +307,8 @@ type GroupIndexStats struct {
 	// or "refused" (too large for Options.GroupIndexMaxBytes).
 	State string
 	// Relations are the relations indexed ("type#relation", comma-separated).
+	// (For "refused": the core that did not fit, then after "|" the upper
+	// relations.)
 	Relations string
 	// Revision is the revision the index is at; Lag how many revisions
 	// the store's head is ahead of it (0 when it is at the head), and
@@ -317,7 +360,7 @@ func (e *Engine) GroupIndexStats(ctx context.Context) GroupIndexStats {
 	if x == nil {
 		return st
 	}
-	st.State, st.Relations = "ready", x.sig
+	st.State, st.Relations = "ready", x.relations()
 	x.mu.RLock()
 	st.Revision = x.revision()
 	st.Groups, st.Edges, st.Members, st.Unclean, st.Pairs = len(x.nodes), x.nEdges, x.nMembers, len(x.dirty), x.pairs

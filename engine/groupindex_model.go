@@ -5,19 +5,28 @@ import (
 	"strings"
 )
 
-// groupRelations picks the relations the group index closes over and
-// numbers them (relDef.group, model.groupRels, model.groupSig).
+// groupRelations picks the relations the group index may close over and
+// numbers them (relDef.group, model.groupRels, model.groupCore,
+// model.groupSig).
 //
 // The subject-set graph has an edge R -> Q when relation R allows the
 // subject set type#Q and Q is a relation (not a permission). The relations
 // that nest are those on a cycle of that graph: a strongly connected
 // component with an edge inside it, as group#member allowing group#member,
-// or team#member and department#member allowing each other. The index
-// holds them and every relation reachable from them (the subject sets a
-// member of a group may be), so that the closure is complete. A relation
-// that only points into them (campaign#viewer: department#member) is not
-// indexed: its check reads its own subject sets and asks the index once
-// for each, which keeps the index as small as the groups themselves.
+// or team#member and department#member allowing each other. The core of
+// the index is them and every relation reachable from them (the subject
+// sets a member of a group may be), so that the closure is complete: the
+// index is built only if the core fits its memory bound.
+//
+// Above the core, the relations whose every allowed subject set is a
+// relation of the core or of this upper tier (department#member: user |
+// team#member; campaign#viewer: user | department#member) are indexed too
+// where memory allows, children first: "is ana in any team of sales?" is
+// then one lookup on department:sales#member, not a read of its teams.
+// An upper relation may have very many objects (every document with a
+// viewer group), so each is optional: the build adds them in order while
+// the index stays under half its bound, and leaves the rest to the walk
+// (which asks the index for each subject set it reads).
 func (m *model) groupRelations() {
 	var rels []*relDef
 	for _, td := range m.types {
@@ -106,14 +115,46 @@ func (m *model) groupRelations() {
 		}
 	}
 	var names []string
+	add := func(rd *relDef) {
+		rd.group = len(m.groupRels)
+		m.groupRels = append(m.groupRels, rd)
+		names = append(names, rd.typ+"#"+rd.name)
+	}
 	for _, rd := range rels {
 		if in[rd] {
-			rd.group = len(m.groupRels)
-			m.groupRels = append(m.groupRels, rd)
-			names = append(names, rd.typ+"#"+rd.name)
+			add(rd)
 		}
 	}
-	m.groupSig = strings.Join(names, ",")
+	m.groupCore = len(m.groupRels)
+	if m.groupCore == 0 {
+		return
+	}
+	// The upper tier, in rounds: a relation joins once every subject set
+	// it allows is in.
+	for grew := true; grew; {
+		grew = false
+		var round []*relDef
+		for _, rd := range rels {
+			if rd.group >= 0 || len(rd.subjectSets) == 0 {
+				continue
+			}
+			ok := true
+			for _, ss := range rd.subjectSets {
+				if q := m.lookup(ss.typ, ss.rel); q == nil || q.group < 0 {
+					ok = false
+					break
+				}
+			}
+			if ok {
+				round = append(round, rd)
+			}
+		}
+		for _, rd := range round {
+			add(rd)
+			grew = true
+		}
+	}
+	m.groupSig = strings.Join(names[:m.groupCore], ",") + "|" + strings.Join(names[m.groupCore:], ",")
 	for _, rd := range rels {
 		if len(rd.subjectSets) == 0 {
 			continue

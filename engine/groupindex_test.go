@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -444,7 +445,7 @@ func TestGroupIndexSchemaChange(t *testing.T) {
 	if err := e.SyncGroupIndex(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if s = e.GroupIndexStats(ctx); s.State != "ready" || s.Relations != "team#member" || s.Builds != 2 {
+	if s = e.GroupIndexStats(ctx); s.State != "ready" || s.Relations != "team#member,group#member" || s.Builds != 2 {
 		t.Fatalf("v3: %+v", s)
 	}
 	before := indexHits(e)
@@ -600,4 +601,75 @@ func TestGroupIndexConcurrent(t *testing.T) {
 		}
 	}
 	t.Logf("%d answers checked again; the index answered %d sub-problems", len(answers), indexHits(e))
+}
+
+// The upper relations are indexed only where memory allows; the core must
+// fit. Answers are the same whichever the index holds.
+func TestGroupIndexMemoryBound(t *testing.T) {
+	ctx := context.Background()
+	src := "definition user {}\ndefinition team {\n\trelation member: user | team#member\n}\ndefinition department {\n\trelation member: user | team#member\n}\n"
+	var rels []string
+	for i := range 40 {
+		rels = append(rels, fmt.Sprintf("team:t%d#member@team:t%d#member", i, i+1), fmt.Sprintf("team:t%d#member@user:u%d", i, i))
+		rels = append(rels, fmt.Sprintf("department:d%d#member@team:t%d#member", i%5, i), fmt.Sprintf("department:d%d#member@user:v%d", i%5, i))
+	}
+	st := newTestStore(t, src, rels...)
+	full := indexedEngine(t, st, Options{CacheSize: -1}, nil)
+	s := full.GroupIndexStats(ctx)
+	if s.State != "ready" || s.Relations != "team#member,department#member" {
+		t.Fatalf("unbounded: %+v", s)
+	}
+	// Room for the core (teams: about half the index) but not for the
+	// departments under half the bound.
+	coreOnly := indexedEngine(t, st, Options{CacheSize: -1, GroupIndexMaxBytes: s.Bytes}, nil)
+	if s := coreOnly.GroupIndexStats(ctx); s.State != "ready" || s.Relations != "team#member" {
+		t.Fatalf("bounded: %+v", s)
+	}
+	none := New(st, Options{CacheSize: -1, GroupIndexMaxBytes: 100})
+	if err := none.SyncGroupIndex(ctx); !errors.Is(err, errIndexTooLarge) {
+		t.Fatalf("a core too large: %v", err)
+	}
+	if s := none.GroupIndexStats(ctx); s.State != "refused" {
+		t.Fatalf("a core too large: %+v", s)
+	}
+	off := New(st, Options{CacheSize: -1, DisableGroupIndex: true})
+	compare := func() {
+		t.Helper()
+		for i := 0; i < 45; i += 2 {
+			for _, q := range []string{
+				fmt.Sprintf("department:d%d#member@user:u%d", i%6, i), fmt.Sprintf("department:d%d#member@user:v%d", i%6, i),
+				fmt.Sprintf("team:t%d#member@user:u%d", i%7, i), fmt.Sprintf("department:d%d#member@team:t%d#member", i%6, i),
+			} {
+				want, err := off.Check(ctx, checkReq(t, q))
+				if err != nil {
+					t.Fatal(err)
+				}
+				for j, e := range []*Engine{full, coreOnly, none} {
+					if got, err := e.Check(ctx, checkReq(t, q)); err != nil || got.Permissionship != want.Permissionship {
+						t.Errorf("%s: engine %d %s, %v; want %s", q, j, got.Permissionship, err, want.Permissionship)
+					}
+				}
+			}
+		}
+	}
+	compare()
+	// Growing past the bound while following the changes: built again,
+	// without the departments.
+	follow := indexedEngine(t, st, Options{CacheSize: -1, GroupIndexMaxBytes: 2*s.Bytes + 1}, nil)
+	if s := follow.GroupIndexStats(ctx); s.Relations != "team#member,department#member" {
+		t.Fatalf("before growing: %+v", s)
+	}
+	var more []string
+	for i := range 2000 {
+		more = append(more, fmt.Sprintf("department:d%d#member@user:w%d", i%5, i))
+	}
+	writeRels(t, st, tuples.Touch, more...)
+	if err := follow.SyncGroupIndex(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s := follow.GroupIndexStats(ctx); s.Relations != "team#member" || s.Builds != 2 || s.Lag != 0 {
+		t.Fatalf("after growing: %+v", s)
+	}
+	full = follow
+	compare()
 }

@@ -21,11 +21,13 @@ type model struct {
 	// relationship is then conditional, never evaluated.
 	caveats map[string]*caveats.Caveat
 
-	// groupRels are the relations the group index closes over (see
-	// groupRelations), in the order of relDef.group; groupSig names them,
-	// "" when there are none. Two models with the same groupSig index the
-	// same relations the same way.
+	// groupRels are the relations the group index may close over (see
+	// groupRelations), in the order of relDef.group: the first groupCore
+	// are its core, the others its optional upper tier. groupSig names
+	// them, "" when there are none. Two models with the same groupSig
+	// index the same relations the same way.
 	groupRels []*relDef
+	groupCore int
 	groupSig  string
 }
 
