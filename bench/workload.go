@@ -181,7 +181,9 @@ type params struct {
 	// write writes a batch and returns its consistency token.
 	write func(ctx context.Context, updates []tuples.Update) (string, error)
 	// cache reads the engine's cache counters; nil for a Target.
-	cache    func() engine.CacheStats
+	cache func() engine.CacheStats
+	// close stops the engine's background work; nil for a Target.
+	close    func()
 	ds       Dataset
 	hot      []CheckQuery
 	writeSeq *atomic.Uint64
@@ -204,6 +206,7 @@ func localParams(store datastore.Datastore, opts engine.Options) *params {
 	return &params{
 		eng:   eng,
 		cache: eng.CacheStats,
+		close: eng.Close,
 		write: func(ctx context.Context, updates []tuples.Update) (string, error) {
 			rev, err := store.Write(ctx, updates)
 			if err != nil {
