@@ -57,7 +57,14 @@ type groupIndexer struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu sync.Mutex // one build or catch-up at a time; guards what follows
+	mu sync.Mutex // one build or catch-up at a time
+
+	// nextKick (unix nanoseconds) delays the kicks of requests that find
+	// no index of their schema: after a failed build, or while the head's
+	// schema is another one.
+	nextKick atomic.Int64
+
+	smu sync.Mutex // guards what follows (short holds: read by stats)
 	// refused is the signature of a schema whose index was too large (it
 	// is not built again until the schema changes).
 	refused      string
@@ -68,6 +75,13 @@ type groupIndexer struct {
 	buildTime    time.Duration
 	lastCaughtUp time.Time
 	noNesting    bool
+}
+
+// note updates the indexer's state and counters.
+func (gi *groupIndexer) note(f func(gi *groupIndexer)) {
+	gi.smu.Lock()
+	defer gi.smu.Unlock()
+	f(gi)
 }
 
 func newGroupIndexer(e *Engine, src indexSource, maxBytes int64) *groupIndexer {
@@ -88,7 +102,10 @@ func (gi *groupIndexer) view(rev tuples.Revision, m *model) *groupIndex {
 	x := gi.cur.Load()
 	if x == nil || x.sig != m.groupSig {
 		if gi.asked.Add(1) >= groupIndexWarmup {
-			gi.kick()
+			if now := time.Now().UnixNano(); now >= gi.nextKick.Load() {
+				gi.nextKick.Store(now + int64(groupIndexRetry/10))
+				gi.kick()
+			}
 		}
 		return nil
 	}
@@ -133,7 +150,8 @@ func (gi *groupIndexer) sync(ctx context.Context, force bool) error {
 	defer gi.mu.Unlock()
 	err := gi.syncLocked(ctx, force)
 	if err != nil {
-		gi.err = err
+		gi.note(func(gi *groupIndexer) { gi.err = err })
+		gi.nextKick.Store(time.Now().Add(groupIndexRetry).UnixNano())
 	}
 	return err
 }
@@ -151,15 +169,19 @@ func (gi *groupIndexer) syncLocked(ctx context.Context, force bool) error {
 		return err
 	}
 	snap.Close()
-	gi.noNesting = m.groupSig == ""
-	if gi.noNesting {
+	noNesting := m.groupSig == ""
+	gi.note(func(gi *groupIndexer) { gi.noNesting = noNesting })
+	if noNesting {
 		gi.cur.Store(nil)
-		gi.err = nil
+		gi.note(func(gi *groupIndexer) { gi.err = nil })
 		return nil
 	}
 	x := gi.cur.Load()
 	if x == nil || x.sig != m.groupSig {
-		if !force && (m.groupSig == gi.refused || time.Since(gi.lastFail) < groupIndexRetry) {
+		gi.smu.Lock()
+		skip := m.groupSig == gi.refused || time.Since(gi.lastFail) < groupIndexRetry
+		gi.smu.Unlock()
+		if skip && !force {
 			return nil
 		}
 		if x, err = gi.build(ctx, head, m); err != nil {
@@ -185,7 +207,7 @@ func (gi *groupIndexer) syncLocked(ctx context.Context, force bool) error {
 			return fmt.Errorf("group index: following the changes after revision %d: %w", x.revision(), err)
 		}
 		x.apply(sets, upto)
-		gi.batches++
+		gi.note(func(gi *groupIndexer) { gi.batches++ })
 		if x.bytes() > gi.max {
 			// Grown past its bound: build it again, with fewer upper
 			// relations, or none if the core alone is too large.
@@ -201,15 +223,13 @@ func (gi *groupIndexer) syncLocked(ctx context.Context, force bool) error {
 			break
 		}
 	}
-	gi.lastCaughtUp = time.Now()
-	gi.err = nil
+	gi.note(func(gi *groupIndexer) { gi.lastCaughtUp, gi.err = time.Now(), nil })
 	return nil
 }
 
 func (gi *groupIndexer) refuse(sig string) {
 	gi.cur.Store(nil)
-	gi.refused = sig
-	gi.lastFail = time.Now()
+	gi.note(func(gi *groupIndexer) { gi.refused, gi.lastFail = sig, time.Now() })
 }
 
 // build reads every relationship of the indexed relations at revision rev
@@ -225,7 +245,7 @@ func (gi *groupIndexer) build(ctx context.Context, rev tuples.Revision, m *model
 			return nil, fmt.Errorf("group index of %s: %w (%d bytes)", m.groupSig, err, gi.max)
 		}
 		if err != nil {
-			gi.lastFail = time.Now()
+			gi.note(func(gi *groupIndexer) { gi.lastFail = time.Now() })
 			return nil, err
 		}
 		if fit < upper {
@@ -233,9 +253,7 @@ func (gi *groupIndexer) build(ctx context.Context, rev tuples.Revision, m *model
 			continue
 		}
 		gi.cur.Store(x)
-		gi.builds++
-		gi.buildTime = time.Since(start)
-		gi.refused = ""
+		gi.note(func(gi *groupIndexer) { gi.builds, gi.buildTime, gi.refused = gi.builds+1, time.Since(start), "" })
 		return x, nil
 	}
 }
@@ -342,7 +360,7 @@ func (e *Engine) GroupIndexStats(ctx context.Context) GroupIndexStats {
 	if gi == nil {
 		return GroupIndexStats{State: "off"}
 	}
-	gi.mu.Lock()
+	gi.smu.Lock()
 	st := GroupIndexStats{Builds: gi.builds, Batches: gi.batches, BuildTime: gi.buildTime, LastCaughtUp: gi.lastCaughtUp}
 	if gi.err != nil {
 		st.Err = gi.err.Error()
@@ -355,7 +373,7 @@ func (e *Engine) GroupIndexStats(ctx context.Context) GroupIndexStats {
 	default:
 		st.State = "waiting"
 	}
-	gi.mu.Unlock()
+	gi.smu.Unlock()
 	x := gi.cur.Load()
 	if x == nil {
 		return st
