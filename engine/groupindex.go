@@ -100,9 +100,15 @@ type gnode struct {
 	ndirty     int32 // unclean relationships on this node
 	bound      int32
 	changed    tuples.Revision
-	children   []uint32 // sorted
-	parents    []uint32 // sorted
-	desc       []uint32 // sorted; shared by the members of a component
+	// dirtyIn counts the unclean relationships naming this node as their
+	// subject (a caveated nesting, say); inChanged is the revision at
+	// which a relationship naming it last changed. Walking up (parents)
+	// at revision r is exact when inChanged <= r and dirtyIn is 0.
+	dirtyIn   int32
+	inChanged tuples.Revision
+	children  []uint32 // sorted
+	parents   []uint32 // sorted
+	desc      []uint32 // sorted; shared by the members of a component
 }
 
 // dirtyKey names an unclean relationship: its group and its subject.
@@ -210,6 +216,9 @@ func (x *groupIndex) add(g uint32, r *tuples.Relationship, sorted bool) {
 	if dirty {
 		x.dirty[dirtyKey{g, strings.Clone(r.SubjectType), strings.Clone(r.SubjectID), strings.Clone(r.SubjectRelation)}] = member
 		x.nodes[g].ndirty++
+		if c, ok := x.subjectNode(r); ok {
+			x.nodes[c].dirtyIn++
+		}
 	}
 	if member {
 		x.addMember(typeRel{r.SubjectType, r.SubjectRelation}, r.SubjectID, g)
@@ -233,6 +242,9 @@ func (x *groupIndex) remove(g uint32, r *tuples.Relationship) {
 	if member, ok := x.dirty[k]; ok {
 		delete(x.dirty, k)
 		x.nodes[g].ndirty--
+		if c, ok := x.subjectNode(r); ok {
+			x.nodes[c].dirtyIn--
+		}
 		if member {
 			x.removeMember(typeRel{r.SubjectType, r.SubjectRelation}, r.SubjectID, g)
 		}
@@ -366,6 +378,9 @@ func (x *groupIndex) apply(sets []tuples.ChangeSet, upto tuples.Revision) {
 				x.add(g, r, true)
 			}
 			touched[g] = cs.Revision
+			if c, ok := x.subjectNode(r); ok {
+				x.nodes[c].inChanged = cs.Revision
+			}
 		}
 	}
 	if len(touched) > 0 {
@@ -654,4 +669,54 @@ func (x *groupIndex) relations() string {
 		}
 	}
 	return strings.Join(names, ",")
+}
+
+// subjectNode returns the node r's subject is, if it is a subject set of a
+// relation the index holds and has a node.
+func (x *groupIndex) subjectNode(r *tuples.Relationship) (uint32, bool) {
+	if r.SubjectRelation == "" {
+		return 0, false
+	}
+	ri, ok := x.relIdx[typeRel{r.SubjectType, r.SubjectRelation}]
+	if !ok {
+		return 0, false
+	}
+	c, ok := x.ids[ri][r.SubjectID]
+	return c, ok
+}
+
+// parentsOf calls fn with the id of every object whose relation parent
+// (held by the index) names the subject set st:sid#srel (of a relation
+// the index holds) in a clean relationship, at revision rev. ok is false
+// when the index cannot tell (busy, not at rev, a relationship naming the
+// subject set changed after rev, or one is unclean): then fn was not
+// called.
+func (x *groupIndex) parentsOf(st, sid, srel string, parent typeRel, rev tuples.Revision, fn func(id string)) (ok bool) {
+	pri, ok := x.relIdx[parent]
+	if !ok {
+		return false
+	}
+	sri, ok := x.relIdx[typeRel{st, srel}]
+	if !ok || rev < x.builtAt || !x.mu.TryRLock() {
+		return false
+	}
+	defer x.mu.RUnlock()
+	if rev > x.revision() {
+		return false
+	}
+	n, found := x.ids[sri][sid]
+	if !found {
+		return true // nothing has named it since the build
+	}
+	nd := &x.nodes[n]
+	if nd.inChanged > rev || nd.dirtyIn > 0 {
+		return false
+	}
+	for _, p := range nd.parents {
+		if pn := &x.nodes[p]; int(pn.rel) == pri {
+			fn(pn.id)
+		}
+	}
+	x.hits.Add(1)
+	return true
 }

@@ -211,7 +211,7 @@ func TestGroupIndexFollowsWrites(t *testing.T) {
 	if testing.Short() {
 		seeds, steps = 4, 25
 	}
-	var compared, oldCompared, hits, oldHits, refCompared int
+	var compared, oldCompared, hits, oldHits, refCompared, lookupsCompared int
 	for seed := range seeds {
 		unclean := seed%2 == 1
 		src := groupSchemaPlain
@@ -228,6 +228,12 @@ func TestGroupIndexFollowsWrites(t *testing.T) {
 			}
 			slots := groupSlots(prog)
 			queries := groupQueries(prog)
+			var lookups []LookupResourcesRequest
+			for _, q := range queries {
+				if q.Resource.ID == "g0" || q.Resource.ID == "t0" || q.Resource.ID == "f0" || q.Resource.ID == "c0" {
+					lookups = append(lookups, LookupResourcesRequest{ResourceType: q.Resource.Type, Permission: q.Permission, Subject: q.Subject})
+				}
+			}
 			opts := Options{CacheSize: -1, MaxDepth: 1000}
 			on := indexedEngine(t, st, opts, nil)
 			defer on.Close()
@@ -324,6 +330,17 @@ func TestGroupIndexFollowsWrites(t *testing.T) {
 							}
 						}
 					}
+					// LookupResources, which walks up through the index.
+					for _, q := range lookups {
+						q.Consistency = Consistency{Mode: AtExactSnapshot, Token: h.rev.Token()}
+						name := fmt.Sprintf("step %d, revision %d: LookupResources(%s#%s@%s)", step, h.rev, q.ResourceType, q.Permission, q.Subject)
+						want, werr := lookupAll(off, q)
+						got, gerr := lookupAll(on, q)
+						if werr != nil || gerr != nil || !slices.Equal(got, want) {
+							t.Fatalf("%s: index on %v (%v), off %v (%v)\n%s", name, got, gerr, want, werr, relsString(h.rels))
+						}
+						lookupsCompared++
+					}
 					n := indexHits(on) - before
 					hits += n
 					if i > 0 {
@@ -333,11 +350,21 @@ func TestGroupIndexFollowsWrites(t *testing.T) {
 			}
 		})
 	}
-	t.Logf("%d checks compared (%d at older revisions, %d with the reference); the index answered %d sub-problems (%d at older revisions)",
-		compared, oldCompared, refCompared, hits, oldHits)
+	t.Logf("%d checks compared (%d at older revisions, %d with the reference), %d LookupResources; the index answered %d sub-problems (%d at older revisions)",
+		compared, oldCompared, refCompared, lookupsCompared, hits, oldHits)
 	if hits == 0 || oldHits == 0 {
 		t.Errorf("the index answered %d sub-problems, %d at older revisions: it is not being used", hits, oldHits)
 	}
+}
+
+// lookupAll gives every result of a LookupResources.
+func lookupAll(e *Engine, q LookupResourcesRequest) ([]string, error) {
+	var out []string
+	_, err := e.LookupResources(context.Background(), q, func(r LookupResult) bool {
+		out = append(out, r.ResourceID+":"+r.Permissionship.String())
+		return true
+	})
+	return out, err
 }
 
 // relKey names a relationship without its caveat and expiration.
