@@ -216,8 +216,12 @@ func (x *groupIndex) add(g uint32, r *tuples.Relationship, sorted bool) {
 	if dirty {
 		x.dirty[dirtyKey{g, strings.Clone(r.SubjectType), strings.Clone(r.SubjectID), strings.Clone(r.SubjectRelation)}] = member
 		x.nodes[g].ndirty++
-		if c, ok := x.subjectNode(r); ok {
-			x.nodes[c].dirtyIn++
+		if r.SubjectRelation != "" {
+			// A group named in an unclean relationship gets a node,
+			// to count it there (see parentsOf).
+			if ri, ok := x.relIdx[typeRel{r.SubjectType, r.SubjectRelation}]; ok {
+				x.nodes[x.node(ri, r.SubjectID)].dirtyIn++
+			}
 		}
 	}
 	if member {
