@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/reach-authz/reach/datastore"
+	"github.com/reach-authz/reach/internal/testdatastore"
 	"github.com/reach-authz/reach/schema"
 	"github.com/reach-authz/reach/tuples"
 )
@@ -211,6 +212,11 @@ func TestGroupIndexFollowsWrites(t *testing.T) {
 	if testing.Short() {
 		seeds, steps = 6, 30
 	}
+	sample := 1 // every query
+	if testdatastore.Kind() != "badger" {
+		// Every check reads the database: a smaller sample of the same.
+		seeds, steps, sample = min(seeds, 4), steps/2, 5
+	}
 	var compared, oldCompared, hits, oldHits, refCompared, lookupsCompared int
 	for seed := range seeds {
 		unclean := seed%2 == 1
@@ -290,7 +296,10 @@ func TestGroupIndexFollowsWrites(t *testing.T) {
 				}
 				for i, h := range revs {
 					before := indexHits(on)
-					for _, q := range queries {
+					for qi, q := range queries {
+						if qi%sample != step%sample {
+							continue
+						}
 						q.Consistency = Consistency{Mode: AtExactSnapshot, Token: h.rev.Token()}
 						name := fmt.Sprintf("step %d, revision %d: %s#%s@%s", step, h.rev, q.Resource, q.Permission, q.Subject)
 						want, err := off.Check(ctx, q)
