@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -729,5 +730,40 @@ func TestGroupIndexUncleanNestingFirst(t *testing.T) {
 	got, gerr := lookupAll(e, q)
 	if werr != nil || gerr != nil || !slices.Equal(got, want) || len(want) != 1 {
 		t.Errorf("index on %v (%v), off %v (%v)", got, gerr, want, werr)
+	}
+}
+
+// tooOldFeed is a store whose change feed has been garbage-collected up
+// to revision goneBefore.
+type tooOldFeed struct {
+	datastore.Datastore
+	goneBefore atomic.Uint64
+}
+
+func (s *tooOldFeed) Changes(ctx context.Context, after tuples.Revision, limit int) ([]tuples.ChangeSet, tuples.Revision, error) {
+	if uint64(after) < s.goneBefore.Load() {
+		return nil, 0, fmt.Errorf("changes after %d: %w", after, tuples.ErrRevisionTooOld)
+	}
+	return s.Datastore.Changes(ctx, after, limit)
+}
+
+// An index whose change feed is gone is built again from the head.
+func TestGroupIndexFeedGone(t *testing.T) {
+	ctx := context.Background()
+	st := &tooOldFeed{Datastore: newTestStore(t, "definition user {}\ndefinition group {\n\trelation member: user | group#member\n}\n",
+		"group:a#member@group:b#member", "group:b#member@user:ana")}
+	e := indexedEngine(t, st, Options{CacheSize: -1}, nil)
+	head := writeRels(t, st, tuples.Touch, "group:b#member@group:c#member", "group:c#member@user:bo")
+	st.goneBefore.Store(uint64(head))
+	if err := e.SyncGroupIndex(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s := e.GroupIndexStats(ctx)
+	if s.Builds != 2 || s.Revision != head || s.Lag != 0 {
+		t.Fatalf("after the feed was gone: %+v", s)
+	}
+	before := indexHits(e)
+	if got, err := e.Check(ctx, checkReq(t, "group:a#member@user:bo")); err != nil || got.Permissionship != Allowed || indexHits(e) != before+1 {
+		t.Errorf("group:a#member@user:bo = %s, %v (%d index answers)", got.Permissionship, err, indexHits(e)-before)
 	}
 }
