@@ -322,7 +322,8 @@ func benchEngine(b *testing.B, g *giftingData, opts Options) *Engine {
 
 // BenchmarkGroupIndexBuild: building the group index from the store (a
 // read of every team membership), with its size: the index's estimate
-// (index-bytes) and the heap it took (heap-bytes).
+// (index-bytes) and the heap it took (heap-bytes). One build takes a while
+// at 1M relationships: -bench GroupIndexBuild -benchtime 3x.
 func BenchmarkGroupIndexBuild(b *testing.B) {
 	g := loadGifting(b)
 	var st GroupIndexStats
