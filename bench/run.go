@@ -269,6 +269,9 @@ func runWorkloads(ctx context.Context, cfg Config, ds Dataset, rep *Report, newP
 			say("workload %s: %s on %d goroutines", name, cfg.Duration, cfg.Concurrency)
 		}
 		res := runWorkload(ctx, p, wl, cfg.Seed+uint64(i)*0x1000, cfg.Concurrency, cfg.Duration, cfg.Count)
+		if p.close != nil {
+			p.close() // before the store closes
+		}
 		rep.Workloads = append(rep.Workloads, res)
 	}
 	return nil

@@ -21,6 +21,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -287,19 +288,64 @@ func BenchmarkCheck(b *testing.B) {
 	}
 	classes = append(classes, class{"denied", g.deniedQueries(r), Denied})
 	for _, c := range classes {
-		b.Run(c.name+"/cache=warm", func(b *testing.B) {
-			e := New(g.store, Options{})
-			for _, q := range c.qs { // warm up
-				if _, err := e.Check(context.Background(), q); err != nil {
-					b.Fatal(err)
+		for _, index := range []string{"on", "off"} {
+			opts := Options{DisableGroupIndex: index == "off"}
+			b.Run(c.name+"/cache=warm/index="+index, func(b *testing.B) {
+				e := benchEngine(b, g, opts)
+				for _, q := range c.qs { // warm up
+					if _, err := e.Check(context.Background(), q); err != nil {
+						b.Fatal(err)
+					}
 				}
-			}
-			runChecks(b, e, c.qs, c.want)
-		})
-		b.Run(c.name+"/cache=off", func(b *testing.B) {
-			runChecks(b, New(g.store, Options{CacheSize: -1}), c.qs, c.want)
-		})
+				runChecks(b, e, c.qs, c.want)
+			})
+			b.Run(c.name+"/cache=off/index="+index, func(b *testing.B) {
+				opts := opts
+				opts.CacheSize = -1
+				runChecks(b, benchEngine(b, g, opts), c.qs, c.want)
+			})
+		}
 	}
+}
+
+// benchEngine returns an engine over g with opts, its group index (unless
+// off) built before the benchmark starts.
+func benchEngine(b *testing.B, g *giftingData, opts Options) *Engine {
+	b.Helper()
+	e := New(g.store, opts)
+	b.Cleanup(e.Close)
+	if err := e.SyncGroupIndex(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	return e
+}
+
+// BenchmarkGroupIndexBuild: building the group index from the store (a
+// read of every team membership), with its size: the index's estimate
+// (index-bytes) and the heap it took (heap-bytes). One build takes a while
+// at 1M relationships: -bench GroupIndexBuild -benchtime 3x.
+func BenchmarkGroupIndexBuild(b *testing.B) {
+	g := loadGifting(b)
+	var st GroupIndexStats
+	var heap uint64
+	for b.Loop() {
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		e := New(g.store, Options{CacheSize: -1})
+		if err := e.SyncGroupIndex(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		st = e.GroupIndexStats(context.Background())
+		heap = after.HeapAlloc - min(after.HeapAlloc, before.HeapAlloc)
+		runtime.KeepAlive(e)
+	}
+	b.ReportMetric(float64(st.Bytes), "index-bytes")
+	b.ReportMetric(float64(heap), "heap-bytes")
+	b.ReportMetric(float64(st.Groups), "groups")
+	b.ReportMetric(float64(st.Members), "members")
 }
 
 // BenchmarkCheckParallel: warm checks from every core at once, with the

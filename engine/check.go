@@ -112,6 +112,8 @@ type checker struct {
 	rev      tuples.Revision
 	explain  bool
 	useCache bool
+	// gidx is the group index this request may use (nil: none).
+	gidx *groupIndex
 
 	// reqCtx is the caveat context of the request being answered; ctxKey
 	// its canonical JSON ("" when empty), which the memo entries were
@@ -162,9 +164,9 @@ func (c *checker) reached(depth, need int32) {
 func (e *Engine) newChecker(ctx context.Context, snap tuples.Snapshot, m *model, explain bool) *checker {
 	return &checker{
 		e: e, ctx: ctx, snap: snap, m: m, rev: snap.Revision(), explain: explain,
-		useCache: e.cache != nil && !explain,
-		memo:     make(map[nodeKey]outcome),
-		onStack:  make(map[nodeKey]int32),
+		useCache: e.cache != nil && !explain, gidx: e.groups.view(snap.Revision(), m),
+		memo:    make(map[nodeKey]outcome),
+		onStack: make(map[nodeKey]int32),
 	}
 }
 
@@ -213,6 +215,7 @@ func (e *Engine) pooledChecker(ctx context.Context, snap tuples.Snapshot, m *mod
 	c.e, c.ctx, c.snap, c.m, c.rev, c.explain = e, ctx, snap, m, snap.Revision(), explain
 	c.useCache = e.cache != nil && !explain
 	c.expiring = false
+	c.gidx = e.groups.view(c.rev, m)
 	return c
 }
 
@@ -222,7 +225,7 @@ func releaseChecker(c *checker) {
 	}
 	clear(c.memo)
 	clear(c.onStack)
-	c.e, c.ctx, c.snap, c.m = nil, nil, nil, nil
+	c.e, c.ctx, c.snap, c.m, c.gidx = nil, nil, nil, nil, nil
 	c.reqCtx, c.ctxKey = nil, ""
 	c.depth, c.steps, c.deepest = 0, 0, 0
 	c.prov = c.prov[:0]
@@ -419,6 +422,13 @@ func (c *checker) check(rt, rid, rel string, s Subject) (outcome, error) {
 		}
 		return o, nil
 	}
+	// The group index answers a nested group at once, where it can.
+	if rd.group >= 0 && c.gidx != nil && !c.explain && s.ID != wildcardID {
+		if p, need, ok := c.gidx.check(rd.group, rid, s, c.rev); ok && c.fits(c.depth, need) {
+			c.reached(c.depth, need)
+			return outcome{perm: p, low: exact, need: need, gen: c.gen}, nil
+		}
+	}
 	// The shared cache, but for the relationships of a leaf relation (no
 	// subject set) below the top: looking one up is a Get or two, no
 	// dearer than the cache, whose entries are better spent on the
@@ -599,6 +609,11 @@ func (c *checker) direct(rd *relDef, rid string, s Subject) (outcome, error) {
 	limit := -1
 	if rd.upRels != nil && !c.explain && s.Relation == "" {
 		limit = walkUpFanOut
+		if rd.nestsGroups && c.gidx != nil && c.gidx.holdsSubjectSets(rd, c.m) {
+			// Each subject set is one index lookup: walking down pays
+			// for many more of them.
+			limit = indexedFanOut
+		}
 	}
 	buf := c.takeBuf()
 	defer func() { c.putBuf(buf) }()
@@ -744,6 +759,9 @@ const (
 	// walkUpBudget bounds the lookups and relationships read by one walk
 	// up; past it (a subject in very many groups) the walk goes down.
 	walkUpBudget = 256
+	// indexedFanOut replaces walkUpFanOut where every subject set is a
+	// relation of the group index.
+	indexedFanOut = 64
 )
 
 type walkNode struct {

@@ -55,6 +55,19 @@
 // queries, and with the truth tables SpiceDB computed for its own test
 // files (../shared/conformance).
 //
+// Where groups nest (a relation that allows subject sets of itself, as
+// group#member allowing group#member, or through other relations), the
+// engine keeps a group index (groupindex.go), after Zanzibar's Leopard:
+// the transitive closure of the nested groups, held in memory, built from
+// the store and kept at its head from the store's change feed, so that
+// "is ana in group G at any depth?" is one lookup. It answers a read at
+// any revision from its build to its head for the groups that did not
+// change since that revision, and leaves the rest to the walk: groups
+// that changed later, reads newer than the index, and Denied answers
+// below a caveated, expiring or wildcard relationship (it only proves
+// Allowed through those). Options.DisableGroupIndex turns it off;
+// Engine.GroupIndexStats reports its size and lag.
+//
 // Caveats are compiled once per schema (package caveats) and evaluated
 // where a caveated relationship is met, with the request's Context merged
 // under the relationship's stored context: a true caveat counts as no

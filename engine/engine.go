@@ -24,6 +24,8 @@ type Engine struct {
 	store Store
 	opts  Options
 	cache *checkCache // nil when off
+	// groups keeps the group index; nil when off.
+	groups *groupIndexer
 
 	quant atomic.Pointer[quantized]
 
@@ -59,6 +61,9 @@ func New(store Store, opts Options) *Engine {
 	e := &Engine{store: store, opts: opts, models: map[*schema.Program]*model{}, now: time.Now}
 	if opts.CacheSize >= 0 && opts.CacheMaxBytes > 0 {
 		e.cache = newCheckCache(opts.CacheMaxBytes, opts.CacheSize, defaultCacheShards)
+	}
+	if src, ok := store.(indexSource); ok && !opts.DisableGroupIndex {
+		e.groups = newGroupIndexer(e, src, opts.GroupIndexMaxBytes)
 	}
 	return e
 }

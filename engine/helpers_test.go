@@ -244,3 +244,44 @@ func (s memSnapshot) Resources(st, sid, srel, rt, rel string, fn func(tuples.Rel
 	}
 	return nil
 }
+
+// ForEach and Changes make memStore an index source (one revision, no
+// changes), so that engines over it build the group index.
+func (m *memStore) ForEach(_ context.Context, rev tuples.Revision, f tuples.Filter, fn func(tuples.Relationship) (bool, error)) (tuples.Revision, error) {
+	if rev == 0 {
+		rev = m.rev
+	}
+	for _, r := range m.get {
+		if !f.Matches(r) {
+			continue
+		}
+		if ok, err := fn(r); !ok || err != nil {
+			return rev, err
+		}
+	}
+	return rev, nil
+}
+
+func (m *memStore) Changes(_ context.Context, after tuples.Revision, _ int) ([]tuples.ChangeSet, tuples.Revision, error) {
+	return nil, max(after, m.rev), nil
+}
+
+// indexedEngine returns an engine whose group index is built (where the
+// schema nests) before it answers, counting in st (if not nil) the cases
+// with an index.
+func indexedEngine(t testing.TB, store Store, opts Options, st *refStats) *Engine {
+	t.Helper()
+	e := New(store, opts)
+	if err := e.SyncGroupIndex(context.Background()); err != nil {
+		t.Fatalf("building the group index: %v", err)
+	}
+	if st != nil && e.GroupIndexStats(context.Background()).State == "ready" {
+		st.indexed++
+	}
+	return e
+}
+
+// indexHits is the number of answers e's group index gave.
+func indexHits(e *Engine) int {
+	return int(e.GroupIndexStats(context.Background()).Hits)
+}

@@ -55,7 +55,7 @@ func (e *Engine) LookupResources(ctx context.Context, req LookupResourcesRequest
 		return "", errUnknownRelation(s.Type, s.Relation, m)
 	}
 
-	cands, err := walkUp(ctx, snap, m, s, req.ResourceType, req.Permission, e.opts.MaxDepth)
+	cands, err := walkUp(ctx, snap, m, e.groups.view(rev, m), s, req.ResourceType, req.Permission, e.opts.MaxDepth)
 	if err != nil {
 		return "", err
 	}
@@ -113,8 +113,10 @@ func (e *Engine) LookupResources(ctx context.Context, req LookupResourcesRequest
 // node whose level passes maxDepth fails the lookup with ErrMaxDepth, as
 // its Check would fail. SpiceDB's LookupResources fails the same way when
 // its dispatch depth runs out. Nodes that cannot lead to rtype#perm are not
-// walked (nor counted against the limit).
-func walkUp(ctx context.Context, snap tuples.Snapshot, m *model, s Subject, rtype, perm string, maxDepth int) (map[string]bool, error) {
+// walked (nor counted against the limit). Where the group index gidx (nil:
+// none) knows the groups that name a group as a subject set, it gives them
+// instead of the store's reverse index.
+func walkUp(ctx context.Context, snap tuples.Snapshot, m *model, gidx *groupIndex, s Subject, rtype, perm string, maxDepth int) (map[string]bool, error) {
 	useful := m.leadsTo(rtype, perm)
 	type item struct {
 		n     upNode
@@ -147,6 +149,11 @@ func walkUp(ctx context.Context, snap tuples.Snapshot, m *model, s Subject, rtyp
 	read := 0
 	from := func(st, sid, srel, typ, rel, parent string, def bool, level int) {
 		if err != nil || !useful[typeRel{typ, parent}] {
+			return
+		}
+		if gidx != nil && rel == parent && gidx.parentsOf(st, sid, srel, typeRel{typ, rel}, snap.Revision(), func(id string) {
+			push(upNode{typ, id, parent}, def, level)
+		}) {
 			return
 		}
 		serr := snap.Resources(st, sid, srel, typ, rel, func(r tuples.Relationship) bool {

@@ -20,6 +20,15 @@ type model struct {
 	// a model built by hand without a Program (tests), where a caveated
 	// relationship is then conditional, never evaluated.
 	caveats map[string]*caveats.Caveat
+
+	// groupRels are the relations the group index may close over (see
+	// groupRelations), in the order of relDef.group: the first groupCore
+	// are its core, the others its optional upper tier. groupSig names
+	// them, "" when there are none. Two models with the same groupSig
+	// index the same relations the same way.
+	groupRels []*relDef
+	groupCore int
+	groupSig  string
 }
 
 // newProgramModel builds the model of a compiled schema, its caveats
@@ -71,6 +80,13 @@ type relDef struct {
 	// upSelf says whether one of upRels allows this relation itself as a
 	// subject set (it nests in itself, as team#member does).
 	upSelf bool
+
+	// group is this relation's place in model.groupRels (-1: not in the
+	// group index); nestsGroups says that every subject set it allows is
+	// a relation of the group index, so that a check of it costs one
+	// index lookup per subject set.
+	group       int
+	nestsGroups bool
 }
 
 type usageKind uint8
@@ -109,7 +125,7 @@ func newModel(defs []*schema.Definition) *model {
 		td := &typeDef{name: d.Name, rels: make(map[string]*relDef, len(d.Relations))}
 		m.types[d.Name] = td
 		for _, r := range d.Relations {
-			rd := &relDef{typ: d.Name, name: r.Name, perm: r.Kind == schema.KindPermission, rewrite: r.Rewrite}
+			rd := &relDef{typ: d.Name, name: r.Name, perm: r.Kind == schema.KindPermission, rewrite: r.Rewrite, group: -1}
 			if !rd.perm {
 				rd.direct = map[typeRel]bool{}
 				rd.wildcard = map[string]bool{}
@@ -146,6 +162,7 @@ func newModel(defs []*schema.Definition) *model {
 			rd.upRels, rd.upSelf = m.subjectSetClosure(rd)
 		}
 	}
+	m.groupRelations()
 	// The walk-up graph.
 	for _, d := range defs {
 		for _, r := range d.Relations {

@@ -517,6 +517,9 @@ func genRels2(r *rand.Rand, prog *schema.Program) []tuples.Relationship {
 // refStats counts what compareWithReference compared.
 type refStats struct {
 	cases, checks, skipped, lookups, subjects int
+	// indexed counts the cases whose schema nests (the group index was
+	// built), indexHits the sub-problems the index answered.
+	indexed, indexHits int
 }
 
 // compareWithReference runs every query of c through the engine (cache on,
@@ -536,11 +539,13 @@ func compareWithReference(t testing.TB, c *randCase, st *refStats) {
 		}
 		store = newTestStore(t, c.src, rels...)
 	}
-	cached := New(store, Options{CacheSize: 4096, MaxDepth: 1000})
-	uncached := New(store, Options{CacheSize: -1, MaxDepth: 1000})
+	// The cached engines use the group index (built before the first
+	// query), the others walk: both must agree with the reference.
+	cached := indexedEngine(t, store, Options{CacheSize: 4096, MaxDepth: 1000}, st)
+	uncached := New(store, Options{CacheSize: -1, MaxDepth: 1000, DisableGroupIndex: true})
 	// bounded remembers one subject: LookupSubjects reads the store to
 	// give each once, and fails on a wildcard with two exclusions.
-	bounded := New(store, Options{CacheSize: -1, MaxDepth: 1000, MaxLookupResults: 1})
+	bounded := New(store, Options{CacheSize: -1, MaxDepth: 1000, MaxLookupResults: 1, DisableGroupIndex: true})
 	st.cases++
 	fail := func(format string, args ...any) {
 		t.Helper()
@@ -629,8 +634,8 @@ func compareWithReference(t testing.TB, c *randCase, st *refStats) {
 		}
 		c.shuffle(table)
 		val := eval(s)
-		tableEngine := New(store, Options{CacheSize: 4096, MaxDepth: 1000})
-		bulk, err := New(store, Options{CacheSize: -1, MaxDepth: 1000}).CheckBulk(ctx, table)
+		tableEngine := indexedEngine(t, store, Options{CacheSize: 4096, MaxDepth: 1000}, nil)
+		bulk, err := New(store, Options{CacheSize: -1, MaxDepth: 1000, DisableGroupIndex: true}).CheckBulk(ctx, table)
 		bulkOK := ok("CheckBulk(table)", err)
 		for i, q := range table {
 			name := fmt.Sprintf("%s#%s@%s", q.Resource, q.Permission, q.Subject)
@@ -741,6 +746,7 @@ func compareWithReference(t testing.TB, c *randCase, st *refStats) {
 			}
 		}
 	}
+	st.indexHits += indexHits(cached)
 }
 
 func TestEngineMatchesReference(t *testing.T) {
@@ -756,8 +762,8 @@ func TestEngineMatchesReference(t *testing.T) {
 	for i := 0; i < n && !t.Failed(); i++ {
 		compareWithReference(t, genCase(r, 10), &st)
 	}
-	t.Logf("%d cases: %d checks compared (%d unstratified skipped), %d LookupResources, %d LookupSubjects",
-		st.cases, st.checks, st.skipped, st.lookups, st.subjects)
+	t.Logf("%d cases: %d checks compared (%d unstratified skipped), %d LookupResources, %d LookupSubjects; %d cases with a group index, %d answers from it",
+		st.cases, st.checks, st.skipped, st.lookups, st.subjects, st.indexed, st.indexHits)
 	if st.skipped*5 > st.checks {
 		t.Errorf("too many unstratified cases skipped: %d of %d", st.skipped, st.checks+st.skipped)
 	}

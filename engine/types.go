@@ -170,6 +170,16 @@ type Options struct {
 	// and the exclusions of a wildcard (past the bound, the lookup fails
 	// with ErrTooManyResults).
 	MaxLookupResults int
+	// DisableGroupIndex turns the group index off (see groupindex.go):
+	// by default, on a store with a change feed (every datastore) and a
+	// schema where groups nest, the engine keeps the transitive closure
+	// of the nested groups in memory and answers "is ana in group G, at
+	// any depth?" with one lookup instead of a walk.
+	DisableGroupIndex bool
+	// GroupIndexMaxBytes bounds the memory of the group index (default
+	// 512 MiB, estimated): an index that would pass it is dropped, and
+	// checks walk.
+	GroupIndexMaxBytes int64
 }
 
 const (

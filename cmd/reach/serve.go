@@ -40,6 +40,7 @@ type serveOptions struct {
 	logLevel, logFormat             string
 	cacheSize                       int
 	cacheMaxBytes                   byteSize
+	groupIndex                      bool
 	metricsPprof                    bool
 	noVersionResponse               bool
 	otel                            otelOptions
@@ -126,6 +127,7 @@ client sends sampled in W3C traceparent.`,
 	o.cacheMaxBytes = engine.DefaultCacheMaxBytes
 	f.Var(&o.cacheMaxBytes, "cache-max-bytes", "memory of the check cache, taken as it fills (as 256MiB or 1GiB; <0: off)")
 	f.IntVar(&o.cacheSize, "cache-size", 0, "most entries of the check cache besides --cache-max-bytes (0: no more bound; <0: off)")
+	f.BoolVar(&o.groupIndex, "group-index", true, "keep the transitive closure of nested groups in memory (a Leopard index, followed from the store's changes), so that a nested group check is one lookup; false: walk every check")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	f.BoolVar(&o.metricsPprof, "metrics-pprof", false, "serve Go's profiles (net/http/pprof) under /debug/pprof/ on --metrics-addr, without a key")
@@ -209,7 +211,8 @@ func runServe(cmd *cobra.Command, o serveOptions) error {
 			log.Info("store closed")
 		}
 	}()
-	eng := engine.New(store, engine.Options{CacheSize: o.cacheSize, CacheMaxBytes: int64(o.cacheMaxBytes)})
+	eng := engine.New(store, engine.Options{CacheSize: o.cacheSize, CacheMaxBytes: int64(o.cacheMaxBytes), DisableGroupIndex: !o.groupIndex})
+	defer eng.Close() // before the store closes: the index stops reading it
 	var pg http.Handler
 	if o.playground {
 		pg = playground.New(playground.Options{Log: log})

@@ -69,7 +69,9 @@ func engineSource(ctx context.Context, file string, opts engine.Options) (e *eng
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		return engine.New(s, opts), s, s.Close, nil
+		e := engine.New(s, opts)
+		// The engine first: its group index stops reading the store.
+		return e, s, func() error { e.Close(); return s.Close() }, nil
 	}
 	f, err := validation.Read(file)
 	if err != nil {

@@ -33,7 +33,12 @@ type Env struct {
 }
 
 // Close releases the store.
-func (e *Env) Close() error { return e.Store.Close() }
+func (e *Env) Close() error {
+	if e.Engine != nil {
+		e.Engine.Close() // first: its group index stops reading the store
+	}
+	return e.Store.Close()
+}
 
 // ErrLoad is wrapped by Load's errors about the file's content: a schema
 // that does not compile, a relationship that does not parse or does not fit

@@ -146,9 +146,14 @@ func Analyze(ctx context.Context, store Store, rev tuples.Revision, old, cur *sc
 		plans:     map[Rule]plan{},
 		memo:      map[lookupKey][]engine.FoundSubject{},
 	}
+	// The engines read one revision under schemas that may never be
+	// written: no group index, which follows the store's own schema and
+	// changes (and would outlive the analysis in the background).
+	opts.Engine.DisableGroupIndex = true
 	for i, p := range a.progs {
 		if p != nil {
 			a.engines[i] = engine.New(withSchema{store, p}, opts.Engine)
+			defer a.engines[i].Close()
 		}
 	}
 	rep := &Report{Revision: rev, Changes: schema.Diff(old, cur)}
