@@ -1,0 +1,24 @@
+#!/bin/sh
+# mutate.sh runs reach's mutation tests: it plants each named bug of
+# internal/mutate/mutants/*.mut in turn and checks that the short tests of
+# its package fail (see internal/mutate's doc). On demand, not in every CI
+# run: a full run takes about 40 minutes on 2 cores, one mutant at a time.
+#
+# Usage: scripts/mutate.sh [flags] [package ...]
+#
+#   package   engine, schema, tuples, server, internal/corpus ... (default:
+#             every package that has mutants)
+#   flags     passed to the runner: -run REGEXP (mutants by name), -list,
+#             -check (only that every mutant still applies), -v (print the
+#             failure that killed each), -timeout D (per mutant, default 3m),
+#             -log DIR (keep each run's output)
+#
+# Examples:
+#   scripts/mutate.sh schema
+#   scripts/mutate.sh -v -run 'reverse' tuples
+#   scripts/mutate.sh -check
+#
+# Exit status 0 when every mutant was killed or is explained as equivalent.
+set -eu
+cd "$(dirname "$0")/.."
+exec go run ./internal/mutate "$@"
