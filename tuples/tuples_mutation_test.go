@@ -51,7 +51,8 @@ func TestExpiredAtBoundary(t *testing.T) {
 // A prefixed type name's prefix segments have at most 63 characters (one
 // fewer than the last segment's 64), as SpiceDB's namespace pattern
 // ([a-z][a-z0-9_]{1,61}[a-z0-9]/)*[a-z][a-z0-9_]{1,62}[a-z0-9] says (mutant
-// tuples-prefix-segment-64).
+// tuples-prefix-segment-64); a relation has 3 to 64 (tuples-name-65: the
+// golden file has only a name too short).
 func TestPrefixSegmentLength(t *testing.T) {
 	seg := func(n int) string { return "a" + strings.Repeat("b", n-1) }
 	for _, tt := range []struct {
@@ -70,6 +71,18 @@ func TestPrefixSegmentLength(t *testing.T) {
 		_, err = Parse("doc:1#viewer@" + tt.typ + ":ana")
 		if (err == nil) != tt.ok {
 			t.Errorf("subject type %q: error %v, want ok=%v", tt.typ, err, tt.ok)
+		}
+	}
+	// Relations and subject relations: 3 to 64 characters.
+	for _, tt := range []struct {
+		n  int
+		ok bool
+	}{{2, false}, {3, true}, {64, true}, {65, false}} {
+		name := seg(tt.n)
+		for _, s := range []string{"doc:1#" + name + "@user:ana", "doc:1#viewer@group:eng#" + name} {
+			if _, err := Parse(s); (err == nil) != tt.ok {
+				t.Errorf("%q: error %v, want ok=%v", s, err, tt.ok)
+			}
 		}
 	}
 }
