@@ -8,7 +8,8 @@
 #
 #   package   engine, schema, tuples, server, internal/corpus ... (default:
 #             every package that has mutants)
-#   flags     passed to the runner: -run REGEXP (mutants by name), -list,
+#   flags     passed to the runner: -run REGEXP (mutants by name),
+#             -tests REGEXP (only these tests, go test -run), -list,
 #             -check (only that every mutant still applies), -v (print the
 #             failure that killed each), -timeout D (per mutant, default 3m),
 #             -log DIR (keep each run's output)

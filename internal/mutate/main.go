@@ -28,6 +28,9 @@
 // means every package that has mutants. Flags:
 //
 //	-run REGEXP   only the mutants whose name matches
+//	-tests REGEXP only the tests that match (go test -run): to show which
+//	              tests kill a mutant; a survivor then means only that
+//	              these tests miss it
 //	-list         print the mutants and exit
 //	-check        only check that every mutant's text occurs once (no tests)
 //	-timeout D    the tests' timeout per mutant (default 3m)
@@ -37,7 +40,9 @@
 //
 // The exit status is 0 when every mutant was killed or is explained as
 // equivalent, 1 otherwise, 2 on a usage error. Mutants run one at a time:
-// each test run already uses every core.
+// each test run already uses every core. The runner reads the working tree
+// as it is: leave it unchanged while a run goes on (a test file added
+// midway runs with every later mutant).
 package main
 
 import (
@@ -87,9 +92,10 @@ func run() int {
 		baseline = flag.Bool("baseline", true, "first run each package's tests unmutated")
 		verbose  = flag.Bool("v", false, "print the failure that killed each mutant")
 		logDir   = flag.String("log", "", "keep each run's output in this directory")
+		tests    = flag.String("tests", "", "run only the tests matching this regexp (go test -run): which tests kill a mutant")
 	)
 	flag.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: go run ./internal/mutate [-run REGEXP] [-list] [-check] [-timeout D] [-baseline=false] [-v] [-log DIR] [package ...]")
+		fmt.Fprintln(os.Stderr, "usage: go run ./internal/mutate [-run REGEXP] [-tests REGEXP] [-list] [-check] [-timeout D] [-baseline=false] [-v] [-log DIR] [package ...]")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -162,7 +168,7 @@ func run() int {
 	for _, pkg := range pkgs {
 		if *baseline {
 			start := time.Now()
-			out, err := goTest(root, pkg, "", nil, *timeout)
+			out, err := goTest(root, pkg, "", nil, *tests, *timeout)
 			if err != nil {
 				fmt.Printf("BASELINE FAILED %s (%s): the package's tests fail unmutated; fix them first\n%s\n",
 					pkg, time.Since(start).Round(time.Second), excerpt(out, 30))
@@ -174,7 +180,7 @@ func run() int {
 			if m.Package() != pkg {
 				continue
 			}
-			r := runMutant(root, work, m, *timeout, *logDir)
+			r := runMutant(root, work, m, *tests, *timeout, *logDir)
 			results = append(results, r)
 			line := fmt.Sprintf("%-8s %-8s %-46s %5s", r.status, pkg, m.Name, r.elapsed.Round(time.Second))
 			switch {
@@ -238,7 +244,7 @@ func report(results []result, stale int) int {
 	return 0
 }
 
-func runMutant(root, work string, m Mutant, timeout time.Duration, logDir string) (r result) {
+func runMutant(root, work string, m Mutant, tests string, timeout time.Duration, logDir string) (r result) {
 	r.m = m
 	start := time.Now()
 	defer func() { r.elapsed = time.Since(start) }()
@@ -265,7 +271,7 @@ func runMutant(root, work string, m Mutant, timeout time.Duration, logDir string
 		r.status, r.excerpt = Invalid, err.Error()
 		return r
 	}
-	out, err := goTest(root, m.Package(), overlay, m.Env, timeout)
+	out, err := goTest(root, m.Package(), overlay, m.Env, tests, timeout)
 	if logDir != "" {
 		_ = os.WriteFile(filepath.Join(logDir, m.Name+".log"), out, 0o644)
 	}
@@ -333,12 +339,15 @@ func indent(s string) string {
 }
 
 // goTest runs the short tests of pkg (with overlay, when not empty).
-func goTest(root, pkg, overlay string, env []string, timeout time.Duration) ([]byte, error) {
+func goTest(root, pkg, overlay string, env []string, tests string, timeout time.Duration) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout+time.Minute)
 	defer cancel()
 	args := []string{"test", "-short", "-count=1", "-failfast", "-vet=off", "-timeout=" + timeout.String()}
 	if overlay != "" {
 		args = append(args, "-overlay="+overlay)
+	}
+	if tests != "" {
+		args = append(args, "-run="+tests)
 	}
 	args = append(args, "./"+pkg)
 	cmd := exec.CommandContext(ctx, "go", args...)
