@@ -130,3 +130,41 @@ func TestFutureTokenRefusedByBulkWithoutItems(t *testing.T) {
 	_, err = c.CheckBulkPermissions(testCtx(t), &v1.CheckBulkPermissionsRequest{Consistency: at(head + 1)})
 	requireStatus(t, err, codes.OutOfRange, "")
 }
+
+// A LookupResources page holds at most its limit of resources, exactly
+// that many while more remain (mutant server-lookup-limit-one-more: pages
+// of limit+1 still covered every resource once, so the paging test passed).
+func TestLookupResourcesPageSize(t *testing.T) {
+	ts := startServer(t, testOptions{})
+	c := ts.client
+	mustWriteSchema(t, c, testSchema)
+	var rels []string
+	for i := range 7 {
+		rels = append(rels, fmt.Sprintf("document:d%d#viewer@user:ana", i))
+	}
+	tok := mustWrite(t, c, rels...)
+	for _, limit := range []int{1, 3} {
+		var sizes []int
+		var cursor *v1.Cursor
+		for page := 0; page < 10; page++ {
+			st, err := c.LookupResources(testCtx(t), &v1.LookupResourcesRequest{
+				Consistency:        &v1.Consistency{Requirement: &v1.Consistency_AtLeastAsFresh{AtLeastAsFresh: tok}},
+				ResourceObjectType: "document", Permission: "view", Subject: subj("user", "ana", ""),
+				OptionalLimit: uint32(limit), OptionalCursor: cursor,
+			})
+			require.NoError(t, err)
+			resps, err := recvAll[*v1.LookupResourcesResponse](t, st)
+			require.NoError(t, err)
+			sizes = append(sizes, len(resps))
+			if len(resps) < limit {
+				break
+			}
+			cursor = resps[len(resps)-1].GetAfterResultCursor()
+		}
+		want := []int{1, 1, 1, 1, 1, 1, 1, 0}
+		if limit == 3 {
+			want = []int{3, 3, 1}
+		}
+		require.Equal(t, want, sizes, "limit %d: page sizes", limit)
+	}
+}

@@ -44,7 +44,8 @@ func (m Mutant) Package() string { return filepath.ToSlash(filepath.Dir(m.File))
 //	--- to
 //	its replacement (may be empty: the text is deleted)
 //
-// The text blocks run to the next "--- to", "=== " or the end of the list;
+// The text blocks run to the next "--- to", "=== ", a line starting with
+// "#" (a comment between mutants) or the end of the list;
 // their last newline is not part of them, and lines that are empty at the
 // end of a block are dropped. Indentation does not matter (see Apply): a
 // one-line from is trimmed, and so is its to.
@@ -96,6 +97,15 @@ func ParseList(name string, r io.Reader) ([]Mutant, error) {
 		case cur == nil:
 			if t := strings.TrimSpace(line); t != "" && !strings.HasPrefix(t, "#") {
 				return nil, fmt.Errorf("%s:%d: text outside a mutant: %q", name, n, line)
+			}
+		case block != nil && strings.HasPrefix(line, "#"):
+			// A comment at the start of a line ends the mutant (no Go
+			// line starts with #): the comments between mutants.
+			if block == &from {
+				return nil, fmt.Errorf("%s:%d: a comment inside mutant %s's from text (a line starting with # ends a mutant)", name, n, cur.Name)
+			}
+			if err := finish(); err != nil {
+				return nil, err
 			}
 		case block == nil && line == "--- from":
 			block = &from

@@ -26,6 +26,7 @@ env: CI=true A=b
 		z++
 --- to
 
+# a comment between two mutants ends the first
 === swap
 file: pkg/b.go
 why: two lines swapped
@@ -67,6 +68,8 @@ func TestParseListErrors(t *testing.T) {
 		"=== a\nfile: x.go\nwhy: w\n--- from\nx\n--- to\nx\n",
 		"=== a\nfile: x.go\nwhy: w\ncolor: red\n--- from\nx\n--- to\ny\n",
 		"=== a\nfile: x.go\nwhy: w\nenv: CI\n--- from\nx\n--- to\ny\n",
+		"=== a\nfile: x.go\nwhy: w\n--- from\nx\n# comment\n--- to\ny\n",
+		"=== a\nfile: x.go\nwhy: w\n--- from\nx\n--- to\ny\n# comment\nstray\n",
 	} {
 		if _, err := ParseList("bad.mut", strings.NewReader(src)); err == nil {
 			t.Errorf("no error for %q", src)
