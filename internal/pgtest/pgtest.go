@@ -37,6 +37,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/reach-authz/reach/internal/testenv"
 )
 
 // DefaultBinDir is where the PostgreSQL 15 binaries are looked for when
@@ -70,10 +71,7 @@ func Main(m *testing.M) {
 // not be started.
 func unavailable(t testing.TB, err error) {
 	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("PostgreSQL 15 is required under CI but could not be started: %v", err)
-	}
-	t.Skipf("PostgreSQL 15 could not be started, skipping (%v). To run these tests install it "+
+	testenv.Missing(t, "PostgreSQL 15 could not be started (%v). To run these tests install it "+
 		"(Debian: apt-get install postgresql-15) or point REACH_PG_BIN at its bin directory; "+
 		"as root the tests run it as the postgres user.", err)
 }
