@@ -121,6 +121,11 @@ func (gi *groupIndexer) view(rev tuples.Revision, m *model) *groupIndex {
 
 // kick starts a background sync unless one is running.
 func (gi *groupIndexer) kick() {
+	// Every check that finds the index behind asks for a catch-up: while
+	// one runs, that is one atomic load, not a lock every request takes.
+	if gi.busy.Load() {
+		return
+	}
 	gi.lifeMu.Lock()
 	defer gi.lifeMu.Unlock()
 	if gi.closed || !gi.busy.CompareAndSwap(false, true) {
