@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/reach-authz/reach/schema"
 	"github.com/reach-authz/reach/tuples"
 )
 
@@ -26,7 +27,11 @@ type upNode struct{ typ, id, rel string }
 // that name the subject, then the subject sets and arrows that lead from
 // there), never by checking every resource. Resources reached only through
 // union-like rules are certain; those reached through an intersection,
-// exclusion, .all arrow or a caveat are candidates, confirmed with Check.
+// exclusion, .all arrow or a caveat are candidates. A candidate is then
+// judged by which operands of its rewrite the walk reached (upWalk.sieve):
+// one side of an intersection alone rules it out, every side for certain
+// proves it, and only what remains (a caveat, an exclusion's base, .all) is
+// confirmed with Check.
 func (e *Engine) LookupResources(ctx context.Context, req LookupResourcesRequest, fn func(LookupResult) bool) (string, error) {
 	var rev tuples.Revision
 	after := ""
@@ -55,30 +60,44 @@ func (e *Engine) LookupResources(ctx context.Context, req LookupResourcesRequest
 		return "", errUnknownRelation(s.Type, s.Relation, m)
 	}
 
-	cands, err := walkUp(ctx, snap, m, e.groups.view(rev, m), s, req.ResourceType, req.Permission, e.opts.MaxDepth)
+	target := m.lookup(req.ResourceType, req.Permission)
+	w, err := walkUp(ctx, snap, m, e.groups.view(rev, m), s, target, e.opts.MaxDepth)
 	if err != nil {
 		return "", err
 	}
-	ids := make([]string, 0, len(cands))
-	for id := range cands {
-		if id > after {
-			ids = append(ids, id)
+	// Candidates the walk alone rules out are dropped before they are
+	// sorted; those it proves need no check.
+	type cand struct {
+		id string
+		t  tri
+	}
+	ids := make([]cand, 0, len(w.cands))
+	for id, def := range w.cands {
+		if id <= after {
+			continue
+		}
+		t := triYes
+		if !def {
+			t = w.sieve(upKey{target, id})
+		}
+		if t != triNo {
+			ids = append(ids, cand{id, t})
 		}
 	}
-	slices.Sort(ids)
+	slices.SortFunc(ids, func(a, b cand) int { return strings.Compare(a.id, b.id) })
 
 	c := e.newChecker(ctx, snap, m, false)
 	c.setContext(req.Context)
 	n, last := 0, ""
-	for i, id := range ids {
+	for i, cd := range ids {
 		if i%ctxEvery == ctxEvery-1 {
 			if err := ctx.Err(); err != nil {
 				return "", err
 			}
 		}
-		p := Allowed
+		id, p := cd.id, Allowed
 		var missing []string
-		if !cands[id] {
+		if cd.t == triMaybe {
 			o, err := c.check(req.ResourceType, id, req.Permission, s)
 			if err != nil {
 				return "", fmt.Errorf("confirming %s:%s: %w", req.ResourceType, id, err)
@@ -103,8 +122,120 @@ func (e *Engine) LookupResources(ctx context.Context, req LookupResourcesRequest
 	return "", nil
 }
 
-// walkUp returns the ids of resources of type rtype that s may reach through
-// perm, each with whether it is certain (true) or needs confirming.
+// upWalk is what walkUp found: the candidates and every node met, so that
+// sieve can tell a candidate reached through one side of an intersection
+// only from one that needs a check.
+type upWalk struct {
+	m       *model
+	cands   map[string]bool
+	visited map[upKey]upState
+	memo    map[upKey]tri
+}
+
+// upKey is "the subject reaches rd on the object of rd's type with this
+// id": upNode keyed by the relation's definition, cheaper to hash.
+type upKey struct {
+	rd *relDef
+	id string
+}
+
+// upState is what the walk knows of a node: whether the subject reaches it
+// for certain, and, for a node of a sieve permission, which of its arrows
+// (relDef.arrowBits) the walk arrived through at all (any) and with
+// certainty (sure). A computed userset needs no record: its node on the
+// same object is in visited.
+type upState struct {
+	def       bool
+	any, sure uint32
+}
+
+// tri is a three-valued answer: the subject is not in a set, may be, or is.
+type tri uint8
+
+const (
+	triNo tri = iota
+	triMaybe
+	triYes
+)
+
+// sieve answers, from the walk alone, whether the subject reaches n: triNo
+// when an operand the rewrite needs was never reached (the walk meets every
+// node the subject may reach, so an operand it did not meet is empty for
+// the subject), triYes when the operands reached for certain decide it,
+// triMaybe when only a Check can tell (a caveat, a subtracted side, .all).
+func (w *upWalk) sieve(n upKey) tri {
+	st, ok := w.visited[n]
+	switch {
+	case !ok:
+		return triNo
+	case st.def:
+		return triYes
+	case !n.rd.sieve:
+		return triMaybe
+	}
+	if t, ok := w.memo[n]; ok {
+		return t
+	}
+	if w.memo == nil {
+		w.memo = map[upKey]tri{}
+	}
+	w.memo[n] = triMaybe // a cycle through computed usersets: no answer
+	t := w.sieveRewrite(n, st, n.rd.rewrite)
+	w.memo[n] = t
+	return t
+}
+
+func (w *upWalk) sieveRewrite(n upKey, st upState, rw *schema.Rewrite) tri {
+	switch rw.Op {
+	case schema.OpComputed:
+		c := w.m.lookup(n.rd.typ, rw.Relation)
+		if c == nil {
+			return triNo // a relation the type lacks: empty, as in Check
+		}
+		return w.sieve(upKey{c, n.id})
+	case schema.OpArrow, schema.OpArrowAll:
+		bit := n.rd.arrowBits[[2]string{rw.Relation, rw.Target}]
+		switch {
+		case bit == 0: // more arrows than bits: not recorded
+			return triMaybe
+		case st.any&bit == 0:
+			return triNo
+		case st.sure&bit != 0 && rw.Op == schema.OpArrow:
+			return triYes
+		}
+		return triMaybe
+	case schema.OpUnion:
+		t := triNo
+		for _, c := range rw.Children {
+			t = max(t, w.sieveRewrite(n, st, c))
+			if t == triYes {
+				break
+			}
+		}
+		return t
+	case schema.OpIntersection:
+		t := triYes
+		for _, c := range rw.Children {
+			t = min(t, w.sieveRewrite(n, st, c))
+			if t == triNo {
+				break
+			}
+		}
+		return t
+	case schema.OpExclusion:
+		// The subtracted side is not walked (it never grants): only an
+		// unreached base decides.
+		if w.sieveRewrite(n, st, rw.Children[0]) == triNo {
+			return triNo
+		}
+		return triMaybe
+	}
+	return triNo // OpNil
+}
+
+// walkUp finds the ids of resources of type rtype that s may reach through
+// perm (upWalk.cands), each with whether it is certain (true) or needs
+// confirming (upWalk.sieve, then Check).
 //
 // It applies Check's depth limit: the level of a node is the number of
 // nested checks a Check of it for s needs (a relation naming s directly: 1;
@@ -116,53 +247,72 @@ func (e *Engine) LookupResources(ctx context.Context, req LookupResourcesRequest
 // walked (nor counted against the limit). Where the group index gidx (nil:
 // none) knows the groups that name a group as a subject set, it gives them
 // instead of the store's reverse index.
-func walkUp(ctx context.Context, snap tuples.Snapshot, m *model, gidx *groupIndex, s Subject, rtype, perm string, maxDepth int) (map[string]bool, error) {
-	useful := m.leadsTo(rtype, perm)
+func walkUp(ctx context.Context, snap tuples.Snapshot, m *model, gidx *groupIndex, s Subject, target *relDef, maxDepth int) (*upWalk, error) {
+	useful := m.leadsTo(target)
 	type item struct {
-		n     upNode
+		n     upKey
 		def   bool
 		level int
 	}
-	visited := map[upNode]bool{}
+	visited := map[upKey]upState{}
 	var queue []item
 	var err error
-	push := func(n upNode, def bool, level int) {
-		if !useful[typeRel{n.typ, n.rel}] {
+	// push records that the subject reaches n (def: for certain), through
+	// the arrow bit of n's permission if bit != 0 (sure: reaching the
+	// arrow's target for certain), and queues n when that is news.
+	push := func(n upKey, def bool, level int, bit uint32, sure bool) {
+		if !useful[n.rd.idx] {
 			return
 		}
-		if d, ok := visited[n]; ok && (d || !def) {
+		st, ok := visited[n]
+		if bit != 0 {
+			st.any |= bit
+			if sure {
+				st.sure |= bit
+			}
+		}
+		if ok && (st.def || !def) {
+			if bit != 0 {
+				visited[n] = st
+			}
 			return
 		}
 		if level > maxDepth && err == nil {
-			err = fmt.Errorf("looking up %s#%s for %s: reaching %s:%s#%s: %w (%d)", rtype, perm, s, n.typ, n.id, n.rel, ErrMaxDepth, maxDepth)
+			err = fmt.Errorf("looking up %s#%s for %s: reaching %s:%s#%s: %w (%d)", target.typ, target.name, s, n.rd.typ, n.id, n.rd.name, ErrMaxDepth, maxDepth)
 			return
 		}
-		visited[n] = def
+		st.def = def
+		visited[n] = st
 		queue = append(queue, item{n, def, level})
 	}
-	cands := map[string]bool{}
 
 	if s.Relation != "" {
 		// A subject set is a member of itself: no check needed.
-		push(upNode{s.Type, s.ID, s.Relation}, true, 0)
+		if rd := m.lookup(s.Type, s.Relation); rd != nil {
+			push(upKey{rd, s.ID}, true, 0, 0, false)
+		}
 	}
 	read := 0
-	from := func(st, sid, srel, typ, rel, parent string, def bool, level int) {
-		if err != nil || !useful[typeRel{typ, parent}] {
+	// from pushes the objects x of parent's type whose relation rel names
+	// st:sid#srel, as parent on x. When bit != 0, that is an arrow of the
+	// sieve permission parent, and sure is whether the subject is in the
+	// arrow's target on st:sid for certain (def adds the rewrite's doubt).
+	from := func(st, sid, srel string, rel string, parent *relDef, def bool, level int, bit uint32, sure bool) {
+		if err != nil || !useful[parent.idx] {
 			return
 		}
-		if gidx != nil && rel == parent && gidx.parentsOf(st, sid, srel, typeRel{typ, rel}, snap.Revision(), func(id string) {
-			push(upNode{typ, id, parent}, def, level)
+		if gidx != nil && rel == parent.name && gidx.parentsOf(st, sid, srel, typeRel{parent.typ, rel}, snap.Revision(), func(id string) {
+			push(upKey{parent, id}, def, level, 0, false)
 		}) {
 			return
 		}
-		serr := snap.Resources(st, sid, srel, typ, rel, func(r tuples.Relationship) bool {
+		serr := snap.Resources(st, sid, srel, parent.typ, rel, func(r tuples.Relationship) bool {
 			if read++; read%ctxEvery == 0 {
 				if err = ctx.Err(); err != nil {
 					return false
 				}
 			}
-			push(upNode{typ, r.ResourceID, parent}, def && r.Caveat == nil, level)
+			push(upKey{parent, r.ResourceID}, def && r.Caveat == nil, level, bit, sure && r.Caveat == nil)
 			return err == nil
 		})
 		if err == nil {
@@ -170,13 +320,14 @@ func walkUp(ctx context.Context, snap tuples.Snapshot, m *model, gidx *groupInde
 		}
 	}
 	for _, rd := range m.allowedBy[typeRel{s.Type, s.Relation}] {
-		from(s.Type, s.ID, s.Relation, rd.typ, rd.name, rd.name, true, 1)
+		from(s.Type, s.ID, s.Relation, rd.name, rd, true, 1, 0, false)
 	}
 	if s.ID != wildcardID { // a wildcard reaches subject sets too, as in Check
 		for _, rd := range m.wildcardBy[s.Type] {
-			from(s.Type, "*", "", rd.typ, rd.name, rd.name, true, 1)
+			from(s.Type, "*", "", rd.name, rd, true, 1, 0, false)
 		}
 	}
+	cands := map[string]bool{}
 	for i := 0; i < len(queue) && err == nil; i++ {
 		if i&1023 == 1023 {
 			if err = ctx.Err(); err != nil {
@@ -184,27 +335,23 @@ func walkUp(ctx context.Context, snap tuples.Snapshot, m *model, gidx *groupInde
 			}
 		}
 		it := queue[i]
-		if visited[it.n] != it.def {
+		if visited[it.n].def != it.def {
 			continue // superseded by a certain visit
 		}
 		n := it.n
-		if n.typ == rtype && n.rel == perm {
+		if n.rd == target {
 			cands[n.id] = cands[n.id] || it.def
 		}
-		rd := m.lookup(n.typ, n.rel)
-		if rd == nil {
-			continue
-		}
 		up := it.level + 1 // one more check above this one
-		for _, u := range rd.usedBy {
+		for _, u := range n.rd.usedBy {
 			switch u.kind {
 			case usedComputed:
-				push(upNode{n.typ, n.id, u.parent}, it.def && u.definite, up)
+				push(upKey{u.parentRD, n.id}, it.def && u.definite, up, 0, false)
 			case usedSubjectSet:
-				from(n.typ, n.id, n.rel, u.parentType, u.parent, u.parent, it.def, up)
+				from(n.rd.typ, n.id, n.rd.name, u.parent, u.parentRD, it.def, up, 0, false)
 			case usedArrow:
 				for _, sr := range u.subjRels {
-					from(n.typ, n.id, sr, u.parentType, u.tupleset, u.parent, it.def && u.definite, up)
+					from(n.rd.typ, n.id, sr, u.tupleset, u.parentRD, it.def && u.definite, up, u.bit, it.def)
 				}
 			}
 		}
@@ -212,7 +359,7 @@ func walkUp(ctx context.Context, snap tuples.Snapshot, m *model, gidx *groupInde
 	if err != nil {
 		return nil, err
 	}
-	return cands, nil
+	return &upWalk{m: m, cands: cands, visited: visited}, nil
 }
 
 const cursorPrefix = "c1."

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/reach-authz/reach/caveats"
 	"github.com/reach-authz/reach/schema"
@@ -29,6 +30,11 @@ type model struct {
 	groupRels []*relDef
 	groupCore int
 	groupSig  string
+
+	// rels lists every relation and permission, in the order of
+	// relDef.idx; leads caches leadsTo per target relDef.
+	rels  []*relDef
+	leads sync.Map
 }
 
 // newProgramModel builds the model of a compiled schema, its caveats
@@ -56,6 +62,7 @@ type typeRel struct{ typ, rel string }
 // relDef is one relation or permission.
 type relDef struct {
 	typ, name string
+	idx       int // place in model.rels
 	perm      bool
 	rewrite   *schema.Rewrite // permissions only
 	// direct holds the allowed subject types that are plain or subject sets
@@ -87,6 +94,15 @@ type relDef struct {
 	// index lookup per subject set.
 	group       int
 	nestsGroups bool
+
+	// sieve marks a permission whose rewrite holds an intersection, an
+	// exclusion or a .all arrow, or names such a permission of its own
+	// type: a subject reaching it through one operand may still be denied,
+	// and LookupResources sorts such candidates out by the operands the
+	// walk reached (upWalk.sieve) before it checks any. arrowBits numbers
+	// its arrows (tupleset, target), one bit each, the first 32.
+	sieve     bool
+	arrowBits map[[2]string]uint32
 }
 
 type usageKind uint8
@@ -104,9 +120,11 @@ type usage struct {
 	kind       usageKind
 	parentType string
 	parent     string   // the parent relation or permission
+	parentRD   *relDef  // parentType#parent
 	tupleset   string   // usedArrow: the tupleset relation on parentType
 	subjRels   []string // usedArrow: subject relations the tupleset allows for this type
 	definite   bool     // false under intersection, exclusion or .all: confirm with Check
+	bit        uint32   // usedArrow to a sieve permission: the arrow's bit in the parent's arrowBits (0: none)
 }
 
 func (m *model) lookup(typ, rel string) *relDef {
@@ -154,6 +172,8 @@ func newModel(defs []*schema.Definition) *model {
 					}
 				}
 			}
+			rd.idx = len(m.rels)
+			m.rels = append(m.rels, rd)
 			td.rels[r.Name] = rd
 		}
 	}
@@ -163,6 +183,7 @@ func newModel(defs []*schema.Definition) *model {
 		}
 	}
 	m.groupRelations()
+	m.markSieves()
 	// The walk-up graph.
 	for _, d := range defs {
 		for _, r := range d.Relations {
@@ -170,7 +191,7 @@ func newModel(defs []*schema.Definition) *model {
 			if !rd.perm {
 				for _, ss := range rd.subjectSets {
 					if child := m.lookup(ss.typ, ss.rel); child != nil {
-						child.addUsage(usage{kind: usedSubjectSet, parentType: d.Name, parent: r.Name, definite: true})
+						child.addUsage(usage{kind: usedSubjectSet, parentType: d.Name, parent: r.Name, parentRD: rd, definite: true})
 					}
 				}
 				continue
@@ -230,6 +251,60 @@ func (rd *relDef) addUsage(u usage) {
 	rd.usedBy = append(rd.usedBy, u)
 }
 
+// arrowBit returns the bit of the arrow ts->target of a sieve permission,
+// giving it one if it has none: 0 if rd is no sieve or has 32 already.
+func (rd *relDef) arrowBit(ts, target string) uint32 {
+	if !rd.sieve {
+		return 0
+	}
+	k := [2]string{ts, target}
+	if b, ok := rd.arrowBits[k]; ok {
+		return b
+	}
+	if len(rd.arrowBits) == 32 {
+		return 0
+	}
+	if rd.arrowBits == nil {
+		rd.arrowBits = map[[2]string]uint32{}
+	}
+	b := uint32(1) << len(rd.arrowBits)
+	rd.arrowBits[k] = b
+	return b
+}
+
+// markSieves sets relDef.sieve.
+func (m *model) markSieves() {
+	for grew := true; grew; {
+		grew = false
+		for _, td := range m.types {
+			for _, rd := range td.rels {
+				if rd.perm && !rd.sieve && m.needsSieve(td, rd.rewrite) {
+					rd.sieve, grew = true, true
+				}
+			}
+		}
+	}
+}
+
+func (m *model) needsSieve(td *typeDef, rw *schema.Rewrite) bool {
+	if rw == nil {
+		return false
+	}
+	switch rw.Op {
+	case schema.OpIntersection, schema.OpExclusion, schema.OpArrowAll:
+		return true
+	case schema.OpComputed:
+		c := td.rels[rw.Relation]
+		return c != nil && c.sieve
+	}
+	for _, c := range rw.Children {
+		if m.needsSieve(td, c) {
+			return true
+		}
+	}
+	return false
+}
+
 func (m *model) addRewriteUsages(typ, perm string, rw *schema.Rewrite, definite bool) {
 	if rw == nil {
 		return
@@ -237,7 +312,7 @@ func (m *model) addRewriteUsages(typ, perm string, rw *schema.Rewrite, definite 
 	switch rw.Op {
 	case schema.OpComputed:
 		if child := m.lookup(typ, rw.Relation); child != nil {
-			child.addUsage(usage{kind: usedComputed, parentType: typ, parent: perm, definite: definite})
+			child.addUsage(usage{kind: usedComputed, parentType: typ, parent: perm, parentRD: m.lookup(typ, perm), definite: definite})
 		}
 	case schema.OpArrow, schema.OpArrowAll:
 		ts := m.lookup(typ, rw.Relation)
@@ -246,8 +321,8 @@ func (m *model) addRewriteUsages(typ, perm string, rw *schema.Rewrite, definite 
 		}
 		for st, rels := range ts.subjectTypes {
 			if child := m.lookup(st, rw.Target); child != nil {
-				child.addUsage(usage{kind: usedArrow, parentType: typ, parent: perm, tupleset: rw.Relation,
-					subjRels: rels, definite: definite && rw.Op == schema.OpArrow})
+				child.addUsage(usage{kind: usedArrow, parentType: typ, parent: perm, parentRD: m.lookup(typ, perm), tupleset: rw.Relation,
+					subjRels: rels, definite: definite && rw.Op == schema.OpArrow, bit: m.lookup(typ, perm).arrowBit(rw.Relation, rw.Target)})
 			}
 		}
 	case schema.OpUnion:
@@ -275,28 +350,31 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// leadsTo returns the relations and permissions from which walking up (the
-// usedBy edges) can reach typ#rel, itself included: where LookupResources'
-// walk may go.
-func (m *model) leadsTo(typ, rel string) map[typeRel]bool {
-	out := map[typeRel]bool{{typ, rel}: true}
+// leadsTo returns, indexed by relDef.idx, the relations and permissions
+// from which walking up (the usedBy edges) can reach target, itself
+// included: where LookupResources' walk may go. It is computed once per
+// model and target.
+func (m *model) leadsTo(target *relDef) []bool {
+	if v, ok := m.leads.Load(target); ok {
+		return v.([]bool)
+	}
+	out := make([]bool, len(m.rels))
+	out[target.idx] = true
 	for grew := true; grew; {
 		grew = false
-		for _, td := range m.types {
-			for _, rd := range td.rels {
-				k := typeRel{rd.typ, rd.name}
-				if out[k] {
-					continue
-				}
-				for _, u := range rd.usedBy {
-					if out[typeRel{u.parentType, u.parent}] {
-						out[k] = true
-						grew = true
-						break
-					}
+		for _, rd := range m.rels {
+			if out[rd.idx] {
+				continue
+			}
+			for _, u := range rd.usedBy {
+				if out[u.parentRD.idx] {
+					out[rd.idx] = true
+					grew = true
+					break
 				}
 			}
 		}
 	}
+	m.leads.Store(target, out)
 	return out
 }
