@@ -265,6 +265,9 @@ func New(store datastore.Datastore, eng *engine.Engine, cfg Config) (*Server, er
 		grpc.ChainStreamInterceptor(s.streamInterceptor),
 		grpc.MaxRecvMsgSize(cfg.Limits.MaxMessageBytes),
 		grpc.MaxConcurrentStreams(cfg.Limits.MaxConcurrentStreams),
+		// Fixed flow-control windows (see client.go).
+		grpc.InitialWindowSize(streamWindow),
+		grpc.InitialConnWindowSize(connWindow),
 	)
 	public := opts
 	if cfg.TLS != nil {
