@@ -48,10 +48,28 @@ func newCodec() *codec {
 func (c *codec) Name() string { return grpcproto.Name }
 
 func (c *codec) Marshal(v any) (mem.BufferSlice, error) {
+	if r, ok := v.(*checkReply); ok {
+		// Into the slice the reply holds for it (checkcall.go).
+		buf, err := marshalVT(&r.CheckPermissionResponse)
+		if err != nil {
+			return nil, err
+		}
+		r.out[0] = buf
+		return r.out[:], nil
+	}
 	m, ok := v.(vtMarshaler)
 	if !ok {
 		return c.fallback.Marshal(v)
 	}
+	buf, err := marshalVT(m)
+	if err != nil {
+		return nil, err
+	}
+	return mem.BufferSlice{buf}, nil
+}
+
+// marshalVT encodes m into a buffer of gRPC's pool.
+func marshalVT(m vtMarshaler) (mem.Buffer, error) {
 	size := m.SizeVT()
 	pool := mem.DefaultBufferPool()
 	// gRPC gives back to its pool only buffers of more than 1 KiB (a
@@ -66,9 +84,9 @@ func (c *codec) Marshal(v any) (mem.BufferSlice, error) {
 	}
 	if n != size {
 		pool.Put(buf)
-		return nil, fmt.Errorf("proto: marshal %T: size changed from %d to %d bytes", v, size, n)
+		return nil, fmt.Errorf("proto: marshal %T: size changed from %d to %d bytes", m, size, n)
 	}
-	return mem.BufferSlice{mem.NewBuffer(buf, pool)}, nil
+	return mem.NewBuffer(buf, pool), nil
 }
 
 // checkParts are the messages a CheckPermissionRequest holds, allocated
@@ -80,13 +98,19 @@ type checkParts struct {
 
 // unmarshalCheck decodes a CheckPermissionRequest (into a fresh one) as
 // UnmarshalVT does, the resource, the subject and its object given to it
-// in one allocation; those the encoding lacks are taken back, so that an
-// absent message stays nil (validation then says it is required).
+// in one allocation (unmarshalCheckInto).
 func unmarshalCheck(r *v1.CheckPermissionRequest, b []byte) error {
 	if r.Resource != nil || r.Subject != nil {
 		return r.UnmarshalVT(b)
 	}
-	p := new(checkParts)
+	return unmarshalCheckInto(r, b, new(checkParts))
+}
+
+// unmarshalCheckInto decodes a fresh CheckPermissionRequest as UnmarshalVT
+// does, its resource, subject and subject's object into p's; those the
+// encoding lacks are taken back, so that an absent message stays nil
+// (validation then says it is required).
+func unmarshalCheckInto(r *v1.CheckPermissionRequest, b []byte, p *checkParts) error {
 	r.Resource, r.Subject, p.subject.Object = &p.resource, &p.subject, &p.object
 	if err := r.UnmarshalVT(b); err != nil {
 		return err
@@ -153,12 +177,20 @@ func (c *codec) Unmarshal(data mem.BufferSlice, v any) error {
 	buf := data.MaterializeToBuffer(mem.DefaultBufferPool())
 	defer buf.Free()
 	b := buf.ReadOnlyData()
-	if r, ok := v.(*v1.CheckPermissionRequest); ok {
+	switch r := v.(type) {
+	case *checkCall: // (checkcall.go)
+		if err := unmarshalCheckInto(&r.CheckPermissionRequest, b, &r.parts); err != nil {
+			return err
+		}
+		v = &r.CheckPermissionRequest
+	case *v1.CheckPermissionRequest:
 		if err := unmarshalCheck(r, b); err != nil {
 			return err
 		}
-	} else if err := m.UnmarshalVT(b); err != nil {
-		return err
+	default:
+		if err := m.UnmarshalVT(b); err != nil {
+			return err
+		}
 	}
 	if pm, ok := v.(proto.Message); ok {
 		return checkUTF8(pm, b)

@@ -190,7 +190,39 @@ func TestUnmarshalCheck(t *testing.T) {
 		require.Equal(t, want.Resource == nil, got.Resource == nil)
 		require.Equal(t, want.Subject == nil, got.Subject == nil)
 		require.Equal(t, want.GetSubject().GetObject() == nil, got.GetSubject().GetObject() == nil)
+		// So does the codec, into a checkCall.
+		c := new(checkCall)
+		require.NoError(t, newCodec().Unmarshal(mem.BufferSlice{mem.SliceBuffer(b)}, c))
+		got = &c.CheckPermissionRequest
+		require.True(t, proto.Equal(want, got), "decoded %v, want %v", got, want)
+		require.Equal(t, want.Resource == nil, got.Resource == nil)
+		require.Equal(t, want.Subject == nil, got.Subject == nil)
+		require.Equal(t, want.GetSubject().GetObject() == nil, got.GetSubject().GetObject() == nil)
 	}
 	// A broken encoding fails as UnmarshalVT fails.
 	require.Error(t, unmarshalCheck(&v1.CheckPermissionRequest{}, []byte{0x12, 0x05, 0x0a}))
+}
+
+// A checkCall is decoded as its request, refused as it would be, and a
+// checkReply encoded as its response, into the slice it holds.
+func TestCodecCheckCall(t *testing.T) {
+	c := newCodec()
+	bad, err := (&v1.CheckPermissionRequest{Resource: obj("document", "d1"), Permission: "view", Subject: subj("user", "ana", ""),
+		Context: &structpb.Struct{Fields: map[string]*structpb.Value{"k": structpb.NewStringValue("\xff")}}}).MarshalVT()
+	require.NoError(t, err)
+	require.ErrorContains(t, c.Unmarshal(mem.BufferSlice{mem.SliceBuffer(bad)}, new(checkCall)), "invalid UTF-8")
+	require.Error(t, c.Unmarshal(mem.BufferSlice{mem.SliceBuffer([]byte{0x12, 0x05, 0x0a})}, new(checkCall)))
+
+	r := new(checkReply)
+	r.tok.Token = "GhUKEzE3MzM0ODg2NzQwMDAwMDAwMDA="
+	r.CheckedAt = &r.tok
+	r.Permissionship = v1.CheckPermissionResponse_PERMISSIONSHIP_HAS_PERMISSION
+	want, err := r.CheckPermissionResponse.MarshalVT()
+	require.NoError(t, err)
+	out, err := c.Marshal(r)
+	require.NoError(t, err)
+	require.Equal(t, want, out.Materialize())
+	require.Len(t, out, 1)
+	require.Same(t, &r.out[0], &out[0])
+	out.Free()
 }

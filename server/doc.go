@@ -61,7 +61,9 @@
 // codec.go). The path of a check is kept lean, and timed step by step by
 // BenchmarkCheckPermissionAPI: the interceptors copy no metadata but the
 // key, the usual requests are validated without regular expressions, the
-// request deadline makes its timer only when something waits on it.
+// request deadline makes its timer only when something waits on it, and a
+// CheckPermission call allocates its request, deadline and response
+// together (checkcall.go).
 //
 // The server also runs the gRPC health service, HTTP probes (/healthz,
 // /readyz, without a key, on the gateway's and the metrics listeners; see
