@@ -266,8 +266,8 @@ func New(store datastore.Datastore, eng *engine.Engine, cfg Config) (*Server, er
 		grpc.MaxRecvMsgSize(cfg.Limits.MaxMessageBytes),
 		grpc.MaxConcurrentStreams(cfg.Limits.MaxConcurrentStreams),
 		// Fixed flow-control windows (see client.go).
-		grpc.InitialWindowSize(streamWindow),
-		grpc.InitialConnWindowSize(connWindow),
+		grpc.StaticStreamWindowSize(streamWindow),
+		grpc.StaticConnWindowSize(connWindow),
 	)
 	public := opts
 	if cfg.TLS != nil {
