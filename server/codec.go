@@ -147,7 +147,8 @@ func unmarshalCheckInto(r *v1.CheckPermissionRequest, b []byte, p *checkParts) e
 // copy of b where UnmarshalVT copies each (five allocations where there
 // is one). The usual request has no caveat context and no field the API
 // does not know, its fields well formed; decodeCheck refuses any other
-// (false, having written in r and p), for UnmarshalVT to decode or refuse.
+// (false; it may have written in r and p), for UnmarshalVT to decode or
+// refuse.
 // What it accepts, UnmarshalVT accepts and decodes the same
 // (TestUnmarshalCheck): a field given twice merges, the last string or
 // flag wins.
