@@ -24,7 +24,7 @@ func (f benchStream) SendHeader(metadata.MD) error    { return nil }
 func (f benchStream) SetTrailer(md metadata.MD) error { return nil }
 
 // apiServer is a server whose cache knows every check of apiRequest.
-func apiServer(b *testing.B) (*Server, func(i int) *v1.CheckPermissionRequest) {
+func apiServer(b testing.TB) (*Server, func(i int) *v1.CheckPermissionRequest) {
 	ts := startServer(b, testOptions{cfg: Config{Version: "v1.2.3"}})
 	c := ts.client
 	if _, err := c.WriteSchema(b.Context(), &v1.WriteSchemaRequest{Schema: testSchema}); err != nil {
@@ -64,9 +64,9 @@ func BenchmarkCheckPermissionAPI(b *testing.B) {
 	base := grpc.NewContextWithServerTransportStream(metadata.NewIncomingContext(context.Background(), md), benchStream{method})
 	zed := metadata.NewIncomingContext(context.Background(), metadata.Join(md, metadata.Pairs(string(requestmeta.RequestServerVersion), "1")))
 	zed = grpc.NewContextWithServerTransportStream(zed, benchStream{method})
-	info := &grpc.UnaryServerInfo{Server: &permissionsService{s: s}, FullMethod: method}
+	info := &grpc.UnaryServerInfo{Server: newPermissionsService(s), FullMethod: method}
 	var handle func(srv any, ctx context.Context, dec func(any) error, interceptor grpc.UnaryServerInterceptor) (any, error)
-	for _, m := range v1.PermissionsService_ServiceDesc.Methods {
+	for _, m := range permissionsDesc.Methods {
 		if m.MethodName == "CheckPermission" {
 			handle = m.Handler
 		}

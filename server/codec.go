@@ -48,10 +48,28 @@ func newCodec() *codec {
 func (c *codec) Name() string { return grpcproto.Name }
 
 func (c *codec) Marshal(v any) (mem.BufferSlice, error) {
+	if r, ok := v.(*checkReply); ok {
+		// Into the slice the reply holds for it (checkcall.go).
+		buf, err := marshalVT(&r.CheckPermissionResponse)
+		if err != nil {
+			return nil, err
+		}
+		r.out[0] = buf
+		return r.out[:], nil
+	}
 	m, ok := v.(vtMarshaler)
 	if !ok {
 		return c.fallback.Marshal(v)
 	}
+	buf, err := marshalVT(m)
+	if err != nil {
+		return nil, err
+	}
+	return mem.BufferSlice{buf}, nil
+}
+
+// marshalVT encodes m into a buffer of gRPC's pool.
+func marshalVT(m vtMarshaler) (mem.Buffer, error) {
 	size := m.SizeVT()
 	pool := mem.DefaultBufferPool()
 	// gRPC gives back to its pool only buffers of more than 1 KiB (a
@@ -66,9 +84,9 @@ func (c *codec) Marshal(v any) (mem.BufferSlice, error) {
 	}
 	if n != size {
 		pool.Put(buf)
-		return nil, fmt.Errorf("proto: marshal %T: size changed from %d to %d bytes", v, size, n)
+		return nil, fmt.Errorf("proto: marshal %T: size changed from %d to %d bytes", m, size, n)
 	}
-	return mem.BufferSlice{mem.NewBuffer(buf, pool)}, nil
+	return mem.NewBuffer(buf, pool), nil
 }
 
 // checkParts are the messages a CheckPermissionRequest holds, allocated
@@ -80,13 +98,25 @@ type checkParts struct {
 
 // unmarshalCheck decodes a CheckPermissionRequest (into a fresh one) as
 // UnmarshalVT does, the resource, the subject and its object given to it
-// in one allocation; those the encoding lacks are taken back, so that an
-// absent message stays nil (validation then says it is required).
+// in one allocation (unmarshalCheckInto).
 func unmarshalCheck(r *v1.CheckPermissionRequest, b []byte) error {
 	if r.Resource != nil || r.Subject != nil {
 		return r.UnmarshalVT(b)
 	}
-	p := new(checkParts)
+	return unmarshalCheckInto(r, b, new(checkParts))
+}
+
+// unmarshalCheckInto decodes a fresh CheckPermissionRequest as UnmarshalVT
+// does, its resource, subject and subject's object into p's; those the
+// encoding lacks are taken back, so that an absent message stays nil
+// (validation then says it is required). The usual request is decoded by
+// decodeCheck; any other by UnmarshalVT.
+func unmarshalCheckInto(r *v1.CheckPermissionRequest, b []byte, p *checkParts) error {
+	if decodeCheck(r, b, p) {
+		return nil
+	}
+	r.Reset()
+	*p = checkParts{}
 	r.Resource, r.Subject, p.subject.Object = &p.resource, &p.subject, &p.object
 	if err := r.UnmarshalVT(b); err != nil {
 		return err
@@ -110,6 +140,122 @@ func unmarshalCheck(r *v1.CheckPermissionRequest, b []byte) error {
 		r.Subject.Object = nil
 	}
 	return nil
+}
+
+// decodeCheck decodes the usual CheckPermissionRequest into a fresh one as
+// unmarshalCheckInto does, its strings (types, ids, names) cut from one
+// copy of b where UnmarshalVT copies each (five allocations where there
+// is one). The usual request has no caveat context and no field the API
+// does not know, its fields well formed; decodeCheck refuses any other
+// (false; it may have written in r and p), for UnmarshalVT to decode or
+// refuse.
+// What it accepts, UnmarshalVT accepts and decodes the same
+// (TestUnmarshalCheck): a field given twice merges, the last string or
+// flag wins.
+func decodeCheck(r *v1.CheckPermissionRequest, b []byte, p *checkParts) bool {
+	var s string // b, once a string is cut from it
+	str := func(start, end int) string {
+		if start == end {
+			return ""
+		}
+		if s == "" {
+			s = string(b)
+		}
+		return s[start:end]
+	}
+	// fields calls f with each field of b[start:end]: its number and type,
+	// and the bounds of a length-delimited one's bytes, or the value of a
+	// varint. It fails on a malformed field or a type but those two.
+	fields := func(start, end int, f func(num protowire.Number, typ protowire.Type, vs, ve int, v uint64) bool) bool {
+		for pos := start; pos < end; {
+			num, typ, n := protowire.ConsumeTag(b[pos:end])
+			if n < 0 {
+				return false
+			}
+			pos += n
+			var vs, ve int
+			var v uint64
+			switch typ {
+			case protowire.BytesType:
+				bs, n := protowire.ConsumeBytes(b[pos:end])
+				if n < 0 {
+					return false
+				}
+				vs, ve = pos+n-len(bs), pos+n
+				pos += n
+			case protowire.VarintType:
+				v, n = protowire.ConsumeVarint(b[pos:end])
+				if n < 0 {
+					return false
+				}
+				pos += n
+			default:
+				return false
+			}
+			if !f(num, typ, vs, ve, v) {
+				return false
+			}
+		}
+		return true
+	}
+	object := func(o *v1.ObjectReference, start, end int) bool {
+		return fields(start, end, func(num protowire.Number, typ protowire.Type, vs, ve int, _ uint64) bool {
+			if typ != protowire.BytesType {
+				return false
+			}
+			switch num {
+			case 1:
+				o.ObjectType = str(vs, ve)
+			case 2:
+				o.ObjectId = str(vs, ve)
+			default:
+				return false
+			}
+			return true
+		})
+	}
+	return fields(0, len(b), func(num protowire.Number, typ protowire.Type, vs, ve int, v uint64) bool {
+		if num == 6 { // with_tracing
+			if typ != protowire.VarintType {
+				return false
+			}
+			r.WithTracing = v != 0
+			return true
+		}
+		if typ != protowire.BytesType {
+			return false
+		}
+		switch num {
+		case 1: // consistency: decoded by its own code
+			if r.Consistency == nil {
+				r.Consistency = new(v1.Consistency)
+			}
+			return r.Consistency.UnmarshalVT(b[vs:ve]) == nil
+		case 2:
+			r.Resource = &p.resource
+			return object(r.Resource, vs, ve)
+		case 3:
+			r.Permission = str(vs, ve)
+			return true
+		case 4:
+			r.Subject = &p.subject
+			return fields(vs, ve, func(num protowire.Number, typ protowire.Type, vs, ve int, _ uint64) bool {
+				if typ != protowire.BytesType {
+					return false
+				}
+				switch num {
+				case 1:
+					r.Subject.Object = &p.object
+					return object(r.Subject.Object, vs, ve)
+				case 2:
+					r.Subject.OptionalRelation = str(vs, ve)
+					return true
+				}
+				return false
+			})
+		}
+		return false // the caveat context, or a field the API does not know
+	})
 }
 
 // scanFields calls f with the number of each field of an encoded message
@@ -153,12 +299,20 @@ func (c *codec) Unmarshal(data mem.BufferSlice, v any) error {
 	buf := data.MaterializeToBuffer(mem.DefaultBufferPool())
 	defer buf.Free()
 	b := buf.ReadOnlyData()
-	if r, ok := v.(*v1.CheckPermissionRequest); ok {
+	switch r := v.(type) {
+	case *checkCall: // (checkcall.go)
+		if err := unmarshalCheckInto(&r.CheckPermissionRequest, b, &r.parts); err != nil {
+			return err
+		}
+		v = &r.CheckPermissionRequest
+	case *v1.CheckPermissionRequest:
 		if err := unmarshalCheck(r, b); err != nil {
 			return err
 		}
-	} else if err := m.UnmarshalVT(b); err != nil {
-		return err
+	default:
+		if err := m.UnmarshalVT(b); err != nil {
+			return err
+		}
 	}
 	if pm, ok := v.(proto.Message); ok {
 		return checkUTF8(pm, b)

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/encoding"
 	grpcproto "google.golang.org/grpc/encoding/proto"
 	"google.golang.org/grpc/mem"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
 )
@@ -154,43 +155,155 @@ func TestCodecOverTheWire(t *testing.T) {
 	requireStatus(t, err, codes.Internal, "")
 }
 
-// unmarshalCheck decodes as UnmarshalVT does, on requests with and
-// without each message, empty or not, and with fields repeated.
+// unmarshalCheck (and the codec, into a checkCall) decodes as UnmarshalVT
+// does, and refuses what it refuses: on requests with and without each
+// field, empty or not, with fields repeated or unknown ones, and on those
+// encodings cut short or with a byte changed. decodeCheck takes the usual
+// ones.
 func TestUnmarshalCheck(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
+	pick := func(s ...string) string { return s[r.IntN(len(s))] }
 	object := func() *v1.ObjectReference {
-		switch r.IntN(3) {
+		switch r.IntN(4) {
 		case 0:
 			return nil
 		case 1:
 			return &v1.ObjectReference{}
 		}
-		return obj("document", "d1")
+		return obj(pick("document", "", "d\u00e9f"), pick("d1", "", "x", "a-much-longer-object-id-than-most"))
 	}
-	for range 2000 {
-		m := &v1.CheckPermissionRequest{Resource: object(), Permission: []string{"", "view"}[r.IntN(2)]}
+	request := func() *v1.CheckPermissionRequest {
+		m := &v1.CheckPermissionRequest{Resource: object(), Permission: pick("", "view", "edit")}
 		if r.IntN(4) > 0 {
-			m.Subject = &v1.SubjectReference{Object: object(), OptionalRelation: []string{"", "member"}[r.IntN(2)]}
+			m.Subject = &v1.SubjectReference{Object: object(), OptionalRelation: pick("", "member")}
 		}
-		if r.IntN(3) == 0 {
+		switch r.IntN(5) {
+		case 0:
 			m.Consistency = &v1.Consistency{Requirement: &v1.Consistency_FullyConsistent{FullyConsistent: true}}
+		case 1:
+			m.Consistency = &v1.Consistency{Requirement: &v1.Consistency_AtLeastAsFresh{AtLeastAsFresh: &v1.ZedToken{Token: "tok"}}}
+		case 2:
+			m.Consistency = &v1.Consistency{}
 		}
-		b, err := m.MarshalVT()
+		m.WithTracing = r.IntN(4) == 0
+		if r.IntN(6) == 0 {
+			m.Context = &structpb.Struct{Fields: map[string]*structpb.Value{"k": structpb.NewStringValue(pick("v", "w"))}}
+		}
+		return m
+	}
+	unknown := func() []byte { // a field the API does not know, of some type
+		switch r.IntN(3) {
+		case 0:
+			return protowire.AppendVarint(protowire.AppendTag(nil, 99, protowire.VarintType), 7)
+		case 1:
+			return protowire.AppendBytes(protowire.AppendTag(nil, 15, protowire.BytesType), []byte("x"))
+		}
+		return protowire.AppendFixed32(protowire.AppendTag(nil, 7, protowire.Fixed32Type), 1)
+	}
+	encode := func() []byte {
+		b, err := request().MarshalVT()
 		require.NoError(t, err)
-		if r.IntN(4) == 0 { // a field again: decoders merge it
-			more, err := (&v1.CheckPermissionRequest{Subject: subj("user", "ana", "")}).MarshalVT()
+		if r.IntN(4) == 0 { // fields again: decoders merge them
+			more, err := request().MarshalVT()
 			require.NoError(t, err)
 			b = append(b, more...)
 		}
-		want := &v1.CheckPermissionRequest{}
-		require.NoError(t, want.UnmarshalVT(b))
-		got := &v1.CheckPermissionRequest{}
-		require.NoError(t, unmarshalCheck(got, b))
-		require.True(t, proto.Equal(want, got), "decoded %v, want %v", got, want)
-		require.Equal(t, want.Resource == nil, got.Resource == nil)
-		require.Equal(t, want.Subject == nil, got.Subject == nil)
-		require.Equal(t, want.GetSubject().GetObject() == nil, got.GetSubject().GetObject() == nil)
+		switch r.IntN(8) {
+		case 0:
+			b = append(b, unknown()...)
+		case 1: // in the resource, in the subject or in its object
+			var inner []byte
+			switch r.IntN(3) {
+			case 0:
+				inner = protowire.AppendBytes(protowire.AppendTag(nil, 2, protowire.BytesType), unknown())
+			case 1:
+				inner = protowire.AppendBytes(protowire.AppendTag(nil, 4, protowire.BytesType), unknown())
+			default:
+				o := protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), unknown())
+				inner = protowire.AppendBytes(protowire.AppendTag(nil, 4, protowire.BytesType), o)
+			}
+			b = append(b, inner...)
+		case 2: // a known field of the wrong type
+			b = append(b, protowire.AppendVarint(protowire.AppendTag(nil, protowire.Number(1+r.IntN(5)), protowire.VarintType), 1)...)
+		case 3: // with_tracing as a long varint
+			b = append(b, protowire.AppendTag(nil, 6, protowire.VarintType)...)
+			b = append(b, 0x80, 0x80, 0x01)
+		}
+		return b
 	}
+	fast := 0
+	for i := range 20000 {
+		b := encode()
+		if i%2 == 1 && len(b) > 0 { // broken: cut short, or a byte changed
+			if r.IntN(2) == 0 {
+				b = b[:r.IntN(len(b))]
+			} else {
+				b[r.IntN(len(b))] ^= byte(1 + r.IntN(255))
+			}
+		}
+		want := &v1.CheckPermissionRequest{}
+		wantErr := want.UnmarshalVT(b)
+		var p checkParts
+		if decodeCheck(&v1.CheckPermissionRequest{}, b, &p) {
+			fast++
+			require.NoError(t, wantErr, "decodeCheck takes what UnmarshalVT refuses: %x", b)
+		}
+		got := &v1.CheckPermissionRequest{}
+		err := unmarshalCheck(got, b)
+		c := new(checkCall)
+		cerr := newCodec().Unmarshal(mem.BufferSlice{mem.SliceBuffer(b)}, c)
+		if wantErr != nil {
+			require.Error(t, err, "%x", b)
+			require.Equal(t, wantErr.Error(), err.Error())
+			require.Error(t, cerr, "%x", b)
+			continue
+		}
+		require.NoError(t, err, "%x", b)
+		for _, got := range []*v1.CheckPermissionRequest{got, &c.CheckPermissionRequest} {
+			require.True(t, proto.Equal(want, got), "decoded %v, want %v (%x)", got, want, b)
+			require.Equal(t, want.Resource == nil, got.Resource == nil)
+			require.Equal(t, want.Subject == nil, got.Subject == nil)
+			require.Equal(t, want.GetSubject().GetObject() == nil, got.GetSubject().GetObject() == nil)
+			require.Equal(t, want.Consistency == nil, got.Consistency == nil)
+		}
+		// The codec refuses a request with a string that is not UTF-8,
+		// as protobuf does; but it checks the request decoded, where
+		// protobuf checks every string as it decodes it, even one that a
+		// later field then replaces.
+		require.Equal(t, validUTF8(want.ProtoReflect()), cerr == nil, "%v (%x)", cerr, b)
+		if perr := proto.Unmarshal(b, &v1.CheckPermissionRequest{}); perr == nil {
+			require.NoError(t, cerr)
+		}
+	}
+	require.Greater(t, fast, 5000, "decodeCheck took too few")
+	// The usual request is decodeCheck's.
+	b, err := checkRequestForCodec().MarshalVT()
+	require.NoError(t, err)
+	require.True(t, decodeCheck(&v1.CheckPermissionRequest{}, b, new(checkParts)))
 	// A broken encoding fails as UnmarshalVT fails.
 	require.Error(t, unmarshalCheck(&v1.CheckPermissionRequest{}, []byte{0x12, 0x05, 0x0a}))
+}
+
+// A checkCall is decoded as its request, refused as it would be, and a
+// checkReply encoded as its response, into the slice it holds.
+func TestCodecCheckCall(t *testing.T) {
+	c := newCodec()
+	bad, err := (&v1.CheckPermissionRequest{Resource: obj("document", "d1"), Permission: "view", Subject: subj("user", "ana", ""),
+		Context: &structpb.Struct{Fields: map[string]*structpb.Value{"k": structpb.NewStringValue("\xff")}}}).MarshalVT()
+	require.NoError(t, err)
+	require.ErrorContains(t, c.Unmarshal(mem.BufferSlice{mem.SliceBuffer(bad)}, new(checkCall)), "invalid UTF-8")
+	require.Error(t, c.Unmarshal(mem.BufferSlice{mem.SliceBuffer([]byte{0x12, 0x05, 0x0a})}, new(checkCall)))
+
+	r := new(checkReply)
+	r.tok.Token = "GhUKEzE3MzM0ODg2NzQwMDAwMDAwMDA="
+	r.CheckedAt = &r.tok
+	r.Permissionship = v1.CheckPermissionResponse_PERMISSIONSHIP_HAS_PERMISSION
+	want, err := r.CheckPermissionResponse.MarshalVT()
+	require.NoError(t, err)
+	out, err := c.Marshal(r)
+	require.NoError(t, err)
+	require.Equal(t, want, out.Materialize())
+	require.Len(t, out, 1)
+	require.Same(t, &r.out[0], &out[0])
+	out.Free()
 }

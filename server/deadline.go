@@ -20,10 +20,19 @@ import (
 // store on the network (PostgreSQL) asks for Done when it queries, and then
 // gets context.WithDeadline's.
 func withDeadline(ctx context.Context, at time.Time) (context.Context, *deadlineCtx) {
+	return withDeadlineIn(nil, ctx, at)
+}
+
+// withDeadlineIn is withDeadline, its context made in c (a fresh one) if c
+// is not nil.
+func withDeadlineIn(c *deadlineCtx, ctx context.Context, at time.Time) (context.Context, *deadlineCtx) {
 	if dl, ok := ctx.Deadline(); ok && !dl.After(at) {
 		return ctx, nil
 	}
-	c := &deadlineCtx{Context: ctx, at: at}
+	if c == nil {
+		c = new(deadlineCtx)
+	}
+	c.Context, c.at = ctx, at
 	return c, c
 }
 

@@ -58,10 +58,15 @@
 //
 // Requests and responses are encoded with the code vtprotobuf generated
 // for the API's messages (authzed-go ships it), without reflection (see
-// codec.go). The path of a check is kept lean, and timed step by step by
+// codec.go). The server's flow-control windows are fixed, not estimated
+// with a PING at every call; reach's own clients (the remote CLI, the
+// gateway's in-process one) use the same codec and windows
+// (ClientOptions, client.go). The path of a check is kept lean, and timed step by step by
 // BenchmarkCheckPermissionAPI: the interceptors copy no metadata but the
 // key, the usual requests are validated without regular expressions, the
-// request deadline makes its timer only when something waits on it.
+// request deadline makes its timer only when something waits on it, and a
+// CheckPermission call allocates its request, deadline and response
+// together (checkcall.go).
 //
 // The server also runs the gRPC health service, HTTP probes (/healthz,
 // /readyz, without a key, on the gateway's and the metrics listeners; see

@@ -26,11 +26,13 @@ import (
 // metrics are the same as over gRPC. The Authorization header is passed on,
 // after guardHTTP has checked it.
 func (s *Server) gatewayHandler(ctx context.Context) (http.Handler, func(), error) {
-	conn, err := grpc.NewClient("passthrough:///reach-in-process",
+	// reach's client options, without a key: the codec and the fixed
+	// windows (client.go).
+	conn, err := grpc.NewClient("passthrough:///reach-in-process", append(ClientOptions(""),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return s.pipe.DialContext(ctx) }),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(s.cfg.Limits.MaxMessageBytes*4)),
-	)
+	)...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("gateway connection: %w", err)
 	}

@@ -134,6 +134,17 @@ func (ts *testServer) dial(t testing.TB, key string) *authzed.Client {
 	return c
 }
 
+// dialReach returns a client with reach's own options (ClientOptions, as
+// the remote CLI's), presenting key ("" for none).
+func (ts *testServer) dialReach(t testing.TB, key string) *authzed.Client {
+	t.Helper()
+	opts := append(ClientOptions(key), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	c, err := authzed.NewClient(ts.grpcAddr, opts...)
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
 func testCtx(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)

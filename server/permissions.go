@@ -20,13 +20,26 @@ import (
 type permissionsService struct {
 	v1.UnimplementedPermissionsServiceServer
 	s *Server
+	// checkInfo and checkHandler are what handleCheck gives the
+	// interceptor (see newPermissionsService).
+	checkInfo    *grpc.UnaryServerInfo
+	checkHandler grpc.UnaryHandler
 }
 
 func (p *permissionsService) CheckPermission(ctx context.Context, req *v1.CheckPermissionRequest) (*v1.CheckPermissionResponse, error) {
+	r := new(checkReply)
+	if err := p.check(ctx, req, r); err != nil {
+		return nil, err
+	}
+	return &r.CheckPermissionResponse, nil
+}
+
+// check answers a CheckPermissionRequest into r.
+func (p *permissionsService) check(ctx context.Context, req *v1.CheckPermissionRequest, r *checkReply) error {
 	s := p.s
 	cons, err := consistency(req.GetConsistency())
 	if err != nil {
-		return nil, err
+		return err
 	}
 	trace, trailer := debugRequested(ctx, req.GetWithTracing())
 	creq := engine.CheckRequest{
@@ -40,17 +53,12 @@ func (p *permissionsService) CheckPermission(ctx context.Context, req *v1.CheckP
 	start := time.Now()
 	res, err := s.eng.Check(ctx, creq)
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return s.status(ctx, err)
 	}
 	took := time.Since(start)
 	s.metrics.observeCheck(res.Permissionship)
-	// The response and its token in one allocation.
-	r := &struct {
-		resp v1.CheckPermissionResponse
-		tok  v1.ZedToken
-	}{}
 	r.tok.Token = s.token(res.Revision)
-	out := &r.resp
+	out := &r.CheckPermissionResponse
 	out.CheckedAt = &r.tok
 	out.Permissionship = v1conv.PermissionshipToProto(res.Permissionship)
 	if res.Permissionship == engine.Conditional {
@@ -62,7 +70,7 @@ func (p *permissionsService) CheckPermission(ctx context.Context, req *v1.CheckP
 			s.setDebugTrailer(ctx, out.DebugTrace)
 		}
 	}
-	return out, nil
+	return nil
 }
 
 func (p *permissionsService) CheckBulkPermissions(ctx context.Context, req *v1.CheckBulkPermissionsRequest) (*v1.CheckBulkPermissionsResponse, error) {

@@ -265,6 +265,9 @@ func New(store datastore.Datastore, eng *engine.Engine, cfg Config) (*Server, er
 		grpc.ChainStreamInterceptor(s.streamInterceptor),
 		grpc.MaxRecvMsgSize(cfg.Limits.MaxMessageBytes),
 		grpc.MaxConcurrentStreams(cfg.Limits.MaxConcurrentStreams),
+		// Fixed flow-control windows (see client.go).
+		grpc.StaticStreamWindowSize(streamWindow),
+		grpc.StaticConnWindowSize(connWindow),
 	)
 	public := opts
 	if cfg.TLS != nil {
@@ -273,7 +276,7 @@ func New(store datastore.Datastore, eng *engine.Engine, cfg Config) (*Server, er
 	s.grpc = grpc.NewServer(public...)
 	s.inproc = grpc.NewServer(opts...)
 	for _, g := range []*grpc.Server{s.grpc, s.inproc} {
-		v1.RegisterPermissionsServiceServer(g, &permissionsService{s: s})
+		g.RegisterService(&permissionsDesc, newPermissionsService(s)) // (checkcall.go)
 		v1.RegisterSchemaServiceServer(g, &schemaService{s: s})
 		v1.RegisterWatchServiceServer(g, &watchService{s: s})
 		healthpb.RegisterHealthServer(g, s.health)
@@ -591,10 +594,11 @@ func (s *Server) unaryInterceptor(ctx context.Context, req any, info *grpc.Unary
 			return nil, err
 		}
 		s.reportVersion(ctx)
-		if err := validate(req); err != nil {
+		msg, dl := callParts(req)
+		if err := validate(msg); err != nil {
 			return nil, err
 		}
-		ctx, bounded := withDeadline(ctx, start.Add(s.cfg.Limits.RequestTimeout))
+		ctx, bounded := withDeadlineIn(dl, ctx, start.Add(s.cfg.Limits.RequestTimeout))
 		if bounded != nil {
 			defer bounded.cancel()
 		}

@@ -37,6 +37,7 @@ import (
 	"github.com/reach-authz/reach/engine"
 	"github.com/reach-authz/reach/internal/v1conv"
 	"github.com/reach-authz/reach/schema"
+	"github.com/reach-authz/reach/server"
 	"github.com/reach-authz/reach/tuples"
 )
 
@@ -199,17 +200,6 @@ type remoteClient struct {
 	foreignTokens bool
 }
 
-// apiKeyCreds presents the API key as SpiceDB's clients do.
-type apiKeyCreds struct {
-	key    string
-	secure bool
-}
-
-func (b apiKeyCreds) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
-	return map[string]string{"authorization": "Bearer " + b.key}, nil
-}
-func (b apiKeyCreds) RequireTransportSecurity() bool { return b.secure }
-
 // dialRemote connects to --endpoint: plaintext with --insecure or to a
 // loopback address (unless --ca-cert is given), TLS otherwise. gRPC
 // connects lazily: a server that cannot be reached shows at the first call.
@@ -222,7 +212,9 @@ func dialEndpoint(endpoint string) (*remoteClient, error) {
 	}
 	// isLoopback is serve.go's.
 	plaintext := remoteFlags.insecure || (isLoopback(endpoint) && remoteFlags.caCert == "")
-	var opts []grpc.DialOption
+	// reach's own client options: the server's codec and flow-control
+	// windows, and the key (--token) as a bearer token.
+	opts := server.ClientOptions(remoteFlags.token)
 	if plaintext {
 		opts = append(opts, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	} else {
@@ -239,9 +231,6 @@ func dialEndpoint(endpoint string) (*remoteClient, error) {
 			cfg.RootCAs = pool
 		}
 		opts = append(opts, grpc.WithTransportCredentials(credentials.NewTLS(cfg)))
-	}
-	if remoteFlags.token != "" {
-		opts = append(opts, grpc.WithPerRPCCredentials(apiKeyCreds{key: remoteFlags.token, secure: !plaintext}))
 	}
 	c, err := authzed.NewClient(endpoint, opts...)
 	if err != nil {
