@@ -106,8 +106,9 @@ func startServeEnv(t *testing.T, dataDir string, env []string, args ...string) *
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
 	p := &serveProcess{cmd: cmd, done: make(chan struct{})}
-	ready := make(chan struct{})
+	ready, read := make(chan struct{}), make(chan struct{})
 	go func() {
+		defer close(read)
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
 			line := sc.Text()
@@ -128,6 +129,9 @@ func startServeEnv(t *testing.T, dataDir string, env []string, args ...string) *
 		io.Copy(io.Discard, stderr)
 	}()
 	go func() {
+		// Wait closes the pipe: only after the last line was read, or a
+		// line written just before exit ("store closed") could be lost.
+		<-read
 		cmd.Wait()
 		close(p.done)
 	}()
