@@ -66,6 +66,13 @@ type Options struct {
 	// revisions the replica has replayed are still answered. See the
 	// package documentation, "Read replica".
 	ReadReplicaURI string
+	// PrefetchRows: a read of one relation of an object through a
+	// snapshot also reads, in the same query, the other relations of the
+	// object that a check may read next (as the schema says), at most
+	// this many rows of each (default 64), and the snapshot answers the
+	// reads of them that follow from memory (see objects.go). Negative:
+	// every read is a query of its own.
+	PrefetchRows int
 	// WatchPollInterval is how often WaitForRevision (and so Watch) reads
 	// the head while it waits (default 100ms). Writes through any node also
 	// wake waiters at once through LISTEN/NOTIFY; the polling covers lost
@@ -98,6 +105,10 @@ func (o Options) withDefaults() Options {
 	if o.MaxConnLifetime <= 0 {
 		o.MaxConnLifetime = DefaultMaxConnLifetime
 	}
+	if o.PrefetchRows == 0 {
+		o.PrefetchRows = DefaultPrefetchRows
+	}
+	o.PrefetchRows = min(o.PrefetchRows, laterPage)
 	if o.WatchPollInterval <= 0 {
 		o.WatchPollInterval = DefaultWatchPollInterval
 	}
@@ -118,6 +129,7 @@ type Store struct {
 	replicaChecked   atomic.Bool
 
 	schemas schemaCache
+	plans   readPlans
 
 	closed atomic.Bool
 	stop   chan struct{}
