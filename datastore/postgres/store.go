@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/reach-authz/reach/datastore"
@@ -128,8 +129,9 @@ type Store struct {
 	replicaDownUntil atomic.Int64
 	replicaChecked   atomic.Bool
 
-	schemas schemaCache
-	plans   readPlans
+	schemas      schemaCache
+	plans        readPlans
+	readableRevs readableRevs
 
 	closed atomic.Bool
 	stop   chan struct{}
@@ -363,6 +365,9 @@ func (s *Store) readable(ctx context.Context, rev tuples.Revision) (*pgxpool.Poo
 		return nil, fmt.Errorf("revision %d: %w", rev, tuples.ErrRevisionInFuture)
 	}
 	r := int64(rev)
+	if s.replica == nil && s.readableRevs.holds(r) {
+		return s.pool, nil
+	}
 	if s.replicaUp() {
 		err := s.checkReplica(ctx)
 		if errors.Is(err, ErrSchemaVersion) {
@@ -399,8 +404,11 @@ func (s *Store) readableOn(ctx context.Context, q *pgxpool.Pool, r int64) error 
 	known := s.schemas.knownUpTo()
 	var head, oldest int64
 	var srevs []int64
-	err := s.queryRow(ctx, q, `SELECT h.rev, g.rev, ARRAY(SELECT rev FROM reach_schemas WHERE rev > $1 AND rev <= $2 ORDER BY rev)
-		FROM reach_head h, reach_gc g`, []any{known, r}, &head, &oldest, &srevs)
+	var age pgtype.Int8
+	asked := time.Now()
+	err := s.queryRow(ctx, q, `SELECT h.rev, g.rev, ARRAY(SELECT rev FROM reach_schemas WHERE rev > $1 AND rev <= $2 ORDER BY rev),
+			(SELECT (extract(epoch FROM clock_timestamp() - committed_at) * 1000000)::bigint FROM reach_revisions WHERE rev = $2)
+		FROM reach_head h, reach_gc g`, []any{known, r}, &head, &oldest, &srevs, &age)
 	if err != nil {
 		return err
 	}
@@ -417,6 +425,9 @@ func (s *Store) readableOn(ctx context.Context, q *pgxpool.Pool, r int64) error 
 		return fmt.Errorf("revision %d: %w (oldest readable is %d)", r, tuples.ErrRevisionTooOld, oldest)
 	}
 	s.schemas.learn(srevs, r)
+	if q == s.pool && s.replica == nil && age.Valid {
+		s.readableRevs.found(r, asked, s.opts.GCWindow-time.Duration(age.Int64)*time.Microsecond)
+	}
 	return nil
 }
 
