@@ -78,6 +78,15 @@
 // a union, answers first) stops being read along, but for one time in
 // 32. A snapshot keeps at most 4,096 rows; see objects.go.
 //
+// Opening a snapshot checks its revision readable in a query, which also
+// reads how long ago the revision was committed by the database's clock.
+// A revision stays readable at least until its commit time plus the
+// garbage-collection window, so one with more than a minute of the window
+// left is taken as readable, without a query, by snapshots opened within
+// a second of that check (without a read replica; see readable.go for what
+// this assumes: one window for every node, a database clock that does not
+// step back by a minute).
+//
 // # Schema
 //
 // Schema versions are rows, versioned with the data. Compiled programs are
