@@ -62,6 +62,31 @@
 // index one key at a time (LATERAL ... LIMIT 1, or ON CONFLICT), so their
 // plans do not depend on statistics, which a table being bulk-loaded lacks.
 //
+// # Reading an object's relations together
+//
+// A check reads the relations of an object one at a time (its owner, then
+// its viewers, then its parent folders), and each read through a snapshot
+// would be a round trip, which costs much more than the few rows it
+// returns. So the first read of a relation of an object also reads, in the
+// same query, the other relations of that object that the schema's
+// permissions read beside it (Options.PrefetchRows rows of each, 64 by
+// default, one index probe per relation), and the snapshot answers the
+// reads of them that follow from memory, up to the last row read of each.
+// They are read at the snapshot's revision and time, so the answers are
+// those the reads one at a time give. A relation read along that checks
+// seldom ask for after (the engine's group index, or an earlier branch of
+// a union, answers first) stops being read along, but for one time in
+// 32. A snapshot keeps at most 4,096 rows; see objects.go.
+//
+// Opening a snapshot checks its revision readable in a query, which also
+// reads how long ago the revision was committed by the database's clock.
+// A revision stays readable at least until its commit time plus the
+// garbage-collection window, so one with more than a minute of the window
+// left is taken as readable, without a query, by snapshots opened within
+// a second of that check (without a read replica; see readable.go for what
+// this assumes: one window for every node, a database clock that does not
+// step back by a minute).
+//
 // # Schema
 //
 // Schema versions are rows, versioned with the data. Compiled programs are

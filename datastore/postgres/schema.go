@@ -381,6 +381,9 @@ func (s *Store) Snapshot(ctx context.Context, rev tuples.Revision) (tuples.Snaps
 		return nil, err
 	}
 	sn := &snapshot{s: s, ctx: ctx, rev: int64(rev), prog: prog, now: time.Now()}
+	if prog != nil && s.opts.PrefetchRows > 0 {
+		sn.plan, sn.prefetch = s.plans.of(prog), int32(s.opts.PrefetchRows)
+	}
 	sn.q.Store(q)
 	return sn, nil
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/reach-authz/reach/datastore"
@@ -66,6 +67,13 @@ type Options struct {
 	// revisions the replica has replayed are still answered. See the
 	// package documentation, "Read replica".
 	ReadReplicaURI string
+	// PrefetchRows: a read of one relation of an object through a
+	// snapshot also reads, in the same query, the other relations of the
+	// object that a check may read next (as the schema says), at most
+	// this many rows of each (default 64), and the snapshot answers the
+	// reads of them that follow from memory (see objects.go). Negative:
+	// every read is a query of its own.
+	PrefetchRows int
 	// WatchPollInterval is how often WaitForRevision (and so Watch) reads
 	// the head while it waits (default 100ms). Writes through any node also
 	// wake waiters at once through LISTEN/NOTIFY; the polling covers lost
@@ -98,6 +106,10 @@ func (o Options) withDefaults() Options {
 	if o.MaxConnLifetime <= 0 {
 		o.MaxConnLifetime = DefaultMaxConnLifetime
 	}
+	if o.PrefetchRows == 0 {
+		o.PrefetchRows = DefaultPrefetchRows
+	}
+	o.PrefetchRows = min(o.PrefetchRows, laterPage)
 	if o.WatchPollInterval <= 0 {
 		o.WatchPollInterval = DefaultWatchPollInterval
 	}
@@ -117,7 +129,9 @@ type Store struct {
 	replicaDownUntil atomic.Int64
 	replicaChecked   atomic.Bool
 
-	schemas schemaCache
+	schemas      schemaCache
+	plans        readPlans
+	readableRevs readableRevs
 
 	closed atomic.Bool
 	stop   chan struct{}
@@ -351,6 +365,9 @@ func (s *Store) readable(ctx context.Context, rev tuples.Revision) (*pgxpool.Poo
 		return nil, fmt.Errorf("revision %d: %w", rev, tuples.ErrRevisionInFuture)
 	}
 	r := int64(rev)
+	if s.replica == nil && s.readableRevs.holds(r) {
+		return s.pool, nil
+	}
 	if s.replicaUp() {
 		err := s.checkReplica(ctx)
 		if errors.Is(err, ErrSchemaVersion) {
@@ -387,8 +404,11 @@ func (s *Store) readableOn(ctx context.Context, q *pgxpool.Pool, r int64) error 
 	known := s.schemas.knownUpTo()
 	var head, oldest int64
 	var srevs []int64
-	err := s.queryRow(ctx, q, `SELECT h.rev, g.rev, ARRAY(SELECT rev FROM reach_schemas WHERE rev > $1 AND rev <= $2 ORDER BY rev)
-		FROM reach_head h, reach_gc g`, []any{known, r}, &head, &oldest, &srevs)
+	var age pgtype.Int8
+	asked := time.Now()
+	err := s.queryRow(ctx, q, `SELECT h.rev, g.rev, ARRAY(SELECT rev FROM reach_schemas WHERE rev > $1 AND rev <= $2 ORDER BY rev),
+			(SELECT (extract(epoch FROM clock_timestamp() - committed_at) * 1000000)::bigint FROM reach_revisions WHERE rev = $2)
+		FROM reach_head h, reach_gc g`, []any{known, r}, &head, &oldest, &srevs, &age)
 	if err != nil {
 		return err
 	}
@@ -405,6 +425,9 @@ func (s *Store) readableOn(ctx context.Context, q *pgxpool.Pool, r int64) error 
 		return fmt.Errorf("revision %d: %w (oldest readable is %d)", r, tuples.ErrRevisionTooOld, oldest)
 	}
 	s.schemas.learn(srevs, r)
+	if q == s.pool && s.replica == nil && age.Valid {
+		s.readableRevs.found(r, asked, s.opts.GCWindow-time.Duration(age.Int64)*time.Microsecond)
+	}
 	return nil
 }
 
