@@ -293,13 +293,33 @@ func walkUp(ctx context.Context, snap tuples.Snapshot, m *model, gidx *groupInde
 		}
 	}
 	read := 0
+	// scans keeps what the reads of shared arrows (usage.shared) found.
+	type scanKey struct{ st, sid, srel, typ, rel string }
+	type scanHit struct {
+		id    string
+		clean bool // no caveat
+	}
+	var scans map[scanKey][]scanHit
 	// from pushes the objects x of parent's type whose relation rel names
 	// st:sid#srel, as parent on x. When bit != 0, that is an arrow of the
 	// sieve permission parent, and sure is whether the subject is in the
 	// arrow's target on st:sid for certain (def adds the rewrite's doubt).
-	from := func(st, sid, srel string, rel string, parent *relDef, def bool, level int, bit uint32, sure bool) {
+	// keep says that another arrow may read the same: keep what is found.
+	from := func(st, sid, srel string, rel string, parent *relDef, def bool, level int, bit uint32, sure, keep bool) {
 		if err != nil || !useful[parent.idx] {
 			return
+		}
+		var hits []scanHit
+		var k scanKey
+		if keep {
+			k = scanKey{st, sid, srel, parent.typ, rel}
+			if kept, ok := scans[k]; ok {
+				for _, h := range kept {
+					push(upKey{parent, h.id}, def && h.clean, level, bit, sure && h.clean)
+				}
+				return
+			}
+			hits = []scanHit{}
 		}
 		if gidx != nil && rel == parent.name && gidx.parentsOf(st, sid, srel, typeRel{parent.typ, rel}, snap.Revision(), func(id string) {
 			push(upKey{parent, id}, def, level, 0, false)
@@ -312,19 +332,29 @@ func walkUp(ctx context.Context, snap tuples.Snapshot, m *model, gidx *groupInde
 					return false
 				}
 			}
-			push(upKey{parent, r.ResourceID}, def && r.Caveat == nil, level, bit, sure && r.Caveat == nil)
+			clean := r.Caveat == nil
+			if hits != nil {
+				hits = append(hits, scanHit{r.ResourceID, clean})
+			}
+			push(upKey{parent, r.ResourceID}, def && clean, level, bit, sure && clean)
 			return err == nil
 		})
 		if err == nil {
 			err = serr
 		}
+		if err == nil && hits != nil {
+			if scans == nil {
+				scans = map[scanKey][]scanHit{}
+			}
+			scans[k] = hits
+		}
 	}
 	for _, rd := range m.allowedBy[typeRel{s.Type, s.Relation}] {
-		from(s.Type, s.ID, s.Relation, rd.name, rd, true, 1, 0, false)
+		from(s.Type, s.ID, s.Relation, rd.name, rd, true, 1, 0, false, false)
 	}
 	if s.ID != wildcardID { // a wildcard reaches subject sets too, as in Check
 		for _, rd := range m.wildcardBy[s.Type] {
-			from(s.Type, "*", "", rd.name, rd, true, 1, 0, false)
+			from(s.Type, "*", "", rd.name, rd, true, 1, 0, false, false)
 		}
 	}
 	cands := map[string]bool{}
@@ -348,10 +378,10 @@ func walkUp(ctx context.Context, snap tuples.Snapshot, m *model, gidx *groupInde
 			case usedComputed:
 				push(upKey{u.parentRD, n.id}, it.def && u.definite, up, 0, false)
 			case usedSubjectSet:
-				from(n.rd.typ, n.id, n.rd.name, u.parent, u.parentRD, it.def, up, 0, false)
+				from(n.rd.typ, n.id, n.rd.name, u.parent, u.parentRD, it.def, up, 0, false, false)
 			case usedArrow:
 				for _, sr := range u.subjRels {
-					from(n.rd.typ, n.id, sr, u.tupleset, u.parentRD, it.def && u.definite, up, u.bit, it.def)
+					from(n.rd.typ, n.id, sr, u.tupleset, u.parentRD, it.def && u.definite, up, u.bit, it.def, u.shared)
 				}
 			}
 		}

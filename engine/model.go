@@ -125,6 +125,7 @@ type usage struct {
 	subjRels   []string // usedArrow: subject relations the tupleset allows for this type
 	definite   bool     // false under intersection, exclusion or .all: confirm with Check
 	bit        uint32   // usedArrow to a sieve permission: the arrow's bit in the parent's arrowBits (0: none)
+	shared     bool     // usedArrow: another arrow of this type reads the same tupleset (see markSharedScans)
 }
 
 func (m *model) lookup(typ, rel string) *relDef {
@@ -184,6 +185,7 @@ func newModel(defs []*schema.Definition) *model {
 	}
 	m.groupRelations()
 	m.markSieves()
+	defer m.markSharedScans()
 	// The walk-up graph.
 	for _, d := range defs {
 		for _, r := range d.Relations {
@@ -270,6 +272,30 @@ func (rd *relDef) arrowBit(ts, target string) uint32 {
 	b := uint32(1) << len(rd.arrowBits)
 	rd.arrowBits[k] = b
 	return b
+}
+
+// markSharedScans sets usage.shared: two arrows over the same tupleset
+// from relations of one type (send#view's organization->admin and
+// organization->any_admin, both met by an organisation's admin) read the
+// same relationships when LookupResources walks up through both of them
+// on one object, so the walk keeps what the first read found.
+func (m *model) markSharedScans() {
+	type scan struct{ child, parent, tupleset string }
+	n := map[scan]int{}
+	for _, rd := range m.rels {
+		for _, u := range rd.usedBy {
+			if u.kind == usedArrow {
+				n[scan{rd.typ, u.parentType, u.tupleset}]++
+			}
+		}
+	}
+	for _, rd := range m.rels {
+		for i, u := range rd.usedBy {
+			if u.kind == usedArrow && n[scan{rd.typ, u.parentType, u.tupleset}] > 1 {
+				rd.usedBy[i].shared = true
+			}
+		}
+	}
 }
 
 // markSieves sets relDef.sieve.

@@ -98,6 +98,11 @@ func TestLookupResourcesSieve(t *testing.T) {
 			if n := cs.total("Subjects send:"); n > tt.maxSendReads {
 				t.Errorf("%d reads of sends' relationships, want at most %d: candidates were checked", n, tt.maxSendReads)
 			}
+			// organization->admin and organization->any_admin read the
+			// same relationships: once.
+			if n := cs.total("Resources organization:o# send#organization"); n > 1 {
+				t.Errorf("the organisation's sends were read %d times", n)
+			}
 		})
 	}
 }
