@@ -29,7 +29,11 @@
 // the tuples package.
 //
 // LookupSubjects answers Unimplemented to optional_concrete_limit and
-// ignores optional_cursor, exactly as SpiceDB does today. ReflectSchema and
+// ignores optional_cursor, exactly as SpiceDB does today. A lookup that
+// would have to hold more results than the engine's bound
+// (engine.Options.MaxLookupResults; today a wildcard's exclusions) fails
+// with ResourceExhausted, SpiceDB's code for a bound of the server met
+// while answering; SpiceDB sets no such bound. ReflectSchema and
 // DiffSchema report a caveat's expression as written rather than in CEL's
 // canonical form (see reflect.go). Watch coalesces schema writes that land
 // between two reads of the change log, and sends checkpoints per revision

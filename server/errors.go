@@ -170,6 +170,17 @@ func classify(ctx context.Context, log *slog.Logger, err error) error {
 		// against a running SpiceDB (newer SpiceDB releases answer
 		// ResourceExhausted).
 		return withReason(codes.FailedPrecondition, v1.ErrorReason_ERROR_REASON_MAXIMUM_DEPTH_EXCEEDED, nil, "%s", err)
+	case errors.Is(err, engine.ErrTooManyResults):
+		// A lookup that would hold more results than the server's bound
+		// (engine.Options.MaxLookupResults: reach serve
+		// --max-lookup-results). SpiceDB answers a bound of the server met
+		// while answering with ResourceExhausted (its depth limit, its
+		// memory protection, an exhausted connection pool); its
+		// InvalidArgument with EXCEEDS_MAXIMUM_ALLOWABLE_LIMIT is for a
+		// limit the request asks for, which this request did not. Logged:
+		// the operator sets the bound.
+		log.WarnContext(ctx, "lookup refused: too many results to hold", "err", boundMessage(err.Error()))
+		return status.Errorf(codes.ResourceExhausted, "%s (the server's bound on the results a lookup holds)", err)
 	case errors.Is(err, engine.ErrWildcardSubject):
 		return withReason(codes.InvalidArgument, v1.ErrorReason_ERROR_REASON_WILDCARD_NOT_ALLOWED, nil,
 			"cannot perform check on wildcard subject")

@@ -499,9 +499,6 @@ func (p *permissionsService) LookupSubjects(req *v1.LookupSubjectsRequest, strea
 	if sendErr != nil {
 		return sendErr
 	}
-	if errors.Is(err, engine.ErrTooManyResults) {
-		return status.Error(codes.ResourceExhausted, err.Error())
-	}
 	if err != nil {
 		return s.status(ctx, err)
 	}

@@ -34,6 +34,7 @@ type datastoreOptions struct {
 	maxConns        int
 	minConns        int
 	maxConnLifetime time.Duration
+	prefetchRows    int
 }
 
 var dsOpts datastoreOptions
@@ -90,10 +91,11 @@ func addDatastoreFlags(root *cobra.Command) {
 	f.IntVar(&dsOpts.maxConns, "datastore-conn-pool-max-open", 16, "most open connections to a postgres datastore, per process")
 	f.IntVar(&dsOpts.minConns, "datastore-conn-pool-min-open", 0, "connections to a postgres datastore kept open when idle")
 	f.DurationVar(&dsOpts.maxConnLifetime, "datastore-conn-max-lifetime", time.Hour, "how long a connection to a postgres datastore is reused before it is replaced")
+	f.IntVar(&dsOpts.prefetchRows, "datastore-prefetch-rows", 64, "rows of each of an object's other relations that a postgres datastore reads along with its first read of the object, to answer the reads that follow from memory (0: off, a query for each read)")
 }
 
-// checkDatastoreFlags validates the datastore flags before a command runs.
-func checkDatastoreFlags() error {
+// checkDatastoreFlags validates the datastore flags of cmd before it runs.
+func checkDatastoreFlags(cmd *cobra.Command) error {
 	if _, ok := drivers[dsOpts.kind]; !ok {
 		return usagef("--datastore must be %s, not %q", strings.Join(driverNames(), " or "), dsOpts.kind)
 	}
@@ -110,12 +112,18 @@ func checkDatastoreFlags() error {
 		if dsOpts.readReplicaURI != "" {
 			return usagef("--datastore-read-replica-uri needs --datastore postgres")
 		}
+		if cmd.Flags().Changed("datastore-prefetch-rows") {
+			return usagef("--datastore-prefetch-rows needs --datastore postgres")
+		}
 	}
 	if dsOpts.maxConns < 1 || dsOpts.minConns < 0 || dsOpts.minConns > dsOpts.maxConns {
 		return usagef("connection pool: need 0 <= --datastore-conn-pool-min-open <= --datastore-conn-pool-max-open and at least 1 open connection")
 	}
 	if dsOpts.maxConnLifetime <= 0 {
 		return usagef("--datastore-conn-max-lifetime must be positive")
+	}
+	if dsOpts.prefetchRows < 0 {
+		return usagef("--datastore-prefetch-rows cannot be negative, not %d (0 turns it off)", dsOpts.prefetchRows)
 	}
 	return nil
 }

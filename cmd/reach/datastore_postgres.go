@@ -25,17 +25,27 @@ func openPostgres(ctx context.Context, p openParams) (datastore.Datastore, error
 	if p.inMemory {
 		return nil, usagef("--in-memory concerns the embedded store: it does not go with --datastore postgres")
 	}
-	s, err := postgres.Open(ctx, dsOpts.uri, postgres.Options{
+	s, err := postgres.Open(ctx, dsOpts.uri, postgresOptions(p))
+	if err != nil {
+		return nil, fmt.Errorf("opening the postgres datastore: %w", err)
+	}
+	return s, nil
+}
+
+// postgresOptions are the driver's options from the --datastore-* flags.
+func postgresOptions(p openParams) postgres.Options {
+	o := postgres.Options{
 		MaxBatch:        p.maxBatch,
 		MaxConns:        int32(dsOpts.maxConns),
 		MinConns:        int32(dsOpts.minConns),
 		MaxConnLifetime: dsOpts.maxConnLifetime,
 		ReadReplicaURI:  dsOpts.readReplicaURI,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("opening the postgres datastore: %w", err)
+		PrefetchRows:    dsOpts.prefetchRows,
 	}
-	return s, nil
+	if o.PrefetchRows == 0 {
+		o.PrefetchRows = -1 // none read along (the driver's 0 is its default)
+	}
+	return o
 }
 
 // newDatastoreMigrateCmd is `reach datastore migrate`: bring a PostgreSQL

@@ -343,6 +343,11 @@ func TestLocalCommandsOnPostgres(t *testing.T) {
 	require.Equal(t, exitOK, code, "%s%s", stdout, stderr)
 	code, _, _ = run("check", "document:q3", "view", "user:nobody")
 	require.Equal(t, exitNo, code)
+	// The same answer with the prefetch off, and with a single row read along.
+	for _, rows := range []string{"0", "1"} {
+		code, stdout, stderr = run("--datastore-prefetch-rows", rows, "check", "document:q3", "view", "user:ana")
+		require.Equal(t, exitOK, code, "--datastore-prefetch-rows %s: %s%s", rows, stdout, stderr)
+	}
 
 	// The same data as the embedded store gives, line for line.
 	dir := t.TempDir()

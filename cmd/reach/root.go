@@ -79,7 +79,7 @@ func newRootCmd() *cobra.Command {
 			default:
 				return usagef("--output must be text or json, not %q", global.output)
 			}
-			return checkDatastoreFlags()
+			return checkDatastoreFlags(cmd)
 		},
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &usageError{err} })

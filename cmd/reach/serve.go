@@ -40,6 +40,7 @@ type serveOptions struct {
 	logLevel, logFormat             string
 	cacheSize                       int
 	cacheMaxBytes                   byteSize
+	maxLookupResults                int
 	groupIndex                      bool
 	metricsPprof                    bool
 	noVersionResponse               bool
@@ -127,6 +128,7 @@ client sends sampled in W3C traceparent.`,
 	o.cacheMaxBytes = engine.DefaultCacheMaxBytes
 	f.Var(&o.cacheMaxBytes, "cache-max-bytes", "memory of the check cache, taken as it fills (as 256MiB or 1GiB; <0: off)")
 	f.IntVar(&o.cacheSize, "cache-size", 0, "most entries of the check cache besides --cache-max-bytes (0: no more bound; <0: off)")
+	f.IntVar(&o.maxLookupResults, "max-lookup-results", 0, "most subjects one LookupSubjects holds in memory (0: the engine's default, 100000): past it the lookup reads the store to give each subject once, and fails with ResourceExhausted where it must hold more (a wildcard's exclusions)")
 	f.BoolVar(&o.groupIndex, "group-index", true, "keep the transitive closure of nested groups in memory (a Leopard index, followed from the store's changes), so that a nested group check is one lookup; false: walk every check")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
@@ -211,7 +213,12 @@ func runServe(cmd *cobra.Command, o serveOptions) error {
 			log.Info("store closed")
 		}
 	}()
-	eng := engine.New(store, engine.Options{CacheSize: o.cacheSize, CacheMaxBytes: int64(o.cacheMaxBytes), DisableGroupIndex: !o.groupIndex})
+	eng := engine.New(store, engine.Options{
+		CacheSize:         o.cacheSize,
+		CacheMaxBytes:     int64(o.cacheMaxBytes),
+		MaxLookupResults:  o.maxLookupResults,
+		DisableGroupIndex: !o.groupIndex,
+	})
 	defer eng.Close() // before the store closes: the index stops reading it
 	var pg http.Handler
 	if o.playground {
@@ -286,6 +293,7 @@ func checkServeNumbers(o serveOptions) error {
 		{"--max-bulk-check-items", int64(l.MaxCheckItems), ""},
 		{"--max-read-relationships-limit", int64(l.MaxReadLimit), ""},
 		{"--max-lookup-resources-limit", int64(l.MaxLookupLimit), ""},
+		{"--max-lookup-results", int64(o.maxLookupResults), ""},
 		{"--max-delete-relationships-limit", int64(l.MaxDeleteLimit), ""},
 		{"--max-bulk-export-relationships-limit", int64(l.MaxExportBatch), ""},
 		{"--max-message-bytes", int64(l.MaxMessageBytes), ""},

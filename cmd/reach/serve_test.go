@@ -52,6 +52,7 @@ func TestServeUsageErrors(t *testing.T) {
 		{"negative limit", []string{"--preshared-key", "k", "--max-read-relationships-limit", "-1"}, "--max-read-relationships-limit cannot be negative"},
 		{"negative http timeout", []string{"--preshared-key", "k", "--http-read-timeout", "-1s"}, "--http-read-timeout cannot be negative"},
 		{"negative connections", []string{"--preshared-key", "k", "--http-max-connections", "-3"}, "--http-max-connections cannot be negative"},
+		{"negative lookup results", []string{"--preshared-key", "k", "--max-lookup-results", "-1"}, "--max-lookup-results cannot be negative, not -1"},
 		{"insecure with a key", []string{"--insecure-no-auth", "--preshared-key", "k"}, "exclude each other"},
 		{"empty key", []string{"--preshared-key", " "}, "cannot be empty"},
 		{"cert without key", []string{"--preshared-key", "k", "--tls-cert", "c.pem"}, "go together"},
@@ -224,6 +225,67 @@ func TestServeBinary(t *testing.T) {
 	resp, err = p.client(t, "k1").CheckPermission(ctx, check)
 	require.NoError(t, err)
 	require.Equal(t, v1.CheckPermissionResponse_PERMISSIONSHIP_HAS_PERMISSION, resp.GetPermissionship())
+}
+
+// --max-lookup-results reaches the engine: a LookupSubjects whose
+// wildcard excludes more subjects than that is refused with
+// ResourceExhausted (the status of server/errors.go), one at the bound is
+// answered.
+func TestServeMaxLookupResults(t *testing.T) {
+	p := startServe(t, t.TempDir(), "--preshared-key", "k", "--max-lookup-results", "2")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	c := p.client(t, "k")
+	_, err := c.WriteSchema(ctx, &v1.WriteSchemaRequest{Schema: `definition user {}
+
+definition document {
+	relation viewer: user | user:*
+	relation banned: user
+	permission view = viewer - banned
+}
+`})
+	require.NoError(t, err)
+	write := func(rel, user string) {
+		t.Helper()
+		r := serveRel("d1", user)
+		r.Relation = rel
+		_, err := c.WriteRelationships(ctx, &v1.WriteRelationshipsRequest{Updates: []*v1.RelationshipUpdate{
+			{Operation: v1.RelationshipUpdate_OPERATION_TOUCH, Relationship: r},
+		}})
+		require.NoError(t, err)
+	}
+	lookup := func() ([]*v1.LookupSubjectsResponse, error) {
+		t.Helper()
+		st, err := c.LookupSubjects(ctx, &v1.LookupSubjectsRequest{
+			Consistency: &v1.Consistency{Requirement: &v1.Consistency_FullyConsistent{FullyConsistent: true}},
+			Resource:    &v1.ObjectReference{ObjectType: "document", ObjectId: "d1"}, Permission: "view", SubjectObjectType: "user",
+		})
+		require.NoError(t, err)
+		var out []*v1.LookupSubjectsResponse
+		for {
+			m, err := st.Recv()
+			if err == io.EOF {
+				return out, nil
+			}
+			if err != nil {
+				return out, err
+			}
+			out = append(out, m)
+		}
+	}
+	write("viewer", "*")
+	write("banned", "b1")
+	write("banned", "b2")
+	got, err := lookup()
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	require.Equal(t, "*", got[0].GetSubject().GetSubjectObjectId())
+	require.Len(t, got[0].GetExcludedSubjects(), 2)
+
+	write("banned", "b3")
+	_, err = lookup()
+	require.Equal(t, codes.ResourceExhausted, status.Code(err), "%v", err)
+	require.Contains(t, status.Convert(err).Message(), "the wildcard user:* excludes more than 2")
 }
 
 // TestServeSIGKILLDuringWrites kills the server while clients write; after
