@@ -125,7 +125,7 @@ func BenchmarkImportValidate(b *testing.B) {
 	}
 }
 
-func mustHead(b *testing.B, s *Store) Revision {
+func mustHead(b testing.TB, s *Store) Revision {
 	h, err := s.headRev()
 	if err != nil {
 		b.Fatal(err)
