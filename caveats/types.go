@@ -220,11 +220,10 @@ func (p *typeParser) parse() (*Type, error) {
 func convertAny(value any) (any, error) { return value, nil }
 
 func requireType[T any](value any) (any, error) {
-	v, ok := value.(T)
-	if !ok {
+	if _, ok := value.(T); !ok {
 		return nil, fmt.Errorf("a %T value is required, but found %T `%v`", *new(T), value, value)
 	}
-	return v, nil
+	return value, nil // already a T: no new boxing (an allocation)
 }
 
 // convertNumber follows SpiceDB's convertNumericType: a value of the exact
@@ -234,8 +233,8 @@ func requireType[T any](value any) (any, error) {
 // 99999999999999999999999 or 2^63 silently become 2^63-1, for uint too), an
 // integer out of the range of int64 (int) or uint64 (uint) is refused.
 func convertNumber[T int64 | uint64 | float64](value any) (any, error) {
-	if v, ok := value.(T); ok {
-		return v, nil
+	if _, ok := value.(T); ok {
+		return value, nil
 	}
 	var f *big.Float
 	switch v := value.(type) {

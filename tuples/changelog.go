@@ -119,6 +119,10 @@ func decodeChanges(n *names, v []byte) ([]Change, error) {
 // changed no relationship (schema writes, empty deletes) are not listed.
 // A revision older than the GC window gives ErrRevisionTooOld.
 func (s *Store) Changes(ctx context.Context, after Revision, limit int) (_ []ChangeSet, _ Revision, err error) {
+	if !s.enter(&s.rg) {
+		return nil, 0, fmt.Errorf("changes after %d: %w", after, ErrClosed)
+	}
+	defer s.leave(&s.rg)
 	var g readGuard
 	defer g.recover(&err)
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
@@ -147,6 +151,9 @@ func (s *Store) Changes(ctx context.Context, after Revision, limit int) (_ []Cha
 	for it.Seek(revKey(spaceChanges, after+1)); it.Valid(); it.Next() {
 		if err := ctx.Err(); err != nil {
 			return out, last, err
+		}
+		if s.rg.shut.Load() {
+			return out, last, ErrClosed // the store is closing: it waits for this read
 		}
 		item := it.Item()
 		if len(item.Key()) != 11 {

@@ -17,6 +17,7 @@ import (
 	"github.com/dgraph-io/badger/v4"
 	"gopkg.in/yaml.v3"
 
+	"github.com/reach-authz/reach/caveats"
 	"github.com/reach-authz/reach/schema"
 )
 
@@ -337,17 +338,29 @@ func readBatches(ctx context.Context, src lineSource, opts ImportOptions, maxRel
 
 // importValidator remembers the shapes of relationship (types, relations,
 // wildcard, caveat, expiration) that the schema allows, so that a large
-// import validates each shape once.
+// import validates each shape once. What varies within a shape is checked
+// on every relationship: the caveat context (against the caveat's
+// parameters, parsed once per shape). Parse has checked the syntax of
+// the ids, the one other thing ValidateAgainst looks at.
 type importValidator struct {
 	prog *schema.Program
-	ok   map[relShape]struct{}
-	last relShape // the last shape found allowed
-	has  bool     // last is set
+	ok   map[relShape]*shapeCheck
+	last relShape    // the last shape found allowed
+	lc   *shapeCheck // its check
 }
 
 type relShape struct {
 	resType, rel, subjType, subjRel, caveat string
 	wildcard, expiring                      bool
+}
+
+// shapeCheck is what remains to check of a relationship of an allowed
+// shape: its caveat context, if the shape has a caveat.
+type shapeCheck struct {
+	// params are the caveat's parameter types by name; nil when the shape
+	// has no caveat, or when a type did not parse (then every context is
+	// checked by ValidateAgainst).
+	params map[string]*caveats.Type
 }
 
 func shapeOf(r *Relationship) relShape {
@@ -361,20 +374,71 @@ func shapeOf(r *Relationship) relShape {
 
 func (v *importValidator) check(p *schema.Program, r *Relationship) error {
 	if p != v.prog {
-		v.prog, v.ok, v.has = p, map[relShape]struct{}{}, false
+		v.prog, v.ok, v.lc = p, map[relShape]*shapeCheck{}, nil
 	}
 	sh := shapeOf(r)
-	if v.has && sh == v.last {
+	c := v.lc
+	if c == nil || sh != v.last {
+		var ok bool
+		if c, ok = v.ok[sh]; !ok {
+			// The first of its shape is checked whole, its context too.
+			if err := ValidateAgainst(p, *r); err != nil {
+				return err
+			}
+			c = newShapeCheck(p, r)
+			v.ok[sh] = c
+			v.last, v.lc = sh, c
+			return nil
+		}
+		v.last, v.lc = sh, c
+	}
+	if r.Caveat == nil || len(r.Caveat.Context) == 0 {
 		return nil
 	}
-	if _, ok := v.ok[sh]; !ok {
-		if err := ValidateAgainst(p, *r); err != nil {
-			return err
-		}
-		v.ok[sh] = struct{}{}
+	if c.params != nil && c.contextOK(r.Caveat.Context) {
+		return nil
 	}
-	v.last, v.has = sh, true
-	return nil
+	// A context at fault: ValidateAgainst says why, as for a write.
+	return ValidateAgainst(p, *r)
+}
+
+// newShapeCheck prepares the check of r's shape, which p allows.
+func newShapeCheck(p *schema.Program, r *Relationship) *shapeCheck {
+	c := &shapeCheck{}
+	if r.Caveat == nil {
+		return c
+	}
+	cv := p.Caveat(r.Caveat.Name)
+	if cv == nil {
+		return c
+	}
+	params := make(map[string]*caveats.Type, len(cv.Params))
+	for _, pa := range cv.Params {
+		t, err := caveats.ParseType(pa.Type)
+		if err != nil {
+			return c
+		}
+		if _, dup := params[pa.Name]; !dup { // the first, as checkCaveatContext finds
+			params[pa.Name] = t
+		}
+	}
+	c.params = params
+	return c
+}
+
+// contextOK reports whether checkCaveatContext would accept ctx: every
+// name a parameter, every value converting to its type.
+func (c *shapeCheck) contextOK(ctx map[string]any) bool {
+	for k, v := range ctx {
+		t, ok := c.params[k]
+		if !ok {
+			return false
+		}
+		if _, err := t.Convert(v); err != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // preparedBatch is an import batch checked against a schema, with its

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/dgraph-io/badger/v4"
+
+	"github.com/reach-authz/reach/schema"
 )
 
 func TestImportLongLine(t *testing.T) {
@@ -290,5 +292,47 @@ func TestSortUnique(t *testing.T) {
 	}
 	if len(got) != len(keys)-2 {
 		t.Errorf("%d keys left of %d with 2 duplicates", len(got), len(keys))
+	}
+}
+
+// TestImportValidatorAgrees checks that the import's check of a
+// relationship whose shape it has seen (which checks the caveat context
+// alone) decides as ValidateAgainst does, with its error, for contexts of
+// every parameter type, good and bad.
+func TestImportValidatorAgrees(t *testing.T) {
+	const src = `caveat every(i int, u uint, d double, b bool, s string, by bytes, du duration, ts timestamp, ip ipaddress, l list<int>, m map<list<string>>, a any) {
+  i > 0 && u > 0 && d > 0.0 && b && s == 'x' && size(by) > 0 && du > duration('1s') &&
+    ts > timestamp('2020-01-01T00:00:00Z') && ip.in_cidr('10.0.0.0/8') && 1 in l && size(m) > 0 && a != null
+}
+definition user {}
+definition doc {
+  relation viewer: user with every
+}
+`
+	prog, _, err := schema.Compile("every.zed", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	contexts := []string{
+		`{"i":1}`, `{"i":"2"}`, `{"i":1.5}`, `{"i":1e30}`, `{"i":true}`,
+		`{"u":3}`, `{"u":-1}`, `{"d":1.5}`, `{"d":"x"}`, `{"b":true}`, `{"b":1}`,
+		`{"s":"x"}`, `{"s":2}`, `{"by":"aGk="}`, `{"by":"not base64!"}`,
+		`{"du":"10h4m"}`, `{"du":"soon"}`, `{"ts":"2027-01-01T00:00:00Z"}`, `{"ts":"tomorrow"}`,
+		`{"ip":"10.0.0.1"}`, `{"ip":"ten"}`, `{"l":[1,2]}`, `{"l":[1,"x"]}`, `{"l":{}}`,
+		`{"m":{"k":["a"]}}`, `{"m":{"k":[1]}}`, `{"m":[]}`, `{"a":{"x":[1,null]}}`,
+		`{"zz":1}`, `{"i":1,"zz":1}`, `{"i":"x","zz":1}`, `{}`,
+	}
+	val := &importValidator{}
+	first := mustParse(t, `doc:1#viewer@user:ana[every:{"i":1}]`)
+	if err := val.check(prog, &first); err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range contexts {
+		r := mustParse(t, fmt.Sprintf("doc:%d#viewer@user:bo[every:%s]", i+2, c))
+		want := ValidateAgainst(prog, r)
+		got := val.check(prog, &r)
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%s: import check %v, ValidateAgainst %v", c, got, want)
+		}
 	}
 }

@@ -55,6 +55,10 @@ func decodeCursor(c string) (Revision, []byte, error) {
 // revision, a page at a time: pass the returned Cursor back in opts to
 // continue (at the same revision).
 func (s *Store) ReadRelationships(ctx context.Context, f Filter, opts ReadOptions) (_ ReadResult, err error) {
+	if !s.enter(&s.rg) {
+		return ReadResult{}, ErrClosed
+	}
+	defer s.leave(&s.rg)
 	var g readGuard
 	defer g.recover(&err)
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
@@ -82,6 +86,9 @@ func (s *Store) ReadRelationships(ctx context.Context, f Filter, opts ReadOption
 		if err := ctx.Err(); err != nil {
 			return false, err
 		}
+		if s.rg.shut.Load() {
+			return false, ErrClosed // the store is closing: it waits for this read
+		}
 		if opts.Limit > 0 && len(res.Relationships) == opts.Limit {
 			res.Cursor = encodeCursor(rev, after)
 			return false, nil
@@ -100,6 +107,10 @@ func (s *Store) ReadRelationships(ctx context.Context, f Filter, opts ReadOption
 // head), in key order, until fn returns false or an error. It returns the
 // revision read.
 func (s *Store) ForEach(ctx context.Context, rev Revision, f Filter, fn func(Relationship) (bool, error)) (_ Revision, err error) {
+	if !s.enter(&s.rg) {
+		return 0, ErrClosed
+	}
+	defer s.leave(&s.rg)
 	var g readGuard
 	defer g.recover(&err)
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
@@ -118,6 +129,9 @@ func (s *Store) ForEach(ctx context.Context, rev Revision, f Filter, fn func(Rel
 	n := 0
 	return rev, scanFilter(sn.txn, sn.names, f, sn.now, nil, func(_ []byte, r Relationship) (bool, error) {
 		n++
+		if s.rg.shut.Load() {
+			return false, ErrClosed // the store is closing: it waits for this read
+		}
 		if n%4096 == 0 {
 			if err := ctx.Err(); err != nil {
 				return false, err

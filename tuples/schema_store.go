@@ -108,6 +108,10 @@ func (s *Store) programAt(rev Revision) (_ *schema.Program, err error) {
 	if p := s.schemas.get(srev); p != nil {
 		return p, nil
 	}
+	if !s.enter(&s.rg) {
+		return nil, ErrClosed
+	}
+	defer s.leave(&s.rg)
 	db, done, err := s.acquire()
 	if err != nil {
 		return nil, err
@@ -152,6 +156,10 @@ func (s *Store) Schema(ctx context.Context) (*schema.Program, Revision, error) {
 
 // SchemaSource returns the latest schema as it was written: its file name and text.
 func (s *Store) SchemaSource(ctx context.Context) (_ string, _ []byte, _ Revision, err error) {
+	if !s.enter(&s.rg) {
+		return "", nil, 0, ErrClosed
+	}
+	defer s.leave(&s.rg)
 	var g readGuard
 	defer g.recover(&err)
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))

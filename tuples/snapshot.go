@@ -20,6 +20,10 @@ func (s *Store) Snapshot(_ context.Context, rev Revision) (Snapshot, error) {
 }
 
 func (s *Store) snapshot(rev Revision) (*snapshot, error) {
+	if !s.enter(&s.rg) {
+		return nil, fmt.Errorf("snapshot: %w", ErrClosed)
+	}
+	defer s.leave(&s.rg)
 	if err := s.checkReadable(rev); err != nil {
 		return nil, fmt.Errorf("snapshot: %w", err)
 	}
@@ -31,14 +35,17 @@ func (s *Store) snapshot(rev Revision) (*snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &snapshot{
+	sn := &snapshot{
+		s:     s,
 		txn:   db.NewTransactionAt(uint64(rev), false),
 		done:  done,
 		rev:   rev,
 		prog:  prog,
 		names: s.names.load(),
 		now:   time.Now(),
-	}, nil
+	}
+	s.register(sn)
+	return sn, nil
 }
 
 // snapshot implements Snapshot over one read-only Badger transaction.
@@ -50,6 +57,13 @@ type snapshot struct {
 	names *names
 	now   time.Time
 	buf   []byte // key buffer, reused (a snapshot serves one request at a time)
+
+	// Its store, its reads in flight (readgate.go), and its place in the
+	// store's list of open snapshots (under gateMu).
+	s          *Store
+	rg         readGate
+	prev, next *snapshot
+	listed     bool
 
 	// Idle iterators over the forward and reverse index, reused by later
 	// scans: creating a Badger iterator (merging every memtable and level)
@@ -63,8 +77,22 @@ type snapshot struct {
 func (sn *snapshot) Revision() Revision      { return sn.rev }
 func (sn *snapshot) Schema() *schema.Program { return sn.prog }
 
-// Close closes the snapshot's iterators and discards its transaction.
+// Close closes the snapshot's iterators and discards its transaction;
+// nothing once the store is closed (Close released it).
 func (sn *snapshot) Close() {
+	s := sn.s
+	if !s.enter(&s.rg) {
+		return
+	}
+	defer s.leave(&s.rg)
+	if s.unregister(sn) {
+		sn.release()
+	}
+}
+
+// release closes the snapshot's iterators and discards its transaction,
+// once: by Close, or by the store's Close (stopReads).
+func (sn *snapshot) release() {
 	for _, it := range sn.fwdIters {
 		it.Close()
 	}
@@ -141,6 +169,10 @@ func (sn *snapshot) withValue(item *badger.Item, r *Relationship) (bool, error) 
 }
 
 func (sn *snapshot) Get(resourceType, resourceID, relation, subjectType, subjectID, subjectRelation string) (_ Relationship, _ bool, err error) {
+	if !sn.s.enter(&sn.rg) {
+		return Relationship{}, false, ErrClosed
+	}
+	defer sn.s.leave(&sn.rg)
 	var g readGuard
 	defer g.recover(&err)
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
@@ -175,6 +207,9 @@ func (sn *snapshot) scan(space byte, p []byte, fn func(*badger.Item) (bool, erro
 	it := sn.iterator(space)
 	defer sn.putIterator(space, it)
 	for it.Seek(p); it.ValidForPrefix(p); it.Next() {
+		if sn.rg.shut.Load() {
+			return ErrClosed // the store is closing: it waits for this scan
+		}
 		more, err := fn(it.Item())
 		if err != nil || !more {
 			return err
@@ -194,6 +229,10 @@ func (sn *snapshot) takePrefix() []byte {
 func (sn *snapshot) givePrefix(p []byte) { sn.pbuf = p[:0] }
 
 func (sn *snapshot) Subjects(resourceType, resourceID, relation, subjectType, subjectRelation string, fn func(Relationship) bool) (err error) {
+	if !sn.s.enter(&sn.rg) {
+		return ErrClosed
+	}
+	defer sn.s.leave(&sn.rg)
 	var g readGuard
 	defer g.recover(&err)
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
@@ -258,6 +297,10 @@ func (sn *snapshot) Subjects(resourceType, resourceID, relation, subjectType, su
 }
 
 func (sn *snapshot) Resources(subjectType, subjectID, subjectRelation, resourceType, relation string, fn func(Relationship) bool) (err error) {
+	if !sn.s.enter(&sn.rg) {
+		return ErrClosed
+	}
+	defer sn.s.leave(&sn.rg)
 	var g readGuard
 	defer g.recover(&err)
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))

@@ -146,6 +146,15 @@ type Store struct {
 
 	wmu sync.Mutex // serialises writers; guards nothing readers need
 
+	// Reads in flight, which Close waits for (readgate.go); rg alone on
+	// its cache line, as every read updates it.
+	_        [64]byte
+	rg       readGate
+	_        [56]byte
+	gateMu   sync.Mutex
+	gateIdle sync.Cond // L is gateMu; a gate's last read left
+	snaps    *snapshot // the open snapshots, linked (under gateMu)
+
 	mu      sync.RWMutex
 	head    Revision
 	times   []revTime // commit times of recent revisions, ascending
@@ -222,6 +231,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open store %s: %w", dir, err)
 	}
 	s := &Store{db: db, closeRO: release, opts: opts, dir: dir, bo: bo, names: newNameTable(), notify: make(chan struct{}), stop: make(chan struct{}), gcDone: make(chan struct{})}
+	s.gateIdle.L = &s.gateMu
 	s.degraded.Store(degraded)
 	err = s.load()
 	if err == nil {
@@ -423,8 +433,13 @@ func (s *Store) load() (err error) {
 	return nil
 }
 
-// Close stops the background collector and closes the database.
+// Close stops the background collector and closes the database. Reads in
+// flight are waited for (a scan stops at its next key) and fail with
+// ErrClosed, as do all later reads, through snapshots opened before too;
+// the snapshots still open are released (closing them later does nothing).
+// A callback of a read must not call Close (it would wait for itself).
 func (s *Store) Close() error {
+	s.stopReads()
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	s.mu.Lock()

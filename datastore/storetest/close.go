@@ -11,12 +11,16 @@ import (
 
 // testClose checks that Close wakes whoever waits for a revision with
 // ErrClosed (the server's Watch streams end on it), that a closed store
-// answers ErrClosed, and that closing twice is harmless (the factory's
-// cleanup closes it again).
+// answers ErrClosed, through a snapshot opened before it closed too, and
+// that closing twice is harmless (the factory's cleanup closes it again).
 func testClose(t *testing.T, f Factory) {
 	ctx := testContext(t)
 	ds := newStoreWith(t, f, Config{}, "document:a#viewer@user:ana")
 	h := head(t, ds)
+	sn, err := ds.Snapshot(ctx, h)
+	if err != nil {
+		t.Fatal(err)
+	}
 	waiting := make(chan error, 1)
 	go func() { waiting <- ds.WaitForRevision(ctx, h+1) }()
 	// The follower is let read the feed before the store closes (a read
@@ -46,6 +50,19 @@ func testClose(t *testing.T, f Factory) {
 	}
 	if _, err := ds.HeadRevision(ctx); !errors.Is(err, tuples.ErrClosed) {
 		t.Errorf("HeadRevision after Close: %v, want ErrClosed", err)
+	}
+	if _, _, err := sn.Get("document", "a", "viewer", "user", "ana", ""); !errors.Is(err, tuples.ErrClosed) {
+		t.Errorf("Get through a snapshot opened before Close: %v, want ErrClosed", err)
+	}
+	if err := sn.Subjects("document", "a", "viewer", "", "", func(tuples.Relationship) bool { return true }); !errors.Is(err, tuples.ErrClosed) {
+		t.Errorf("Subjects through a snapshot opened before Close: %v, want ErrClosed", err)
+	}
+	if err := sn.Resources("user", "ana", "", "document", "viewer", func(tuples.Relationship) bool { return true }); !errors.Is(err, tuples.ErrClosed) {
+		t.Errorf("Resources through a snapshot opened before Close: %v, want ErrClosed", err)
+	}
+	sn.Close()
+	if _, err := ds.Snapshot(ctx, h); !errors.Is(err, tuples.ErrClosed) {
+		t.Errorf("Snapshot after Close: %v, want ErrClosed", err)
 	}
 	if err := ds.WaitForRevision(ctx, h+1); !errors.Is(err, tuples.ErrClosed) {
 		t.Errorf("WaitForRevision after Close: %v, want ErrClosed", err)

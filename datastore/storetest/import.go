@@ -16,6 +16,7 @@ func testImport(t *testing.T, f Factory) {
 		{"Lines", testImportLines},
 		{"BadLine", testImportBadLine},
 		{"FirstFaultFirst", testImportFirstFaultFirst},
+		{"ContextEachLine", testImportChecksEveryContext},
 		{"SkipInvalid", testImportSkipInvalid},
 		{"YAML", testImportYAML},
 		{"Touch", testImportTouch},
@@ -174,6 +175,105 @@ func testImportFirstFaultFirst(t *testing.T, f Factory) {
 	}
 	if got := all(t, ds, 0); len(got) != 0 {
 		t.Errorf("stored %q, want nothing", got)
+	}
+}
+
+// testImportChecksEveryContext checks that Import refuses a caveat context
+// that a single write refuses (an unknown parameter, a value of the wrong
+// type or out of range) on every line, also after lines of the same shape
+// (types, relation, caveat, expiration) that were allowed, in the same
+// batch or an earlier one: a driver may check each shape once, not each
+// context. The refusal names the line and says what a write says; nothing
+// of its batch is written; with SkipInvalid only that line is skipped.
+func testImportChecksEveryContext(t *testing.T, f Factory) {
+	ctx := testContext(t)
+	ds := open(t, f, Config{})
+	const src = `use expiration
+
+caveat small(amount int, count uint, tags list<string>) {
+  amount < 10 && count > 0 && 'x' in tags
+}
+
+definition user {}
+
+definition doc {
+  relation viewer: user with small | user with small and expiration
+}
+`
+	if _, _, err := ds.WriteSchema(ctx, "small.zed", []byte(src)); err != nil {
+		t.Fatal(err)
+	}
+	bad := []struct{ name, context, msg string }{
+		{"unknown parameter", `{"amount":1,"colour":"red"}`, "unknown parameter `colour`"},
+		{"wrong type", `{"amount":"lots"}`, "could not convert context parameter `amount`"},
+		{"wrong type in a list", `{"tags":["x",3]}`, "could not convert context parameter `tags`"},
+		{"not a list", `{"tags":"x"}`, "could not convert context parameter `tags`"},
+		{"int out of range", `{"amount":1e30}`, "could not convert context parameter `amount`"},
+		{"negative uint", `{"count":-1}`, "could not convert context parameter `count`"},
+		{"fraction for an int", `{"amount":1.5}`, "could not convert context parameter `amount`"},
+	}
+	n := 0
+	for _, tt := range bad {
+		for _, exp := range []string{"", "[expiration:2999-01-01T00:00:00Z]"} {
+			name := tt.name
+			if exp != "" {
+				name += " with expiration"
+			}
+			n++
+			t.Run(name, func(t *testing.T) {
+				// Each run has resources of its own in the one store.
+				rel := func(doc, user, context string) string {
+					return fmt.Sprintf("doc:r%d%s#viewer@user:%s[small:%s]%s", n, doc, user, context, exp)
+				}
+				badRel := rel("b", "cy", tt.context)
+				// The write path refuses it, with msg.
+				_, err := ds.Write(ctx, updates(t, tuples.Touch, badRel))
+				if err == nil || !errors.Is(err, tuples.ErrInvalidRelationship) || !strings.Contains(err.Error(), tt.msg) {
+					t.Fatalf("Write of %s: %v, want an invalid relationship mentioning %q", badRel, err, tt.msg)
+				}
+				input := strings.Join([]string{
+					rel("a", "ana", `{"amount":1}`),                       // line 1, batch 1
+					rel("a", "bo", `{"amount":2,"count":3,"tags":["x"]}`), // line 2, batch 1
+					rel("b", "ana", `{"amount":3}`),                       // line 3, batch 2
+					badRel,                                                // line 4, batch 2
+					rel("b", "di", `{"tags":["y"]}`),                      // line 5, batch 3
+				}, "\n")
+				first := []string{rel("a", "ana", `{"amount":1}`), rel("a", "bo", `{"amount":2,"count":3,"tags":["x"]}`)}
+				mine := tuples.Filter{ResourceType: "doc", ResourceIDPrefix: fmt.Sprintf("r%d", n)}
+				res, err := ds.Import(ctx, strings.NewReader(input), tuples.ImportOptions{Name: "in.txt", BatchSize: 2})
+				var le *tuples.LineError
+				if !errors.As(err, &le) || le.File != "in.txt" || le.Line != 4 || !errors.Is(err, tuples.ErrInvalidRelationship) ||
+					!strings.HasPrefix(err.Error(), "in.txt:4: ") || !strings.Contains(err.Error(), tt.msg) {
+					t.Errorf("Import: %v, want in.txt:4: an invalid relationship mentioning %q", err, tt.msg)
+				}
+				got, lerr := listAll(ctx, ds, 0, mine)
+				if lerr != nil {
+					t.Fatal(lerr)
+				}
+				if want := sorted(first...); !reflect.DeepEqual(got, want) {
+					t.Errorf("stored %q, want only the first batch %q", got, want)
+				}
+				if res.Imported != 2 || res.Batches != 1 {
+					t.Errorf("result %+v, want 2 imported in 1 batch", res.ImportStats)
+				}
+
+				// SkipInvalid skips that line alone.
+				res, err = ds.Import(ctx, strings.NewReader(input), tuples.ImportOptions{Name: "in.txt", BatchSize: 2, SkipInvalid: true})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if res.Imported != 4 || res.Skipped != 1 || len(res.Invalid) != 1 || !strings.HasPrefix(res.Invalid[0].Error(), "in.txt:4: ") {
+					t.Errorf("SkipInvalid: result %+v, errors %v; want 4 imported, line 4 skipped", res.ImportStats, res.Invalid)
+				}
+				got, lerr = listAll(ctx, ds, 0, mine)
+				if lerr != nil {
+					t.Fatal(lerr)
+				}
+				if want := sorted(append(first, rel("b", "ana", `{"amount":3}`), rel("b", "di", `{"tags":["y"]}`))...); !reflect.DeepEqual(got, want) {
+					t.Errorf("SkipInvalid: stored %q, want %q", got, want)
+				}
+			})
+		}
 	}
 }
 
