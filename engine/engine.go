@@ -56,7 +56,7 @@ func New(store Store, opts Options) *Engine {
 		opts.Quantization = defaultQuantization
 	}
 	if opts.MaxLookupResults <= 0 {
-		opts.MaxLookupResults = defaultMaxLookupResults
+		opts.MaxLookupResults = DefaultMaxLookupResults
 	}
 	e := &Engine{store: store, opts: opts, models: map[*schema.Program]*model{}, now: time.Now}
 	if opts.CacheSize >= 0 && opts.CacheMaxBytes > 0 {

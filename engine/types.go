@@ -183,10 +183,12 @@ type Options struct {
 }
 
 const (
-	defaultMaxDepth         = 50
-	defaultQuantization     = 5 * time.Second
-	defaultMaxLookupResults = 100_000
+	defaultMaxDepth     = 50
+	defaultQuantization = 5 * time.Second
 )
+
+// DefaultMaxLookupResults is Options.MaxLookupResults when it is 0.
+const DefaultMaxLookupResults = 100_000
 
 // DefaultCacheMaxBytes is the memory of the check cache when
 // Options.CacheMaxBytes is 0 and Options.CacheSize not positive.

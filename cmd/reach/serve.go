@@ -128,7 +128,7 @@ client sends sampled in W3C traceparent.`,
 	o.cacheMaxBytes = engine.DefaultCacheMaxBytes
 	f.Var(&o.cacheMaxBytes, "cache-max-bytes", "memory of the check cache, taken as it fills (as 256MiB or 1GiB; <0: off)")
 	f.IntVar(&o.cacheSize, "cache-size", 0, "most entries of the check cache besides --cache-max-bytes (0: no more bound; <0: off)")
-	f.IntVar(&o.maxLookupResults, "max-lookup-results", 0, "most subjects one LookupSubjects holds in memory (0: the engine's default, 100000): past it the lookup reads the store to give each subject once, and fails with ResourceExhausted where it must hold more (a wildcard's exclusions)")
+	f.IntVar(&o.maxLookupResults, "max-lookup-results", 0, fmt.Sprintf("most subjects one LookupSubjects holds in memory (0: the engine's default, %d): past it the lookup reads the store to give each subject once, and fails with ResourceExhausted where it must hold more (a wildcard's exclusions)", engine.DefaultMaxLookupResults))
 	f.BoolVar(&o.groupIndex, "group-index", true, "keep the transitive closure of nested groups in memory (a Leopard index, followed from the store's changes), so that a nested group check is one lookup; false: walk every check")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
