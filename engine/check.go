@@ -447,12 +447,13 @@ func (c *checker) check(rt, rid, rel string, s Subject) (outcome, error) {
 		}
 	}
 	if int(c.depth) >= c.e.opts.MaxDepth {
-		return outcome{}, fmt.Errorf("checking %s:%s#%s for %s: %w (%d)", rt, rid, rel, s, ErrMaxDepth, c.e.opts.MaxDepth)
+		err := fmt.Errorf("checking %s:%s#%s for %s: %w (%d)", rt, rid, rel, s, ErrMaxDepth, c.e.opts.MaxDepth)
+		return outcome{}, c.fail(err, &Explanation{Resource: Object{rt, rid}, Relation: rel, Rule: ruleOf(rd)})
 	}
 	c.steps++
 	if c.steps&1023 == 0 {
 		if err := c.ctx.Err(); err != nil {
-			return outcome{}, err
+			return outcome{}, c.fail(err, &Explanation{Resource: Object{rt, rid}, Relation: rel, Rule: ruleOf(rd)})
 		}
 	}
 	idx := c.depth
@@ -479,13 +480,10 @@ func (c *checker) check(rt, rid, rel string, s Subject) (outcome, error) {
 		// deferDepth).
 		c.dropProvisional(mark)
 		c.prov = c.prov[:mark]
-		return outcome{}, err
+		return outcome{}, c.fail(err, &Explanation{Resource: Object{rt, rid}, Relation: rel, Rule: ruleOf(rd)})
 	}
 	if c.explain {
-		kind := RulePermission
-		if !rd.perm {
-			kind = RuleRelation
-		}
+		kind := ruleOf(rd)
 		var children []*Explanation
 		if o.expl != nil {
 			if o.expl.Rule == ruleList {
@@ -540,6 +538,45 @@ func (c *checker) check(rt, rid, rel string, s Subject) (outcome, error) {
 	return o, nil
 }
 
+// ruleOf is the rule of the step that evaluates rd.
+func ruleOf(rd *relDef) string {
+	if rd.perm {
+		return RulePermission
+	}
+	return RuleRelation
+}
+
+// fail returns err, an error met in the step x, as the error of that step:
+// when explaining, an *ExplainedError whose explanation is x, marked
+// failed, with the failed step err came from (if it carries one) added to
+// the steps x tried (x.Children; a list of steps is added as its steps).
+// Not explaining, err itself.
+func (c *checker) fail(err error, x *Explanation) error {
+	if !c.explain {
+		return err
+	}
+	if xe, ok := err.(*ExplainedError); ok {
+		err = xe.Err
+		if sub := xe.Explanation; sub != nil {
+			if sub.Rule == ruleList {
+				x.Children = append(x.Children, sub.Children...)
+			} else {
+				x.Children = append(x.Children, sub)
+			}
+		}
+	}
+	x.Failed = true
+	return &ExplainedError{Err: err, Explanation: x, Revision: c.rev}
+}
+
+// failRel is fail for an error met in following relationship r.
+func (c *checker) failRel(err error, r *tuples.Relationship) error {
+	if !c.explain {
+		return err
+	}
+	return c.fail(err, &Explanation{Rule: RuleRelationship, Relationship: r.String()})
+}
+
 func (c *checker) dropProvisional(mark int) {
 	for _, pk := range c.prov[mark:] {
 		delete(c.memo, pk)
@@ -568,7 +605,7 @@ func (c *checker) direct(rd *relDef, rid string, s Subject) (outcome, error) {
 		}
 		r, ok, err := c.snap.Get(rd.typ, rid, rd.name, s.Type, sid, srel)
 		if err != nil {
-			return outcome{}, err
+			return outcome{}, c.fail(err, &Explanation{Rule: ruleList, Children: tried})
 		}
 		if ok && r.Expiration != nil {
 			c.expiring = true
@@ -581,7 +618,7 @@ func (c *checker) direct(rd *relDef, rid string, s Subject) (outcome, error) {
 		}
 		p, missing, err := c.caveat(&r)
 		if err != nil {
-			return outcome{}, err
+			return outcome{}, c.fail(c.failRel(err, &r), &Explanation{Rule: ruleList, Children: tried})
 		}
 		if p == Conditional {
 			res.missing = mergeMissing(res.missing, missing)
@@ -619,7 +656,7 @@ func (c *checker) direct(rd *relDef, rid string, s Subject) (outcome, error) {
 	defer func() { c.putBuf(buf) }()
 	var err error
 	if buf, err = c.subjectSets(rd, rid, buf, limit); err != nil {
-		return outcome{}, err
+		return outcome{}, c.fail(err, &Explanation{Rule: ruleList, Children: tried})
 	}
 	if limit >= 0 && len(buf) > limit {
 		p, missing, ok, err := c.walkUp(rd, rid, s)
@@ -634,7 +671,7 @@ func (c *checker) direct(rd *relDef, rid string, s Subject) (outcome, error) {
 			return o, nil
 		}
 		if buf, err = c.subjectSets(rd, rid, buf[:0], -1); err != nil {
-			return outcome{}, err
+			return outcome{}, c.fail(err, &Explanation{Rule: ruleList, Children: tried})
 		}
 	}
 	var deferred error
@@ -643,7 +680,7 @@ func (c *checker) direct(rd *relDef, rid string, s Subject) (outcome, error) {
 		p, sub, missing, ok, err := c.through(r, r.SubjectRelation, s, &tried)
 		if err != nil {
 			if deferred, err = deferDepth(deferred, err); err != nil {
-				return outcome{}, err
+				return outcome{}, c.fail(err, &Explanation{Rule: ruleList, Children: tried})
 			}
 			continue
 		}
@@ -664,7 +701,7 @@ func (c *checker) direct(rd *relDef, rid string, s Subject) (outcome, error) {
 		res.low = min(res.low, sub.low)
 	}
 	if deferred != nil {
-		return outcome{}, deferred
+		return outcome{}, c.fail(deferred, &Explanation{Rule: ruleList, Children: tried})
 	}
 	return c.finishDirect(rd, rid, res, tried), nil
 }
@@ -695,7 +732,7 @@ func deferDepth(deferred, err error) (error, error) {
 func (c *checker) through(r *tuples.Relationship, rel string, s Subject, tried *[]*Explanation) (p Permissionship, sub outcome, missing []string, ok bool, err error) {
 	cv, cvMissing, err := c.caveat(r)
 	if err != nil {
-		return Denied, outcome{}, nil, false, err
+		return Denied, outcome{}, nil, false, c.failRel(err, r)
 	}
 	if cv == Denied {
 		if c.explain {
@@ -705,7 +742,7 @@ func (c *checker) through(r *tuples.Relationship, rel string, s Subject, tried *
 	}
 	sub, err = c.check(r.SubjectType, r.SubjectID, rel, s)
 	if err != nil {
-		return Denied, outcome{}, nil, false, err
+		return Denied, outcome{}, nil, false, c.failRel(err, r)
 	}
 	return min(sub.perm, cv), sub, andMissing(cv, cvMissing, sub), true, nil
 }
@@ -963,7 +1000,7 @@ func (c *checker) rewrite(rd *relDef, rid string, rw *schema.Rewrite, s Subject)
 			o, err := c.rewrite(rd, rid, ch, s)
 			if err != nil {
 				if deferred, err = deferDepth(deferred, err); err != nil {
-					return outcome{}, err
+					return outcome{}, c.fail(err, &Explanation{Rule: RuleUnion, Children: tried})
 				}
 				continue
 			}
@@ -981,7 +1018,7 @@ func (c *checker) rewrite(rd *relDef, rid string, rw *schema.Rewrite, s Subject)
 			tried = append(tried, o.expl)
 		}
 		if deferred != nil {
-			return outcome{}, deferred
+			return outcome{}, c.fail(deferred, &Explanation{Rule: RuleUnion, Children: tried})
 		}
 		if c.explain {
 			res.expl = &Explanation{Rule: RuleUnion, Result: res.perm, Children: tried}
@@ -995,7 +1032,7 @@ func (c *checker) rewrite(rd *relDef, rid string, rw *schema.Rewrite, s Subject)
 			o, err := c.rewrite(rd, rid, ch, s)
 			if err != nil {
 				if deferred, err = deferDepth(deferred, err); err != nil {
-					return outcome{}, err
+					return outcome{}, c.fail(err, &Explanation{Rule: RuleIntersection, Children: tried})
 				}
 				continue
 			}
@@ -1012,7 +1049,7 @@ func (c *checker) rewrite(rd *relDef, rid string, rw *schema.Rewrite, s Subject)
 			}
 		}
 		if deferred != nil {
-			return outcome{}, deferred
+			return outcome{}, c.fail(deferred, &Explanation{Rule: RuleIntersection, Children: tried})
 		}
 		if c.explain {
 			res.expl = &Explanation{Rule: RuleIntersection, Result: res.perm, Children: tried}
@@ -1023,21 +1060,32 @@ func (c *checker) rewrite(rd *relDef, rid string, rw *schema.Rewrite, s Subject)
 		var deferred error
 		if err != nil {
 			if deferred, err = deferDepth(nil, err); err != nil {
-				return outcome{}, err
+				return outcome{}, c.fail(err, &Explanation{Rule: RuleExclusion})
 			}
 			// Too deep: only a subtracted side that is Allowed decides.
 			base = outcome{perm: Conditional, low: exact}
 		}
-		tried := []*Explanation{base.expl}
+		var tried []*Explanation
+		if deferred == nil {
+			tried = []*Explanation{base.expl}
+		}
 		res := outcome{perm: Denied, low: base.low}
 		if base.perm != Denied {
 			sub, err := c.rewrite(rd, rid, rw.Children[1], s)
 			if err != nil {
-				return outcome{}, err
+				// (The base's own failure, if deferred, is left out: this
+				// one is the error returned.)
+				return outcome{}, c.fail(err, &Explanation{Rule: RuleExclusion, Children: tried})
 			}
 			if deferred != nil {
 				if sub.perm != Allowed {
-					return outcome{}, deferred
+					err := c.fail(deferred, &Explanation{Rule: RuleExclusion})
+					if xe, ok := err.(*ExplainedError); ok && sub.expl != nil {
+						// The base that failed, then the subtracted side
+						// that did not decide.
+						xe.Explanation.Children = append(xe.Explanation.Children, sub.expl)
+					}
+					return outcome{}, err
 				}
 				res = outcome{perm: Denied, low: sub.low}
 				if c.explain {
@@ -1050,7 +1098,8 @@ func (c *checker) rewrite(rd *relDef, rid string, rw *schema.Rewrite, s Subject)
 				// way: this answer depends on itself through the
 				// exclusion, and no answer is consistent (SpiceDB
 				// recurses until its maximum depth here).
-				return outcome{}, fmt.Errorf("checking %s:%s#%s: %w", rd.typ, rid, rd.name, ErrNegativeCycle)
+				err := fmt.Errorf("checking %s:%s#%s: %w", rd.typ, rid, rd.name, ErrNegativeCycle)
+				return outcome{}, c.fail(err, &Explanation{Rule: RuleExclusion, Children: []*Explanation{base.expl, sub.expl}})
 			}
 			tried = append(tried, sub.expl)
 			switch sub.perm {
@@ -1070,7 +1119,7 @@ func (c *checker) rewrite(rd *relDef, rid string, rw *schema.Rewrite, s Subject)
 		}
 		return res, nil
 	}
-	return outcome{}, fmt.Errorf("%s#%s: unknown rewrite operation %v", rd.typ, rd.name, rw.Op)
+	return outcome{}, c.fail(fmt.Errorf("%s#%s: unknown rewrite operation %v", rd.typ, rd.name, rw.Op), &Explanation{Rule: ruleList})
 }
 
 // arrow evaluates tupleset->target (any) and tupleset.all(target). Like
@@ -1088,14 +1137,18 @@ func (c *checker) arrow(rd *relDef, rid string, rw *schema.Rewrite, s Subject) (
 		buf = append(buf, r)
 		return true
 	})
-	if err != nil {
-		return outcome{}, err
-	}
 	rule := RuleArrow
 	if all {
 		rule = RuleArrowAll
 	}
 	var tried []*Explanation
+	// failed is err, met in the arrow, as the arrow's failure.
+	failed := func(err error) error {
+		return c.fail(err, &Explanation{Rule: rule, Arrow: rw.Relation + "->" + rw.Target, Children: tried})
+	}
+	if err != nil {
+		return outcome{}, failed(err)
+	}
 	if c.explain && len(buf) == 0 {
 		tried = append(tried, &Explanation{Rule: RuleRelationship, Relationship: rd.typ + ":" + rid + "#" + rw.Relation, Result: Denied})
 	}
@@ -1116,7 +1169,7 @@ func (c *checker) arrow(rd *relDef, rid string, rw *schema.Rewrite, s Subject) (
 			p, sub, missing, ok, err := c.through(r, rw.Target, s, &tried)
 			if err != nil {
 				if deferred, err = deferDepth(deferred, err); err != nil {
-					return outcome{}, err
+					return outcome{}, failed(err)
 				}
 				continue
 			}
@@ -1137,7 +1190,7 @@ func (c *checker) arrow(rd *relDef, rid string, rw *schema.Rewrite, s Subject) (
 			res.low = min(res.low, sub.low)
 		}
 		if deferred != nil {
-			return outcome{}, deferred
+			return outcome{}, failed(deferred)
 		}
 		return finish(res)
 	}
@@ -1155,7 +1208,7 @@ func (c *checker) arrow(rd *relDef, rid string, rw *schema.Rewrite, s Subject) (
 		r := &buf[i]
 		cv, cvMissing, err := c.caveat(r)
 		if err != nil {
-			return outcome{}, err
+			return outcome{}, failed(c.failRel(err, r))
 		}
 		if cv == Denied {
 			if c.explain {
@@ -1169,8 +1222,8 @@ func (c *checker) arrow(rd *relDef, rid string, rw *schema.Rewrite, s Subject) (
 		} else {
 			sub, err = c.check(r.SubjectType, r.SubjectID, rw.Target, s)
 			if err != nil {
-				if deferred, err = deferDepth(deferred, err); err != nil {
-					return outcome{}, err
+				if deferred, err = deferDepth(deferred, c.failRel(err, r)); err != nil {
+					return outcome{}, failed(err)
 				}
 				continue
 			}
@@ -1190,7 +1243,7 @@ func (c *checker) arrow(rd *relDef, rid string, rw *schema.Rewrite, s Subject) (
 		res.missing = mergeMissing(res.missing, andMissing(cv, cvMissing, sub))
 	}
 	if deferred != nil {
-		return outcome{}, deferred
+		return outcome{}, failed(deferred)
 	}
 	return finish(res)
 }

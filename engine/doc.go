@@ -44,6 +44,10 @@
 // LookupSubjects down from the resource counting the nested checks a Check
 // of each node would need, and fail with ErrMaxDepth where a Check of a
 // node they meet would: neither ever gives an answer its Check refuses.
+// An explained check (CheckRequest.Explain) that fails in its walk (too
+// deep, a negative cycle, a caveat that cannot be evaluated) returns an
+// *ExplainedError: the same error, with the explanation up to the failure
+// (its steps marked Failed down to the one where it failed).
 //
 // Lookups give what they find through a callback, as they find it
 // (LookupResources in id order, after its walk; LookupSubjectsStream during

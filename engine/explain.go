@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/reach-authz/reach/tuples"
 )
 
 // Rules name the steps of an Explanation.
@@ -47,17 +49,81 @@ type Explanation struct {
 	// absent.
 	CaveatFalse string
 	// Arrow is "tupleset->target" for the arrow rules.
-	Arrow    string
-	Result   Permissionship
+	Arrow  string
+	Result Permissionship
+	// Failed marks a step of a check that failed (see ExplainedError): the
+	// walk stopped inside it, so it has no result (Result is to be
+	// ignored). Its Children are the steps it tried, among them the failed
+	// one it was in. The failed step without a failed child is where the
+	// check failed (FailedHere): the check that went past the depth limit,
+	// the relationship whose caveat could not be evaluated, the exclusion
+	// that depends on itself.
+	Failed   bool
 	Children []*Explanation
 }
 
+// FailedHere reports whether the check failed in this step itself: it
+// failed, and none of its children did.
+func (x *Explanation) FailedHere() bool {
+	if !x.Failed {
+		return false
+	}
+	for _, c := range x.Children {
+		if c != nil && c.Failed {
+			return false
+		}
+	}
+	return true
+}
+
+// ResultString is the step's result as printed: its Result, or "failed".
+func (x *Explanation) ResultString() string {
+	if x.Failed {
+		return "failed"
+	}
+	return x.Result.String()
+}
+
+// ExplainedError is the error of an explained check (CheckRequest.Explain)
+// that failed during its walk (ErrMaxDepth, ErrNegativeCycle, a caveat that
+// could not be evaluated, a store that failed): the error, unchanged
+// (Error, errors.Is and errors.As see through to it), and the explanation
+// of the check up to the failure: from the top permission down to the step
+// where it failed, each step with the steps it had tried before. A check
+// that fails before its walk (an unknown type or permission) has none.
+type ExplainedError struct {
+	Err         error
+	Explanation *Explanation
+	// Revision is the revision the check read (0: unknown).
+	Revision tuples.Revision
+}
+
+func (e *ExplainedError) Error() string { return e.Err.Error() }
+func (e *ExplainedError) Unwrap() error { return e.Err }
+
 // Label is a one-line description of the step.
 func (x *Explanation) Label() string {
+	here := x.FailedHere()
 	switch x.Rule {
 	case RulePermission, RuleRelation:
+		if here {
+			return fmt.Sprintf("%s#%s (%s, failed here)", x.Resource, x.Relation, x.Rule)
+		}
 		return fmt.Sprintf("%s#%s (%s)", x.Resource, x.Relation, x.Rule)
+	}
+	l := x.label()
+	if here {
+		l += " (failed here)"
+	}
+	return l
+}
+
+func (x *Explanation) label() string {
+	switch x.Rule {
 	case RuleRelationship:
+		if x.Failed {
+			return x.Relationship
+		}
 		if x.CaveatFalse != "" {
 			return fmt.Sprintf("%s (caveat %s was false)", x.Relationship, x.CaveatFalse)
 		}
@@ -92,7 +158,7 @@ func (x *Explanation) writeTree(b *strings.Builder, depth int, seen map[*Explana
 	if x == nil {
 		return
 	}
-	fmt.Fprintf(b, "%s%-11s %s", strings.Repeat("  ", depth), x.Result, x.Label())
+	fmt.Fprintf(b, "%s%-11s %s", strings.Repeat("  ", depth), x.ResultString(), x.Label())
 	if seen[x] && len(x.Children) > 0 {
 		b.WriteString(" (as above)\n")
 		return
@@ -105,7 +171,8 @@ func (x *Explanation) writeTree(b *strings.Builder, depth int, seen map[*Explana
 }
 
 // WriteDot prints the explanation as a Graphviz digraph: green steps were
-// reached, red ones were not, orange ones are conditional.
+// reached, red ones were not, orange ones are conditional, grey ones
+// failed.
 func (x *Explanation) WriteDot(w io.Writer) error {
 	var b strings.Builder
 	b.WriteString("digraph explanation {\n  rankdir=BT;\n  node [shape=box, style=\"rounded,filled\", fontname=\"Helvetica\"];\n")
@@ -118,7 +185,10 @@ func (x *Explanation) WriteDot(w io.Writer) error {
 		id := len(ids)
 		ids[n] = id
 		color := map[Permissionship]string{Allowed: "#c8f7c5", Denied: "#f7c5c5", Conditional: "#f7e3c5"}[n.Result]
-		fmt.Fprintf(&b, "  n%d [label=%s, fillcolor=%q];\n", id, dotQuote(n.Result.String()+"\n"+n.Label()), color)
+		if n.Failed {
+			color = "#d9d9d9"
+		}
+		fmt.Fprintf(&b, "  n%d [label=%s, fillcolor=%q];\n", id, dotQuote(n.ResultString()+"\n"+n.Label()), color)
 		for _, c := range n.Children {
 			if c == nil {
 				continue
