@@ -46,9 +46,21 @@ import (
 //     a node with the same trace_operation_id and was_cached_result set, as
 //     SpiceDB marks work shared between traces;
 //   - duration is set on the root only: the time of the whole check.
+//
+// A check that failed (engine.ExplainedError) is explained up to the
+// failure: its failed steps are nodes whose source ends in FailedSuffix
+// ("reach:permission:failed") and whose result is NO_PERMISSION, as
+// SpiceDB sends the dispatches an error cut short (they have no result). A
+// relationship whose caveat could not be evaluated carries a caveat
+// evaluation with result UNEVALUATED (when the server gives one). Such a
+// trace travels in the error, not in a response: see
+// DebugTraceErrorDetailsKey.
 
 // SourcePrefix begins the source of every trace node reach sends.
 const SourcePrefix = "reach:"
+
+// FailedSuffix ends the source of a node of a failed step.
+const FailedSuffix = ":failed"
 
 // TraceOptions carry what a trace needs beyond the explanation.
 type TraceOptions struct {
@@ -101,6 +113,10 @@ func (w *traceWriter) node(x *engine.Explanation, enclosing engine.Object, ptype
 		},
 		Result: TraceResultToProto(x.Result),
 		Source: SourcePrefix + x.Rule,
+	}
+	if x.Failed {
+		t.Result = v1.CheckDebugTrace_PERMISSIONSHIP_NO_PERMISSION
+		t.Source += FailedSuffix
 	}
 	resource := enclosing
 	var rel *tuples.Relationship
@@ -285,6 +301,7 @@ func (r *traceReader) node(t *v1.CheckDebugTrace, depth int) (*engine.Explanatio
 		return nil, fmt.Errorf("debug trace nested deeper than %d", maxTraceDepth)
 	}
 	rule, ours := strings.CutPrefix(t.GetSource(), SourcePrefix)
+	rule, failed := strings.CutSuffix(rule, FailedSuffix)
 	if !ours || !knownRule(rule) {
 		return r.foreign(t, depth)
 	}
@@ -294,7 +311,10 @@ func (r *traceReader) node(t *v1.CheckDebugTrace, depth int) (*engine.Explanatio
 		}
 	}
 	res := t.GetResource()
-	x := &engine.Explanation{Rule: rule, Result: TraceResultFromProto(t.GetResult())}
+	x := &engine.Explanation{Rule: rule, Result: TraceResultFromProto(t.GetResult()), Failed: failed}
+	if failed {
+		x.Result = engine.Denied // (the engine's zero result: a failed step has none)
+	}
 	switch rule {
 	case engine.RulePermission, engine.RuleRelation, engine.RuleIdentity, engine.RuleCycle, engine.RuleUndefined:
 		x.Resource = engine.Object{Type: res.GetObjectType(), ID: res.GetObjectId()}
