@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"time"
 
@@ -31,9 +32,26 @@ import (
 // without with_tracing, an older client's, also gets the trailer, when it
 // fits in maxDebugTrailerBytes (some clients refuse larger metadata).
 // CheckBulkPermissions fills each item's debug_trace the same way.
+//
+// A check that fails (too deep, an exclusion that depends on itself, a
+// caveat that cannot be evaluated) explains itself too, as SpiceDB's does:
+// with the trace asked for either way, the status's ErrorInfo carries the
+// DebugInformation of the check up to the failure, as protobuf text under
+// the metadata key debug_trace_proto_text (see v1conv.WithErrorMetadata
+// and withFailedTrace). Without tracing asked for, the error is as it was.
+// The status's details travel in a trailer, where a check that tried many
+// branches before failing could send megabytes (grpc-go's clients refuse
+// more than 16 MiB of metadata, and drop the call): past
+// maxDebugErrorBytes the trace keeps only the path of failed steps (and
+// what is under the step where it failed), and past that again it is left
+// out. A check past the default depth limit sends about 90 KB.
 
 // maxDebugTrailerBytes bounds the JSON sent in the debug trailer.
 const maxDebugTrailerBytes = 16 << 10
+
+// maxDebugErrorBytes bounds the debug information sent in an error (a
+// variable for the tests).
+var maxDebugErrorBytes = 256 << 10
 
 // debugRequested reports whether a check asked for its explanation, and
 // whether it asked the old way only (then the answer goes in the trailer
@@ -62,6 +80,56 @@ func (s *Server) debugInformation(ctx context.Context, req engine.CheckRequest, 
 	}
 	info.Check = v1conv.ExplanationToTrace(res.Explanation, opts)
 	return info
+}
+
+// withFailedTrace adds to st, the status answering a check that failed
+// with err, the engine's explanation of the check up to the failure, when
+// err carries one (engine.ExplainedError) and st has an ErrorInfo to carry
+// it (as SpiceDB appends it to an ErrorInfo only: a status without one,
+// Internal or Unavailable say, goes as it is).
+func (s *Server) withFailedTrace(ctx context.Context, st error, req engine.CheckRequest, err error, took time.Duration) error {
+	var xe *engine.ExplainedError
+	if !errors.As(err, &xe) || xe.Explanation == nil {
+		return st
+	}
+	var text string
+	for _, x := range []*engine.Explanation{xe.Explanation, failedPath(xe.Explanation)} {
+		info := s.debugInformation(ctx, req, engine.CheckResult{Revision: xe.Revision, Explanation: x}, took)
+		t, err := v1conv.DebugInformationText(info)
+		if err != nil {
+			s.log.Warn("debug information of a failed check", "err", err)
+			return st
+		}
+		if len(t) <= maxDebugErrorBytes {
+			text = t
+			break
+		}
+		s.log.Debug("debug information of a failed check too large: trimmed to the failed steps", "bytes", len(t), "max", maxDebugErrorBytes)
+	}
+	if text == "" {
+		s.log.Debug("debug information of a failed check left out: too large")
+		return st
+	}
+	out, _ := v1conv.WithErrorMetadata(st, v1conv.DebugTraceErrorDetailsKey, text)
+	return out
+}
+
+// failedPath is x, a failed check's explanation, with only the steps that
+// failed: each with its failed child alone, down to the step where it
+// failed, which keeps what is under it.
+func failedPath(x *engine.Explanation) *engine.Explanation {
+	if x == nil || x.FailedHere() {
+		return x
+	}
+	c := *x
+	c.Children = nil
+	for _, ch := range x.Children {
+		if ch != nil && ch.Failed {
+			c.Children = []*engine.Explanation{failedPath(ch)}
+			break
+		}
+	}
+	return &c
 }
 
 // programAt is the schema in force at rev (nil if none, or unreadable: the
@@ -131,14 +199,14 @@ func (e *caveatEvaluator) info(r tuples.Relationship) *v1.CaveatEvalInfo {
 		return nil
 	}
 	res, err := c.Evaluate(r.Caveat.Context, e.reqCtx)
-	if err != nil {
-		return nil
-	}
 	out := &v1.CaveatEvalInfo{Expression: c.Expr(), CaveatName: c.Name()}
-	switch res.Outcome {
-	case caveats.True:
+	switch {
+	case err != nil:
+		// The caveat a failed check could not evaluate.
+		out.Result = v1.CaveatEvalInfo_RESULT_UNEVALUATED
+	case res.Outcome == caveats.True:
 		out.Result = v1.CaveatEvalInfo_RESULT_TRUE
-	case caveats.False:
+	case res.Outcome == caveats.False:
 		out.Result = v1.CaveatEvalInfo_RESULT_FALSE
 	default:
 		out.Result = v1.CaveatEvalInfo_RESULT_MISSING_SOME_CONTEXT

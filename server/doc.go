@@ -58,7 +58,10 @@
 // explanation is one CheckDebugTrace node (see v1conv.ExplanationToTrace),
 // so that zed's tree and `reach --endpoint ... check --explain` show the
 // same proof; caveats appear with their expression, result, context and
-// missing parameters. An explained check bypasses the check cache.
+// missing parameters. An explained check bypasses the check cache. A
+// CheckPermission that fails explains itself in its error, as SpiceDB's
+// does: the ErrorInfo's metadata debug_trace_proto_text holds the
+// DebugInformation of the check up to the failure, as protobuf text.
 //
 // Requests and responses are encoded with the code vtprotobuf generated
 // for the API's messages (authzed-go ships it), without reflection (see

@@ -53,7 +53,12 @@ func (p *permissionsService) check(ctx context.Context, req *v1.CheckPermissionR
 	start := time.Now()
 	res, err := s.eng.Check(ctx, creq)
 	if err != nil {
-		return s.status(ctx, err)
+		st := s.status(ctx, err)
+		if trace {
+			// A check that failed explains itself in the error.
+			st = s.withFailedTrace(ctx, st, creq, err, time.Since(start))
+		}
+		return st
 	}
 	took := time.Since(start)
 	s.metrics.observeCheck(res.Permissionship)
