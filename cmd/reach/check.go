@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -98,9 +99,14 @@ same exit status.
 --explain adds the proof: the relationships and rules that lead from the subject to
 the permission, or, for a denial, every branch tried; as an indented tree (--format
 tree, the default) or a Graphviz digraph (--format dot; draw it with dot -Tsvg).
+A check that fails (deeper than the depth limit, a permission that depends on
+itself through an exclusion, a caveat that cannot be evaluated) prints its
+explanation up to the failure, its steps "failed" down to the one it "failed
+here", then the error (status 3).
 With --endpoint the server sends its explanation as SpiceDB's debug trace
-(with_tracing): reach serve's prints exactly as the local command's; a SpiceDB
-server's shows its permission and relation steps.`,
+(with_tracing; for a failure, in the error's details, as SpiceDB does):
+reach serve's prints exactly as the local command's; a SpiceDB server's shows
+its permission and relation steps.`,
 		Example: `  reach check document:q3 view user:ana
   reach check document:q3 view group:eng#member --explain
   reach check document:q3 view user:ana --context '{"ip": "10.0.0.7"}'
@@ -138,6 +144,14 @@ server's shows its permission and relation steps.`,
 				Context: caveatCtx,
 			})
 			if err != nil {
+				// A check that failed explains itself up to the failure
+				// (the error itself goes to stderr).
+				var xe *engine.ExplainedError
+				if explain && errors.As(err, &xe) && xe.Explanation != nil {
+					if perr := printCheckFailure(cmd.OutOrStdout(), err, xe.Explanation, format); perr != nil {
+						return perr
+					}
+				}
 				return err
 			}
 			if err := printCheck(cmd.OutOrStdout(), res, format); err != nil {
@@ -204,7 +218,7 @@ func toExplanationJSON(x *engine.Explanation) *explanationJSON {
 	if x == nil {
 		return nil
 	}
-	j := &explanationJSON{Rule: x.Rule, Label: x.Label(), Result: x.Result.String(), Relation: x.Relation,
+	j := &explanationJSON{Rule: x.Rule, Label: x.Label(), Result: x.ResultString(), Relation: x.Relation,
 		Relationship: x.Relationship, CaveatFalse: x.CaveatFalse, Arrow: x.Arrow}
 	if x.Resource != (engine.Object{}) {
 		j.Resource = x.Resource.String()
@@ -250,6 +264,36 @@ func printCheck(w io.Writer, res engine.CheckResult, format string) error {
 		return res.Explanation.WriteTree(w)
 	}
 	return nil
+}
+
+// checkFailureJSON is the -o json form of a check that failed, explained.
+type checkFailureJSON struct {
+	Error       string           `json:"error"`
+	Explanation *explanationJSON `json:"explanation,omitempty"`
+	Dot         string           `json:"dot,omitempty"`
+}
+
+// printCheckFailure prints the explanation x of a check that failed with
+// err: the tree or digraph alone, or with -o json the error and the
+// explanation.
+func printCheckFailure(w io.Writer, err error, x *engine.Explanation, format string) error {
+	if global.output == "json" {
+		out := checkFailureJSON{Error: err.Error()}
+		if format == "dot" {
+			var b strings.Builder
+			if err := x.WriteDot(&b); err != nil {
+				return err
+			}
+			out.Dot = b.String()
+		} else {
+			out.Explanation = toExplanationJSON(x)
+		}
+		return engineWriteJSON(w, out)
+	}
+	if format == "dot" {
+		return x.WriteDot(w)
+	}
+	return x.WriteTree(w)
 }
 
 // engineWriteJSON prints v as indented JSON and a newline (the -o json

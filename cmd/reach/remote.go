@@ -451,7 +451,7 @@ func (c *remoteClient) Check(ctx context.Context, req engine.CheckRequest) (engi
 		WithTracing: req.Explain,
 	})
 	if err != nil {
-		return engine.CheckResult{}, c.fromStatus(err)
+		return engine.CheckResult{}, c.explainedFailure(err, req.Explain)
 	}
 	rev, err := c.revisionOf(resp.GetCheckedAt())
 	if err != nil {
@@ -468,6 +468,27 @@ func (c *remoteClient) Check(ctx context.Context, req engine.CheckRequest) (engi
 		}
 	}
 	return res, nil
+}
+
+// explainedFailure is the error of a failed check: with --explain, and
+// the server's explanation of the failure in the status (SpiceDB's
+// debug_trace_proto_text, see v1conv.DebugInformationFromError), an
+// *engine.ExplainedError that carries it. A trace that does not parse is
+// left aside: the server's error is what matters.
+func (c *remoteClient) explainedFailure(err error, explain bool) error {
+	rerr := c.fromStatus(err)
+	if !explain {
+		return rerr
+	}
+	info, derr := v1conv.DebugInformationFromError(err)
+	if derr != nil || info.GetCheck() == nil {
+		return rerr
+	}
+	x, xerr := v1conv.TraceToExplanation(info.GetCheck())
+	if xerr != nil || x == nil {
+		return rerr
+	}
+	return &engine.ExplainedError{Err: rerr, Explanation: x}
 }
 
 func (c *remoteClient) Expand(ctx context.Context, resource engine.Object, permission string, cons engine.Consistency) (*engine.ExpandNode, tuples.Revision, error) {
