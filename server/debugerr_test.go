@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/prototext"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/reach-authz/reach/engine"
 	"github.com/reach-authz/reach/internal/v1conv"
@@ -108,17 +109,30 @@ func failServer(t *testing.T) *testServer {
 	rels = append(rels, "doc:c10#viewer@user:u",
 		"neg:a#parent@neg:b", "neg:b#parent@neg:a", "neg:a#viewer@user:u", "neg:b#viewer@user:u",
 		"doc:k#parent@doc:k2",
-		`doc:k2#viewer@user:ana[over:{"a":"9223372036854775807"}]`)
+		`doc:k2#viewer@user:ana[over:{"a":"9223372036854775807"}]`,
+		"doc:p#viewer@user:bob[over]")
 	mustWrite(t, ts.client, rels...)
 	return ts
 }
+
+// failContext is the caveat context failReq gives a check of user:bob:
+// an int parameter that is not a number.
+var failContext = map[string]any{"a": "not a number"}
 
 func failReq(check string) *v1.CheckPermissionRequest {
 	res, sub, _ := strings.Cut(check, "@")
 	o, perm, _ := strings.Cut(res, "#")
 	typ, id, _ := strings.Cut(o, ":")
 	styp, sid, _ := strings.Cut(sub, ":")
-	return &v1.CheckPermissionRequest{Consistency: fully(), Resource: obj(typ, id), Permission: perm, Subject: subj(styp, sid, "")}
+	r := &v1.CheckPermissionRequest{Consistency: fully(), Resource: obj(typ, id), Permission: perm, Subject: subj(styp, sid, "")}
+	if sub == "user:bob" {
+		st, err := structpb.NewStruct(failContext)
+		if err != nil {
+			panic(err)
+		}
+		r.Context = st
+	}
+	return r
 }
 
 // errorInfo is the first ErrorInfo of err's status.
@@ -142,7 +156,7 @@ func localFailure(t *testing.T, ts *testServer, check string) string {
 	r := failReq(check)
 	_, err := ts.eng.Check(testCtx(t), engine.CheckRequest{
 		Resource: objectFromProto(r.GetResource()), Permission: r.GetPermission(), Subject: subjectFromProto(r.GetSubject()),
-		Consistency: engine.Consistency{Mode: engine.FullyConsistent}, Explain: true,
+		Consistency: engine.Consistency{Mode: engine.FullyConsistent}, Explain: true, Context: contextFromProto(r.GetContext()),
 	})
 	var xe *engine.ExplainedError
 	require.True(t, errors.As(err, &xe), "no explained error: %v", err)
@@ -167,6 +181,10 @@ func TestCheckFailureTrace(t *testing.T) {
 			"reach:exclusion:failed", "neg:b#exclusion"},
 		{"caveat", "doc:k#view@user:ana", codes.InvalidArgument, "ERROR_REASON_CAVEAT_EVALUATION_ERROR",
 			"reach:relationship:failed", `doc:k2#viewer@user:ana[over:{"a":"9223372036854775807"}]`},
+		// The request's context does not convert to the caveat's
+		// parameter (request fields are given below).
+		{"caveat context", "doc:p#view@user:bob", codes.InvalidArgument, "ERROR_REASON_CAVEAT_PARAMETER_TYPE_ERROR",
+			"reach:relationship:failed", "doc:p#viewer@user:bob[over]"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			// Without tracing: the error as before, nothing attached.
@@ -233,7 +251,7 @@ func TestCheckFailureTrace(t *testing.T) {
 					}
 					require.Equal(t, tt.source, last.GetSource())
 					require.Equal(t, tt.at, last.GetResource().GetObjectType()+":"+last.GetResource().GetObjectId()+"#"+last.GetPermission())
-					if tt.name == "caveat" {
+					if strings.HasPrefix(tt.name, "caveat") {
 						ce := last.GetCaveatEvaluationInfo()
 						require.Equal(t, "over", ce.GetCaveatName())
 						require.Equal(t, "a + 1 > 0", ce.GetExpression())
