@@ -42,8 +42,8 @@ func invalidArgument(format string, args ...any) error {
 
 // Error messages quote the input at fault, and an input can be megabytes:
 // an identifier in a schema, a token, a caveat context value. gRPC sends the
-// message in a header, which clients cap (grpc-go drops the whole connection
-// past 16 KiB), and logs repeat it. So a message keeps at most maxQuoted
+// message in a header, which clients cap (grpc-java and gRPC's C core at
+// 8-16 KiB of metadata; grpc-go at 16 MiB), and logs repeat it. So a message keeps at most maxQuoted
 // characters of any unbroken run of text (an identifier, a quoted value),
 // followed by "…", and at most about maxMessage bytes in all.
 const (
