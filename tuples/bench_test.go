@@ -92,3 +92,26 @@ func BenchmarkSubjectsScan1000(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkReadByIDWithoutRelation times ReadRelationships of one document
+// by id, no relation named ("everything of document:doc7"), among 100,000
+// relationships of the type: the scan jumps from relation to relation
+// instead of reading the type whole.
+func BenchmarkReadByIDWithoutRelation(b *testing.B) {
+	s := benchStore(b, 100, 1000)
+	ctx := context.Background()
+	for _, f := range []Filter{{ResourceType: "document", ResourceID: "doc7"}, {ResourceType: "document", ResourceIDPrefix: "doc7"}} {
+		name := "id"
+		if f.ResourceIDPrefix != "" {
+			name = "prefix"
+		}
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				res, err := s.ReadRelationships(ctx, f, ReadOptions{Limit: 10000})
+				if err != nil || len(res.Relationships) == 0 {
+					b.Fatal(len(res.Relationships), err)
+				}
+			}
+		})
+	}
+}

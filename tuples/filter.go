@@ -177,6 +177,12 @@ type scanPlan struct {
 	prefix  []byte
 	reverse bool
 	none    bool // a name in the filter was never written: nothing matches
+	// skip, when not nil, says that the filter names a resource id (or id
+	// prefix) but no relation: under prefix (the resource type's), the
+	// keys wanted are those of each relation followed by skip, and the
+	// scan jumps from relation to relation instead of reading every
+	// relationship of the type ("delete everything of document:x").
+	skip []byte
 }
 
 func planScan(n *names, f Filter) scanPlan {
@@ -189,6 +195,12 @@ func planScan(n *names, f Filter) scanPlan {
 		}
 		p = binary.AppendUvarint(p, t)
 		if f.Relation == "" {
+			switch {
+			case f.ResourceIDPrefix != "":
+				return scanPlan{prefix: p, skip: []byte(f.ResourceIDPrefix)}
+			case f.ResourceID != "":
+				return scanPlan{prefix: p, skip: append([]byte(f.ResourceID), 0)}
+			}
 			return scanPlan{prefix: p}
 		}
 		r, ok := id(f.Relation)
@@ -264,9 +276,30 @@ func scanFilter(txn *badger.Txn, n *names, f Filter, now time.Time, after []byte
 	} else {
 		it.Rewind()
 	}
-	for ; it.Valid(); it.Next() {
+	var want []byte // plan.skip: the keys of the relation at hand wanted
+	for it.Valid() {
 		item := it.Item()
 		k := item.Key()
+		if plan.skip != nil {
+			// k is in relation rel: seek to rel's keys with the id wanted,
+			// or past rel once they are behind.
+			_, m := binary.Uvarint(k[len(plan.prefix):])
+			if m <= 0 {
+				return fmt.Errorf("%w: a key of the forward index has no relation", ErrCorrupt)
+			}
+			rel := k[:len(plan.prefix)+m]
+			want = append(append(want[:0], rel...), plan.skip...)
+			if !bytes.HasPrefix(k, want) {
+				if bytes.Compare(k, want) < 0 {
+					it.Seek(want)
+				} else if next := prefixEnd(rel); next != nil {
+					it.Seek(next)
+				} else {
+					break
+				}
+				continue
+			}
+		}
 		var d decodedKey
 		var err error
 		if plan.reverse {
@@ -282,6 +315,7 @@ func scanFilter(txn *badger.Txn, n *names, f Filter, now time.Time, after []byte
 			return err
 		}
 		if !f.Matches(r) {
+			it.Next()
 			continue
 		}
 		if item.UserMeta()&metaHasValue != 0 {
@@ -297,12 +331,27 @@ func scanFilter(txn *badger.Txn, n *names, f Filter, now time.Time, after []byte
 				return readErr(err)
 			}
 			if expired {
+				it.Next()
 				continue
 			}
 		}
 		more, err := fn(item.KeyCopy(nil), r)
 		if err != nil || !more {
 			return err
+		}
+		it.Next()
+	}
+	return nil
+}
+
+// prefixEnd returns the first key after every key that starts with p, or
+// nil if there is none (p is all 0xff).
+func prefixEnd(p []byte) []byte {
+	end := append([]byte{}, p...)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] != 0xff {
+			end[i]++
+			return end[:i+1]
 		}
 	}
 	return nil

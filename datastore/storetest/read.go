@@ -115,7 +115,7 @@ func testReadByFilter(t *testing.T, f Factory) {
 func testReadPagination(t *testing.T, f Factory) {
 	ctx := testContext(t)
 	ds := newFilterStore(t, f)
-	for _, fs := range []string{"document", "@user:ana", "document:q*#viewer"} {
+	for _, fs := range []string{"document", "@user:ana", "document:q*#viewer", "document:q*", "document:q3"} {
 		flt := mustFilter(t, fs)
 		full, err := ds.ReadRelationships(ctx, flt, tuples.ReadOptions{})
 		if err != nil {
