@@ -264,7 +264,7 @@ func (s *Store) stageBatch(p *preparedBatch, rev Revision, now time.Time) error 
 		}
 	}
 	if count >= maxCount || est >= maxSize {
-		return fmt.Errorf("import batch of %d relationships is too large for one write (%d entries, ~%d bytes); use a smaller batch size", len(p.rels), count, est)
+		return fmt.Errorf("import batch of %d relationships is too large for one write (%d entries, ~%d bytes); use a smaller batch size", len(p.Rels), count, est)
 	}
 
 	// Set only collects entries while they stay under the limits checked

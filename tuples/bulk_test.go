@@ -31,16 +31,12 @@ func TestBulkStagedWriteGoesStale(t *testing.T) {
 				t.Fatal(err)
 			}
 			lines := []string{"folder:f#viewer@user:ana", "document:a#viewer@user:ana", "document:b#viewer@user:bo"}
-			b := &importBatch{}
+			b := &ImportBatch{}
 			for i, line := range lines {
-				b.rels = append(b.rels, mustParse(t, line))
-				b.lines = append(b.lines, i+1)
+				b.Rels = append(b.Rels, mustParse(t, line))
+				b.Lines = append(b.Lines, i+1)
 			}
-			opts := ImportOptions{Name: "in.txt"}
-			p, err := s.prepareBatch(b, nil, opts, &importValidator{}, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+			p := prepareAtHead(t, s, b)
 			head0, _ := s.HeadRevision(context.Background())
 			if err := s.stageBatch(p, head0+1, time.Now()); err != nil {
 				t.Fatal(err)
@@ -50,7 +46,7 @@ func TestBulkStagedWriteGoesStale(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			rev, n, err := s.commitPrepared(ctx, p, opts, &importValidator{}, nil)
+			rev, n, err := s.commitPrepared(ctx, p, &ImportValidator{name: "in.txt"})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -7,9 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -17,7 +15,6 @@ import (
 	"github.com/dgraph-io/badger/v4"
 	"gopkg.in/yaml.v3"
 
-	"github.com/reach-authz/reach/caveats"
 	"github.com/reach-authz/reach/schema"
 )
 
@@ -108,28 +105,16 @@ func (e *LineError) Unwrap() error { return e.Err }
 // stops the import with a *LineError (`FILE:N: ...`); nothing of the batch
 // holding it is written, while the batches before it stay written. With
 // ImportOptions.SkipInvalid such lines are counted and skipped instead.
-// Parsing runs concurrently with writing.
+// Parsing runs concurrently with writing (RunImport, the front end every
+// driver shares, reads, parses and validates the batches).
 // It returns what was written even when it fails part way.
 //
 // Batches bypass Badger's transactions for speed, keeping their atomicity
 // (see bulk.go); Options.MaxBatch does not apply.
 func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (ImportResult, error) {
-	if opts.Name == "" {
-		opts.Name = "input"
-	}
-	if opts.BatchSize <= 0 {
-		opts.BatchSize = DefaultImportBatch
-	}
-	if opts.BatchSize > maxImportBatch {
-		opts.BatchSize = maxImportBatch
-	}
-	format := opts.Format
-	if format == FormatAuto {
-		format = FormatLines
-		switch strings.ToLower(filepath.Ext(opts.Name)) {
-		case ".yaml", ".yml":
-			format = FormatYAML
-		}
+	name := opts.Name
+	if name == "" {
+		name = "input"
 	}
 	var res ImportResult
 	if _, err := s.headRev(); err != nil {
@@ -139,367 +124,109 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (Im
 	err := s.writable(0)
 	s.wmu.Unlock()
 	if err != nil {
-		return res, fmt.Errorf("import %s: %w", opts.Name, err)
+		return res, fmt.Errorf("import %s: %w", name, err)
 	}
-	var src lineSource
-	switch format {
-	case FormatLines:
-		src = newTextSource(r)
-	case FormatYAML:
-		data, err := io.ReadAll(r)
-		if err != nil {
-			return res, fmt.Errorf("import %s: %w", opts.Name, err)
-		}
-		lines, err := yamlRelationships(opts.Name, data)
-		if err != nil {
-			return res, err
-		}
-		src = &sliceSource{lines: lines, bytes: int64(len(data))}
-	default:
-		return res, fmt.Errorf("import %s: unknown format %d", opts.Name, format)
+	lines, err := NewImportLines(r, opts)
+	if err != nil {
+		return res, err
 	}
-
 	// Keep every batch within one Badger write (see bulk.go): a
 	// relationship takes two entries of about its text's length each.
 	maxCount, maxSize := s.bulkLimits()
-	maxRels := min(opts.BatchSize, int(maxCount/2)-64)
-	maxBytes := int(maxSize / 2)
+	lim := ImportLimits{MaxRels: max(1, int(maxCount/2)-64), MaxBytes: max(1, int(maxSize/2))}
+	return RunImport(ctx, lines, opts, lim, &badgerImport{s: s, free: make(chan *bulkBuf, 4)})
+}
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var skipped atomic.Int64
-	var invalidMu sync.Mutex
-	skip := func(err error) {
-		skipped.Add(1)
-		invalidMu.Lock()
-		if len(res.Invalid) < keptErrors {
-			res.Invalid = append(res.Invalid, err)
-		}
-		invalidMu.Unlock()
+// badgerImport writes the batches of an import. Prepare builds and sorts
+// the keys of batch k+1 and stages its write (at the revision it expects
+// it to get) while Commit writes batch k. The key buffers of a written
+// batch go back to Prepare through free.
+type badgerImport struct {
+	s       *Store
+	nextRev Revision // the revision the next staged batch expects (Prepare's)
+	free    chan *bulkBuf
+}
+
+func (w *badgerImport) Schema(context.Context) (*schema.Program, error) {
+	head, err := w.s.headRev()
+	if err != nil {
+		return nil, err
 	}
+	return w.s.programAt(head)
+}
 
-	// The reader parses, validates, builds and sorts the keys of batch k+1
-	// and stages its write (at the revision it expects it to get) while the
-	// writer (this goroutine) commits batch k. The buffers of a committed
-	// batch go back to the reader through free.
-	batches := make(chan *preparedBatch, 1)
-	free := make(chan *preparedBatch, 4)
-	var readErr error // set by the reader before it closes batches
-	go func() {
-		defer close(batches)
-		val := &importValidator{}
-		var nextRev Revision
-		newBatch := func() *importBatch {
-			select {
-			case p := <-free:
-				b := p.importBatch
-				b.rels, b.lines, b.size, b.buf, b.stop = b.rels[:0], b.lines[:0], 0, p.buf, nil
-				return b
-			default:
-				return &importBatch{rels: make([]Relationship, 0, maxRels), lines: make([]int, 0, maxRels), buf: &bulkBuf{}}
-			}
-		}
-		readErr = readBatches(ctx, src, opts, maxRels, maxBytes, skip, newBatch, func(b *importBatch) error {
-			p, err := s.prepareBatch(b, nil, opts, val, skip)
-			if err != nil {
-				return err
-			}
-			if b.stop != nil {
-				return b.stop
-			}
-			if len(p.rels) > 0 {
-				head, err := s.headRev()
-				if err != nil {
-					return err
-				}
-				rev := max(nextRev, head+1)
-				if err := s.stageBatch(p, rev, time.Now()); err != nil {
-					return err
-				}
-				nextRev = rev + 1
-			}
-			select {
-			case batches <- p:
-				return nil
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		})
-	}()
-
-	val := &importValidator{}
-	var werr error
-	for p := range batches {
-		if werr != nil {
-			continue // drain, so the reader ends
-		}
-		rev, n, err := s.commitPrepared(ctx, p, opts, val, skip)
+func (w *badgerImport) Prepare(_ context.Context, b *ImportBatch, prog *schema.Program) (*preparedBatch, error) {
+	var buf *bulkBuf
+	select {
+	case buf = <-w.free:
+	default:
+		buf = &bulkBuf{}
+	}
+	p := w.s.prepareBatch(b, prog, buf)
+	if len(p.Rels) > 0 {
+		head, err := w.s.headRev()
 		if err != nil {
-			werr = err
-			cancel()
-			continue
+			return nil, err
 		}
-		res.Lines, res.Bytes = p.read, p.bytes
-		if n > 0 {
-			res.Imported += int64(n)
-			res.Batches++
-			res.Revision = rev
+		rev := max(w.nextRev, head+1)
+		if err := w.s.stageBatch(p, rev, time.Now()); err != nil {
+			return nil, err
 		}
-		res.Skipped = skipped.Load()
-		if opts.Progress != nil {
-			opts.Progress(res.ImportStats)
-		}
-		p.ld = nil
-		select {
-		case free <- p:
-		default:
-		}
+		w.nextRev = rev + 1
 	}
-	res.Skipped = skipped.Load()
-	if werr == nil {
-		werr = readErr
-	}
-	if werr != nil {
-		res.Lines, res.Bytes = src.position()
-		if errors.Is(werr, context.Canceled) && ctx.Err() != nil {
-			werr = fmt.Errorf("import %s: %w", opts.Name, werr)
-		}
-		return res, werr
-	}
-	res.Lines, res.Bytes = src.position()
-	if opts.Progress != nil {
-		opts.Progress(res.ImportStats)
-	}
-	return res, nil
+	return p, nil
 }
 
-// importBatch is a run of parsed relationships with their line numbers.
-type importBatch struct {
-	rels  []Relationship
-	lines []int // lines[i] is the line of rels[i]
-	size  int   // bytes of input, roughly
-	// lines and bytes read when the batch was cut.
-	read, bytes int64
-	buf         *bulkBuf // buffers for its keys (nil: new ones)
-	// stop is a fault in the line after the batch that ends the import:
-	// the batch is checked, so that a fault in an earlier line is the one
-	// reported, and then stop is returned; nothing of it is written.
-	stop error
+func (w *badgerImport) Commit(ctx context.Context, p *preparedBatch, v *ImportValidator) (Revision, int, error) {
+	return w.s.commitPrepared(ctx, p, v)
 }
 
-// readBatches parses src into batches and passes each to emit, until the
-// end of src, an error or ctx's end. A batch ends at maxRels relationships or
-// when its size reaches maxBytes.
-func readBatches(ctx context.Context, src lineSource, opts ImportOptions, maxRels, maxBytes int, skip func(error), newBatch func() *importBatch, emit func(*importBatch) error) error {
-	b := newBatch()
-	send := func() error {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		b.read, b.bytes = src.position()
-		if err := emit(b); err != nil {
-			return err
-		}
-		b = newBatch()
-		return nil
+func (w *badgerImport) Release(p *preparedBatch) {
+	p.ld = nil
+	select {
+	case w.free <- p.buf:
+	default:
 	}
-	for {
-		text, line, err := src.next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return &LineError{File: opts.Name, Line: line, Err: err}
-		}
-		r, err := Parse(text)
-		if err != nil {
-			le := &LineError{File: opts.Name, Line: line, Err: err}
-			if !opts.SkipInvalid {
-				b.stop = le
-				return emit(b)
-			}
-			skip(le)
-			continue
-		}
-		b.rels = append(b.rels, r)
-		b.lines = append(b.lines, line)
-		b.size += len(text) + 24
-		if len(b.rels) >= maxRels || b.size >= maxBytes {
-			if err := send(); err != nil {
-				return err
-			}
-		}
-	}
-	if len(b.rels) > 0 {
-		return send()
-	}
-	return nil
 }
 
-// importValidator remembers the shapes of relationship (types, relations,
-// wildcard, caveat, expiration) that the schema allows, so that a large
-// import validates each shape once. What varies within a shape is checked
-// on every relationship: the caveat context (against the caveat's
-// parameters, parsed once per shape). Parse has checked the syntax of
-// the ids, the one other thing ValidateAgainst looks at.
-type importValidator struct {
-	prog *schema.Program
-	ok   map[relShape]*shapeCheck
-	last relShape    // the last shape found allowed
-	lc   *shapeCheck // its check
-}
-
-type relShape struct {
-	resType, rel, subjType, subjRel, caveat string
-	wildcard, expiring                      bool
-}
-
-// shapeCheck is what remains to check of a relationship of an allowed
-// shape: its caveat context, if the shape has a caveat.
-type shapeCheck struct {
-	// params are the caveat's parameter types by name; nil when the shape
-	// has no caveat, or when a type did not parse (then every context is
-	// checked by ValidateAgainst).
-	params map[string]*caveats.Type
-}
-
-func shapeOf(r *Relationship) relShape {
-	sh := relShape{resType: r.ResourceType, rel: r.Relation, subjType: r.SubjectType, subjRel: r.SubjectRelation,
-		wildcard: r.IsWildcard(), expiring: r.Expiration != nil}
-	if r.Caveat != nil {
-		sh.caveat = r.Caveat.Name
-	}
-	return sh
-}
-
-func (v *importValidator) check(p *schema.Program, r *Relationship) error {
-	if p != v.prog {
-		v.prog, v.ok, v.lc = p, map[relShape]*shapeCheck{}, nil
-	}
-	sh := shapeOf(r)
-	c := v.lc
-	if c == nil || sh != v.last {
-		var ok bool
-		if c, ok = v.ok[sh]; !ok {
-			// The first of its shape is checked whole, its context too.
-			if err := ValidateAgainst(p, *r); err != nil {
-				return err
-			}
-			c = newShapeCheck(p, r)
-			v.ok[sh] = c
-			v.last, v.lc = sh, c
-			return nil
-		}
-		v.last, v.lc = sh, c
-	}
-	if r.Caveat == nil || len(r.Caveat.Context) == 0 {
-		return nil
-	}
-	if c.params != nil && c.contextOK(r.Caveat.Context) {
-		return nil
-	}
-	// A context at fault: ValidateAgainst says why, as for a write.
-	return ValidateAgainst(p, *r)
-}
-
-// newShapeCheck prepares the check of r's shape, which p allows.
-func newShapeCheck(p *schema.Program, r *Relationship) *shapeCheck {
-	c := &shapeCheck{}
-	if r.Caveat == nil {
-		return c
-	}
-	cv := p.Caveat(r.Caveat.Name)
-	if cv == nil {
-		return c
-	}
-	params := make(map[string]*caveats.Type, len(cv.Params))
-	for _, pa := range cv.Params {
-		t, err := caveats.ParseType(pa.Type)
-		if err != nil {
-			return c
-		}
-		if _, dup := params[pa.Name]; !dup { // the first, as checkCaveatContext finds
-			params[pa.Name] = t
-		}
-	}
-	c.params = params
-	return c
-}
-
-// contextOK reports whether checkCaveatContext would accept ctx: every
-// name a parameter, every value converting to its type.
-func (c *shapeCheck) contextOK(ctx map[string]any) bool {
-	for k, v := range ctx {
-		t, ok := c.params[k]
-		if !ok {
-			return false
-		}
-		if _, err := t.Convert(v); err != nil {
-			return false
-		}
-	}
-	return true
-}
-
-// preparedBatch is an import batch checked against a schema, with its
-// keys built (with the name ids of na) and sorted, and maybe its write
-// staged (ld, at rev and now; see stageBatch).
+// preparedBatch is an import batch validated against a schema, with its
+// keys built (with the name ids of na, in buf) and sorted, and maybe its
+// write staged (ld, at rev and now; see stageBatch).
 type preparedBatch struct {
-	*importBatch // rels and lines hold only the valid relationships
-	prog         *schema.Program
-	na           *nameAssigner
-	fwd, rvs     []bulkEntry
-	changes      []byte
+	*ImportBatch
+	prog     *schema.Program
+	na       *nameAssigner
+	buf      *bulkBuf
+	fwd, rvs []bulkEntry
+	changes  []byte
 
 	ld  *badger.KVLoader // the staged write, or nil
 	rev Revision
 	now time.Time
 }
 
-// prepareBatch checks b against prog (nil: the schema in force now),
-// dropping (SkipInvalid) or refusing the relationships it does not allow,
-// and builds the batch's keys. It runs without the write lock;
-// commitPrepared redoes it if the schema or the names changed meanwhile.
-func (s *Store) prepareBatch(b *importBatch, prog *schema.Program, opts ImportOptions, val *importValidator, skip func(error)) (*preparedBatch, error) {
-	if prog == nil {
-		head, err := s.headRev()
-		if err != nil {
-			return nil, err
-		}
-		if prog, err = s.programAt(head); err != nil {
-			return nil, err
-		}
-		if prog == nil {
-			return nil, fmt.Errorf("import %s: %w (write one first)", opts.Name, ErrNoSchema)
-		}
+// prepareBatch builds the keys of b, validated against prog, in buf (nil:
+// new buffers). It runs without the write lock; commitPrepared redoes it if
+// the schema or the names changed meanwhile.
+func (s *Store) prepareBatch(b *ImportBatch, prog *schema.Program, buf *bulkBuf) *preparedBatch {
+	if buf == nil {
+		buf = &bulkBuf{}
 	}
-	n := 0
-	for i := range b.rels {
-		if err := val.check(prog, &b.rels[i]); err != nil {
-			le := &LineError{File: opts.Name, Line: b.lines[i], Err: err}
-			if !opts.SkipInvalid {
-				return nil, le
-			}
-			skip(le)
-			continue
-		}
-		b.rels[n], b.lines[n] = b.rels[i], b.lines[i]
-		n++
-	}
-	b.rels, b.lines = b.rels[:n], b.lines[:n]
-	p := &preparedBatch{importBatch: b, prog: prog, na: s.names.assigner()}
-	p.fwd, p.rvs, p.changes = buildBulk(p.na, b.rels, b.size, b.buf)
-	return p, nil
+	p := &preparedBatch{ImportBatch: b, prog: prog, na: s.names.assigner(), buf: buf}
+	p.fwd, p.rvs, p.changes = buildBulk(p.na, b.Rels, b.Size, buf)
+	return p
 }
 
 // commitPrepared writes p as one atomic batch (TOUCH) at the next revision.
-func (s *Store) commitPrepared(ctx context.Context, p *preparedBatch, opts ImportOptions, val *importValidator, skip func(error)) (Revision, int, error) {
+// If the schema changed since p was prepared, its batch is validated again
+// with v first.
+func (s *Store) commitPrepared(ctx context.Context, p *preparedBatch, v *ImportValidator) (Revision, int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, 0, err
 	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	if err := s.writable(int64(p.size) * 3); err != nil {
+	if err := s.writable(int64(p.Size) * 3); err != nil {
 		return 0, 0, err
 	}
 	head, err := s.headRev()
@@ -511,16 +238,19 @@ func (s *Store) commitPrepared(ctx context.Context, p *preparedBatch, opts Impor
 		return 0, 0, err
 	}
 	if prog == nil {
-		return 0, 0, fmt.Errorf("import %s: %w", opts.Name, ErrNoSchema)
+		return 0, 0, fmt.Errorf("import %s: %w", v.name, ErrNoSchema)
 	}
 	if prog != p.prog || (len(p.na.added) > 0 && s.names.load() != p.na.base) {
 		// A schema or relationship write came in between: check and key
 		// the batch again, under the lock this time.
-		if p, err = s.prepareBatch(p.importBatch, prog, opts, val, skip); err != nil {
-			return 0, 0, err
+		if prog != p.prog {
+			if err := v.Validate(p.ImportBatch, prog); err != nil {
+				return 0, 0, err
+			}
 		}
+		p = s.prepareBatch(p.ImportBatch, prog, p.buf)
 	}
-	if len(p.rels) == 0 {
+	if len(p.Rels) == 0 {
 		return head, 0, nil
 	}
 	rev := head + 1
@@ -537,7 +267,7 @@ func (s *Store) commitPrepared(ctx context.Context, p *preparedBatch, opts Impor
 	if err := s.finishBatch(p); err != nil {
 		return 0, 0, err
 	}
-	return rev, len(p.rels), nil
+	return rev, len(p.Rels), nil
 }
 
 // lineSource yields the relationship lines of an input with their line

@@ -113,7 +113,7 @@ func BenchmarkImportValidate(b *testing.B) {
 				}
 				rels = append(rels, r)
 			}
-			val := &importValidator{}
+			val := &ImportValidator{}
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {

@@ -29,26 +29,37 @@ func TestImportLongLine(t *testing.T) {
 func TestImportSchemaChangesMeanwhile(t *testing.T) {
 	ctx := context.Background()
 	s := newTestStore(t, Options{})
-	b := &importBatch{}
+	b := &ImportBatch{}
 	for i, line := range []string{"document:a#viewer@user:ana", "document:a#owner@user:bo"} {
-		b.rels = append(b.rels, mustParse(t, line))
-		b.lines = append(b.lines, i+1)
+		b.Rels = append(b.Rels, mustParse(t, line))
+		b.Lines = append(b.Lines, i+1)
 	}
-	opts := ImportOptions{Name: "in.txt"}
-	p, err := s.prepareBatch(b, nil, opts, &importValidator{}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := prepareAtHead(t, s, b)
 	if _, _, err := s.WriteSchema(ctx, "t.zed", []byte(strings.NewReplacer("relation owner: user", "", "viewer + owner", "viewer").Replace(testSchema))); err != nil {
 		t.Fatal(err)
 	}
-	_, _, err = s.commitPrepared(ctx, p, opts, &importValidator{}, nil)
+	_, _, err := s.commitPrepared(ctx, p, &ImportValidator{name: "in.txt"})
 	if err == nil || !strings.HasPrefix(err.Error(), "in.txt:2: ") {
 		t.Fatalf("error %v, want in.txt:2: ... (owner is gone)", err)
 	}
 	if got := all(t, s, 0); len(got) != 0 {
 		t.Errorf("stored %q after a refused batch", got)
 	}
+}
+
+// prepareAtHead validates b against the schema at the head and builds its
+// keys, as an import's reader does.
+func prepareAtHead(t testing.TB, s *Store, b *ImportBatch) *preparedBatch {
+	t.Helper()
+	w := &badgerImport{s: s}
+	prog, err := w.Schema(context.Background())
+	if err != nil || prog == nil {
+		t.Fatal(prog, err)
+	}
+	if err := (&ImportValidator{name: "in.txt"}).Validate(b, prog); err != nil {
+		t.Fatal(err)
+	}
+	return s.prepareBatch(b, prog, nil)
 }
 
 // TestBulkBatchTornWrite cuts Badger's write-ahead log in the middle of an
@@ -322,7 +333,7 @@ definition doc {
 		`{"m":{"k":["a"]}}`, `{"m":{"k":[1]}}`, `{"m":[]}`, `{"a":{"x":[1,null]}}`,
 		`{"zz":1}`, `{"i":1,"zz":1}`, `{"i":"x","zz":1}`, `{}`,
 	}
-	val := &importValidator{}
+	val := &ImportValidator{}
 	first := mustParse(t, `doc:1#viewer@user:ana[every:{"i":1}]`)
 	if err := val.check(prog, &first); err != nil {
 		t.Fatal(err)

@@ -18,9 +18,10 @@ const KeptImportErrors = keptErrors
 
 // ImportLines yields the relationship lines of an import input, with their
 // line numbers, exactly as Store.Import reads them: blank and comment lines
-// skipped, YAML validation files reduced to their relationships block. It
-// lets another driver decode the same inputs with the same FILE:N: errors;
-// each line is then parsed with Parse.
+// skipped, YAML validation files reduced to their relationships block. A
+// driver opens its input with NewImportLines and hands it to RunImport,
+// which parses and validates the lines, so that every driver decodes the
+// same inputs with the same FILE:N: errors.
 type ImportLines struct {
 	// Name is the input's name for messages ("input" when none was given).
 	Name string

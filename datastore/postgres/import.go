@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -18,11 +17,11 @@ import (
 	"github.com/reach-authz/reach/tuples"
 )
 
-// Import. A reader goroutine decodes the input (tuples.ImportLines, so the
-// formats and the FILE:N: errors are the Badger driver's), parses and
-// validates each batch and renders it as COPY text, while the caller's
-// goroutine writes the batch before it. A batch is one transaction on one
-// connection kept for the import:
+// Import. The front end every driver shares (tuples.RunImport) decodes the
+// input, parses and validates each batch, and renders it here as COPY text
+// (on its reading goroutine), while the caller's goroutine writes the batch
+// before it. A batch is one transaction on one connection kept for the
+// import:
 //
 //	COPY into a temporary staging table (before taking the head lock),
 //	take the next revision (the head lock),
@@ -64,41 +63,28 @@ const onLiveConflict = `
 const copyStaging = `COPY reach_import (resource_type, relation, resource_id, subject_type, subject_relation, subject_id,
 	caveat_name, caveat_context, expiration, expiration_ns) FROM STDIN`
 
-// importBatch is a run of parsed relationships with their lines, and once
-// prepared (against prog) the valid ones as COPY text and a change set.
+// importBatch is a batch of relationships validated against prog, readied
+// for writing: as COPY text and as a change set.
 type importBatch struct {
-	rels  []tuples.Relationship
-	lines []int
-	// lines and bytes read when the batch was cut.
-	read, bytes int64
-	stop        error // a fault in the line after the batch; see tuples.Import
-
+	*tuples.ImportBatch
 	prog    *schema.Program
 	copy    []byte
 	changes []byte
-	n       int // valid relationships
 }
 
 // Import reads relationships from r and writes them as TOUCHes in large
 // batches, each one atomic at its own revision, exactly as
-// tuples.Store.Import does (formats, ImportOptions, FILE:N: errors,
-// SkipInvalid, progress and result), through COPY.
+// tuples.Store.Import does (the same front end: formats, ImportOptions,
+// FILE:N: errors, SkipInvalid, progress and result), through COPY.
 func (s *Store) Import(ctx context.Context, r io.Reader, opts tuples.ImportOptions) (tuples.ImportResult, error) {
 	var res tuples.ImportResult
 	if err := s.checkOpen(); err != nil {
 		return res, err
 	}
-	if opts.BatchSize <= 0 {
-		opts.BatchSize = tuples.DefaultImportBatch
-	}
-	if opts.BatchSize > tuples.MaxImportBatch {
-		opts.BatchSize = tuples.MaxImportBatch
-	}
 	src, err := tuples.NewImportLines(r, opts)
 	if err != nil {
 		return res, err
 	}
-	opts.Name = src.Name
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return res, classify(err)
@@ -121,217 +107,75 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts tuples.ImportOptio
 	if err != nil {
 		return res, err
 	}
-	var current atomic.Pointer[schema.Program]
-	current.Store(first)
-
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var skipped atomic.Int64
-	var invalidMu sync.Mutex
-	skip := func(err error) {
-		skipped.Add(1)
-		invalidMu.Lock()
-		if len(res.Invalid) < tuples.KeptImportErrors {
-			res.Invalid = append(res.Invalid, err)
-		}
-		invalidMu.Unlock()
-	}
-
-	batches := make(chan *importBatch, 1)
-	var readErr error // set by the reader before it closes batches
-	go func() {
-		defer close(batches)
-		val := &importValidator{}
-		readErr = s.readBatches(ctx, src, opts, skip, func(b *importBatch) error {
-			prog := current.Load()
-			if prog == nil { // maybe written since the import began
-				var err error
-				if prog, _, _, err = s.headSchema(ctx); err != nil {
-					return err
-				}
-			}
-			if prog == nil {
-				return fmt.Errorf("import %s: %w (write one first)", opts.Name, tuples.ErrNoSchema)
-			}
-			if err := prepareBatch(b, prog, opts, val, skip); err != nil {
-				return err
-			}
-			if b.stop != nil {
-				return b.stop
-			}
-			select {
-			case batches <- b:
-				return nil
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		})
-	}()
-
-	val := &importValidator{}
-	replacing := false // a batch met live versions: later ones replace at once
-	var werr error
-	for b := range batches {
-		if werr != nil {
-			continue // drain, so the reader ends
-		}
-		rev, n, err := s.writeImportBatch(ctx, conn, b, opts, val, skip, &replacing)
-		if err == nil {
-			current.Store(b.prog)
-		}
-		if err != nil {
-			werr = err
-			cancel()
-			continue
-		}
-		res.Lines, res.Bytes = b.read, b.bytes
-		if n > 0 {
-			res.Imported += int64(n)
-			res.Batches++
-			res.Revision = tuples.Revision(rev)
-		}
-		res.Skipped = skipped.Load()
-		if opts.Progress != nil {
-			opts.Progress(res.ImportStats)
-		}
-	}
-	res.Skipped = skipped.Load()
-	if werr == nil {
-		werr = readErr
-	}
-	res.Lines, res.Bytes = src.Position()
-	if werr != nil {
-		if errors.Is(werr, context.Canceled) && ctx.Err() != nil {
-			werr = fmt.Errorf("import %s: %w", opts.Name, werr)
-		}
-		return res, werr
-	}
-	if opts.Progress != nil {
-		opts.Progress(res.ImportStats)
-	}
-	return res, nil
+	w := &importWriter{s: s, conn: conn, name: src.Name, free: make(chan *importBatch, 4)}
+	w.current.Store(first)
+	return tuples.RunImport(ctx, src, opts, tuples.ImportLimits{MaxBytes: importBatchBytes}, w)
 }
 
-// readBatches parses src into batches of at most opts.BatchSize
-// relationships and passes each to emit, until the end of src, an error or
-// ctx's end, as the Badger driver does.
-func (s *Store) readBatches(ctx context.Context, src *tuples.ImportLines, opts tuples.ImportOptions, skip func(error), emit func(*importBatch) error) error {
-	b := &importBatch{}
-	size := 0
-	send := func() error {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		b.read, b.bytes = src.Position()
-		if err := emit(b); err != nil {
-			return err
-		}
-		b, size = &importBatch{}, 0
-		return nil
-	}
-	for {
-		text, line, err := src.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return &tuples.LineError{File: opts.Name, Line: line, Err: err}
-		}
-		r, err := tuples.Parse(text)
-		if err != nil {
-			le := &tuples.LineError{File: opts.Name, Line: line, Err: err}
-			if !opts.SkipInvalid {
-				b.stop = le
-				return emit(b)
-			}
-			skip(le)
-			continue
-		}
-		b.rels = append(b.rels, r)
-		b.lines = append(b.lines, line)
-		size += len(text) + 24
-		if len(b.rels) >= opts.BatchSize || size >= importBatchBytes {
-			if err := send(); err != nil {
-				return err
-			}
-		}
-	}
-	if len(b.rels) > 0 {
-		return send()
-	}
-	return nil
+// importWriter writes an import's batches (tuples.ImportWriter).
+type importWriter struct {
+	s    *Store
+	conn *pgxpool.Conn
+	name string
+	// current is the schema the writer last saw at the head.
+	current   atomic.Pointer[schema.Program]
+	replacing bool // a batch met live versions: later ones replace at once
+	free      chan *importBatch
 }
 
-// importValidator remembers the shapes of relationship (types, relations,
-// wildcard, caveat, expiration) that the schema allows, so that a large
-// import validates each shape once; relationships with a caveat context are
-// checked each (their context is).
-type importValidator struct {
-	prog *schema.Program
-	ok   map[relShape]struct{}
+func (w *importWriter) Schema(ctx context.Context) (*schema.Program, error) {
+	if prog := w.current.Load(); prog != nil {
+		return prog, nil
+	}
+	prog, _, _, err := w.s.headSchema(ctx) // maybe written since the import began
+	return prog, err
 }
 
-type relShape struct {
-	resType, rel, subjType, subjRel, caveat string
-	wildcard, expiring                      bool
+func (w *importWriter) Prepare(_ context.Context, b *tuples.ImportBatch, prog *schema.Program) (*importBatch, error) {
+	var p *importBatch
+	select {
+	case p = <-w.free:
+	default:
+		p = &importBatch{}
+	}
+	p.render(b, prog)
+	return p, nil
 }
 
-func (v *importValidator) check(p *schema.Program, r *tuples.Relationship) error {
-	if p != v.prog {
-		v.prog, v.ok = p, map[relShape]struct{}{}
+func (w *importWriter) Commit(ctx context.Context, p *importBatch, v *tuples.ImportValidator) (tuples.Revision, int, error) {
+	rev, n, err := w.writeBatch(ctx, p, v)
+	if err != nil {
+		return 0, 0, err
 	}
-	if r.Caveat != nil && len(r.Caveat.Context) > 0 {
-		return tuples.ValidateAgainst(p, *r)
-	}
-	sh := relShape{resType: r.ResourceType, rel: r.Relation, subjType: r.SubjectType, subjRel: r.SubjectRelation,
-		wildcard: r.IsWildcard(), expiring: r.Expiration != nil}
-	if r.Caveat != nil {
-		sh.caveat = r.Caveat.Name
-	}
-	if _, ok := v.ok[sh]; ok {
-		return nil // Parse checked the ids' syntax
-	}
-	if err := tuples.ValidateAgainst(p, *r); err != nil {
-		return err
-	}
-	v.ok[sh] = struct{}{}
-	return nil
+	w.current.Store(p.prog)
+	return tuples.Revision(rev), n, nil
 }
 
-// prepareBatch checks b against prog, dropping (SkipInvalid) or refusing
-// the relationships it does not allow, and renders the valid ones as COPY
-// text (the last of equal relationships wins, as in a batch of TOUCHes)
-// and as a change set.
-func prepareBatch(b *importBatch, prog *schema.Program, opts tuples.ImportOptions, val *importValidator, skip func(error)) error {
-	n := 0
-	for i := range b.rels {
-		if err := val.check(prog, &b.rels[i]); err != nil {
-			le := &tuples.LineError{File: opts.Name, Line: b.lines[i], Err: err}
-			if !opts.SkipInvalid {
-				return le
-			}
-			skip(le)
-			continue
-		}
-		b.rels[n], b.lines[n] = b.rels[i], b.lines[i]
-		n++
+func (w *importWriter) Release(p *importBatch) {
+	p.ImportBatch, p.prog = nil, nil
+	select {
+	case w.free <- p:
+	default:
 	}
-	b.rels, b.lines = b.rels[:n], b.lines[:n]
-	b.prog, b.n = prog, n
-	last := make(map[string]int, n)
-	for i := range b.rels {
-		last[relKey(&b.rels[i])] = i
+}
+
+// render sets p to b, validated against prog, as COPY text (the last of
+// equal relationships wins, as in a batch of TOUCHes) and as a change set.
+func (p *importBatch) render(b *tuples.ImportBatch, prog *schema.Program) {
+	p.ImportBatch, p.prog = b, prog
+	last := make(map[string]int, len(b.Rels))
+	for i := range b.Rels {
+		last[relKey(&b.Rels[i])] = i
 	}
-	b.copy = b.copy[:0]
-	b.changes = b.changes[:0]
-	for i := range b.rels {
-		r := &b.rels[i]
-		b.changes = appendChange(b.changes, tuples.Touch, r)
+	p.copy = p.copy[:0]
+	p.changes = p.changes[:0]
+	for i := range b.Rels {
+		r := &b.Rels[i]
+		p.changes = appendChange(p.changes, tuples.Touch, r)
 		if last[relKey(r)] == i {
-			b.copy = appendCopyRow(b.copy, r)
+			p.copy = appendCopyRow(p.copy, r)
 		}
 	}
-	return nil
 }
 
 // appendCopyRow renders r as one line of COPY's text format.
@@ -392,22 +236,22 @@ func appendCopyTime(buf []byte, t time.Time) []byte {
 	return t.AppendFormat(buf, "2006-01-02 15:04:05.000000+00")
 }
 
-// writeImportBatch writes b as one transaction at the next revision.
-func (s *Store) writeImportBatch(ctx context.Context, conn *pgxpool.Conn, b *importBatch, opts tuples.ImportOptions, val *importValidator, skip func(error), replacing *bool) (int64, int, error) {
+// writeBatch writes p as one transaction at the next revision.
+func (w *importWriter) writeBatch(ctx context.Context, p *importBatch, v *tuples.ImportValidator) (int64, int, error) {
 	for {
 		if err := ctx.Err(); err != nil {
 			return 0, 0, err
 		}
-		if b.n == 0 {
+		if len(p.Rels) == 0 {
 			var head int64
-			err := conn.QueryRow(ctx, `SELECT rev FROM reach_head`).Scan(&head)
+			err := w.conn.QueryRow(ctx, `SELECT rev FROM reach_head`).Scan(&head)
 			return head, 0, classify(err)
 		}
-		tx, err := conn.Begin(ctx)
+		tx, err := w.conn.Begin(ctx)
 		if err != nil {
 			return 0, 0, classify(err)
 		}
-		rev, n, retry, err := s.writeImportTx(ctx, conn, b, opts, val, skip, replacing)
+		rev, n, retry, err := w.writeTx(ctx, p, v)
 		if err != nil || retry {
 			tx.Rollback(context.Background())
 			if err != nil {
@@ -415,7 +259,7 @@ func (s *Store) writeImportBatch(ctx context.Context, conn *pgxpool.Conn, b *imp
 			}
 			continue
 		}
-		if err := s.commit(ctx, tx, rev, b.changes); err != nil {
+		if err := w.s.commit(ctx, tx, rev, p.changes); err != nil {
 			tx.Rollback(context.Background())
 			return 0, 0, err
 		}
@@ -423,46 +267,49 @@ func (s *Store) writeImportBatch(ctx context.Context, conn *pgxpool.Conn, b *imp
 	}
 }
 
-// writeImportTx runs a batch's statements in the open transaction of
-// conn. retry: the schema changed since the batch was prepared; it was
-// prepared again and must be written in a new transaction.
-func (s *Store) writeImportTx(ctx context.Context, conn *pgxpool.Conn, b *importBatch, opts tuples.ImportOptions, val *importValidator, skip func(error), replacing *bool) (int64, int, bool, error) {
-	if _, err := conn.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(b.copy), copyStaging); err != nil {
+// writeTx runs a batch's statements in the open transaction of w.conn.
+// retry: the schema changed since the batch was prepared; it was validated
+// and rendered again and must be written in a new transaction.
+func (w *importWriter) writeTx(ctx context.Context, p *importBatch, v *tuples.ImportValidator) (int64, int, bool, error) {
+	conn := w.conn
+	if _, err := conn.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(p.copy), copyStaging); err != nil {
 		return 0, 0, false, classify(err)
 	}
 	var rev int64
 	if err := conn.QueryRow(ctx, `UPDATE reach_head SET rev = rev + 1 RETURNING rev`).Scan(&rev); err != nil {
 		return 0, 0, false, classify(err)
 	}
-	if err := s.learnSchemas(ctx, conn, rev-1); err != nil {
+	if err := w.s.learnSchemas(ctx, conn, rev-1); err != nil {
 		return 0, 0, false, err
 	}
-	prog, _, err := s.programAt(ctx, conn, rev-1)
+	prog, _, err := w.s.programAt(ctx, conn, rev-1)
 	if err != nil {
 		return 0, 0, false, err
 	}
 	if prog == nil {
-		return 0, 0, false, fmt.Errorf("import %s: %w", opts.Name, tuples.ErrNoSchema)
+		return 0, 0, false, fmt.Errorf("import %s: %w", w.name, tuples.ErrNoSchema)
 	}
-	if prog != b.prog {
+	if prog != p.prog {
 		// A schema write came in between: check the batch again.
-		if err := prepareBatch(b, prog, opts, val, skip); err != nil {
+		if err := v.Validate(p.ImportBatch, prog); err != nil {
 			return 0, 0, false, err
 		}
+		p.render(p.ImportBatch, prog)
 		return 0, 0, true, nil
 	}
+	n := len(p.Rels)
 	// Most imports load relationships that are not there yet: a plain
 	// INSERT does that with one descent of the unique index per row. When
 	// it finds a live version (a unique violation), it is undone (a
 	// savepoint) and the batch goes the replacing way, as do the import's
 	// later batches.
-	if !*replacing {
+	if !w.replacing {
 		if _, err := conn.Exec(ctx, `SAVEPOINT reach_import`); err != nil {
 			return 0, 0, false, classify(err)
 		}
 		_, err := conn.Exec(ctx, insertStagedRows, rev)
 		if err == nil {
-			return rev, b.n, false, nil
+			return rev, n, false, nil
 		}
 		var pe *pgconn.PgError
 		if !errors.As(err, &pe) || pe.Code != "23505" { // unique_violation
@@ -471,7 +318,7 @@ func (s *Store) writeImportTx(ctx context.Context, conn *pgxpool.Conn, b *import
 		if _, err := conn.Exec(ctx, `ROLLBACK TO SAVEPOINT reach_import`); err != nil {
 			return 0, 0, false, classify(err)
 		}
-		*replacing = true
+		w.replacing = true
 	}
 	// Replacing: end the live versions of the staged relationships and
 	// insert the staged rows, through the unique index (whatever the
@@ -491,5 +338,5 @@ func (s *Store) writeImportTx(ctx context.Context, conn *pgxpool.Conn, b *import
 			return 0, 0, false, classify(err)
 		}
 	}
-	return rev, b.n, false, nil
+	return rev, n, false, nil
 }
