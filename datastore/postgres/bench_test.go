@@ -84,3 +84,61 @@ func BenchmarkCheck(b *testing.B) {
 		}
 	}
 }
+
+// benchDocs imports 10,000 documents of ten relationships each (an owner,
+// a parent folder and eight viewers): 100,000 relationships of one type in
+// three relations.
+func benchDocs(b *testing.B) *postgres.Store {
+	s := newTestStore(b, postgres.Options{})
+	var in strings.Builder
+	for d := range 10000 {
+		fmt.Fprintf(&in, "document:d%d#owner@user:u%d\ndocument:d%d#parent@folder:f%d\n", d, d%5000, d, d%100)
+		for v := range 8 {
+			fmt.Fprintf(&in, "document:d%d#viewer@user:u%d\n", d, (d+v*7)%5000)
+		}
+	}
+	if _, err := s.Import(context.Background(), strings.NewReader(in.String()), ImportOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	return s
+}
+
+// BenchmarkReadByIDWithoutRelation times filters that name a document's id
+// (or an id prefix) but no relation among 100,000 relationships of the
+// type: ReadRelationships of document:d7777 (10 relationships), of
+// document:d7* (11,110: a first page of 100, and 10,000 in one page) and
+// of document:d* (every one of the type: a first page of 1,000), and a
+// DeleteWhere of an id that has none ("delete everything of document:x",
+// under the write lock; nothing deleted, so the data stay the same).
+func BenchmarkReadByIDWithoutRelation(b *testing.B) {
+	s := benchDocs(b)
+	ctx := context.Background()
+	for _, bc := range []struct {
+		name        string
+		f           Filter
+		limit, want int
+	}{
+		{"id", Filter{ResourceType: "document", ResourceID: "d7777"}, 10000, 10},
+		{"prefix-page", Filter{ResourceType: "document", ResourceIDPrefix: "d7"}, 100, 100},
+		{"prefix", Filter{ResourceType: "document", ResourceIDPrefix: "d7"}, 10000, 10000},
+		{"prefix-all-page", Filter{ResourceType: "document", ResourceIDPrefix: "d"}, 1000, 1000},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				res, err := s.ReadRelationships(ctx, bc.f, ReadOptions{Limit: bc.limit})
+				if err != nil || len(res.Relationships) != bc.want {
+					b.Fatal(len(res.Relationships), err)
+				}
+			}
+		})
+	}
+	b.Run("delete", func(b *testing.B) {
+		f := Filter{ResourceType: "document", ResourceID: "d77777"}
+		for b.Loop() {
+			res, err := s.DeleteWhere(ctx, f, 0)
+			if err != nil || res.Deleted != 0 {
+				b.Fatal(res, err)
+			}
+		}
+	})
+}

@@ -58,6 +58,10 @@
 // Badger driver's key orders, so results come in the same kind of order:
 // Subjects by (subject type, subject relation, subject id), Resources by
 // resource id, reads by filter in the order of the index the filter uses.
+// A filter with a resource id (or id prefix) but no relation ("everything
+// of document:x") is read relation by relation in one statement, the
+// relations listed by a loose scan of the forward index (selectMatching),
+// as PostgreSQL 15 has no skip scan to find the id under each relation.
 // Statements that look up many relationships at once probe the unique
 // index one key at a time (LATERAL ... LIMIT 1, or ON CONFLICT), so their
 // plans do not depend on statistics, which a table being bulk-loaded lacks.

@@ -105,6 +105,85 @@ func filterSQL(b *sqlb, f tuples.Filter) {
 	}
 }
 
+// byRelation reports whether f is read relation by relation: it names a
+// resource type and a resource id (or id prefix) but no relation
+// ("everything of document:x"). The forward index orders (resource type,
+// relation, resource id, ...), so the rows wanted are a range of it per
+// relation, but no one range: PostgreSQL 15 has no skip scan, and a plain
+// query reads every index entry of the type (or the table).
+func byRelation(f tuples.Filter) bool {
+	return f.ResourceType != "" && f.Relation == "" && (f.ResourceID != "" || f.ResourceIDPrefix != "")
+}
+
+// selectMatching writes a query of cols of the rows that match f and the
+// conditions cond writes (each starting with AND): with order, at most
+// limit of them in that order, after the key `after` (nil: from the
+// start); with order nil, all of them in any order (for EXISTS).
+//
+// A filter read byRelation is one query still: a recursive one lists the
+// relations stored for the type (a loose index scan: one descent of the
+// forward index per relation, each to the least relation after the last),
+// and a lateral subquery per relation reads its range of the index, so the
+// query reads a few index pages per relation whatever the number of other
+// resources of the type. The relations are those of the rows (of any
+// version, live or not), not the schema's, so no row is missed however
+// the rows and the schema came to differ. Ordered, the rows come in the
+// plain query's order, so cursors do not change: the relations are
+// numbered in their order, each lateral subquery is ordered and limited
+// too, and the outer order, that number then the rest of the key, is
+// sorted one relation at a time (an incremental sort); so order must be
+// the forward order, and cols must name its columns (x.* is what the
+// query returns). After a cursor, the relations listed start at the
+// cursor's: the whole-key comparison, checked first on every index entry
+// and failing on each of an earlier relation, would not let that scan stop
+// before the cursor's relation. In the cursor's relation the scan starts
+// at the id (the btree starts at the equalities, not at the comparison)
+// and steps to the cursor, as it does with a relation named.
+func selectMatching(b *sqlb, cols string, f tuples.Filter, cond func(*sqlb), order, after []string, limit int) {
+	if !byRelation(f) {
+		b.WriteString(`SELECT ` + cols + ` FROM reach_relationships WHERE true`)
+		filterSQL(b, f)
+		cond(b)
+		if order != nil {
+			afterKey(b, order, after)
+			orderBy(b, order)
+			b.WriteString(` LIMIT ` + b.arg(limit))
+		}
+		return
+	}
+	rt := b.arg(f.ResourceType)
+	from := ""
+	if order != nil && after != nil {
+		from = ` AND relation >= ` + b.arg(after[1])
+	}
+	b.WriteString(`WITH RECURSIVE rels(rel) AS (
+		SELECT min(relation) FROM reach_relationships WHERE resource_type = ` + rt + from + `
+		UNION ALL
+		SELECT (SELECT min(relation) FROM reach_relationships WHERE resource_type = ` + rt + ` AND relation > rels.rel)
+		FROM rels WHERE rels.rel IS NOT NULL) `)
+	if order == nil {
+		b.WriteString(`SELECT x.* FROM rels CROSS JOIN LATERAL (SELECT ` + cols + ` FROM reach_relationships WHERE relation = rels.rel`)
+		filterSQL(b, f)
+		cond(b)
+		b.WriteString(`) x WHERE rels.rel IS NOT NULL`)
+		return
+	}
+	b.WriteString(`SELECT x.* FROM unnest(ARRAY(SELECT rel FROM rels WHERE rel IS NOT NULL ORDER BY rel)) WITH ORDINALITY AS r(rel, ord)
+		CROSS JOIN LATERAL (SELECT ` + cols + ` FROM reach_relationships WHERE relation = r.rel`)
+	filterSQL(b, f)
+	cond(b)
+	afterKey(b, order, after)
+	orderBy(b, order)
+	lim := b.arg(limit)
+	b.WriteString(` LIMIT ` + lim + `) x ORDER BY r.ord`)
+	for _, c := range order {
+		if c != "resource_type" && c != "relation" {
+			b.WriteString(`, x.` + c)
+		}
+	}
+	b.WriteString(` LIMIT ` + lim)
+}
+
 // prefixEnd is the least string greater than every string starting with p.
 func prefixEnd(p string) (string, bool) {
 	b := []byte(p)
@@ -117,6 +196,15 @@ func prefixEnd(p string) (string, bool) {
 	return "", false
 }
 
+// readSQL is the query of a page of scanFilter: at most limit rows
+// matching f visible at rev (not expired at now), in order, after the key
+// `after` (nil: from the start).
+func readSQL(f tuples.Filter, rev int64, now time.Time, order, after []string, limit int) *sqlb {
+	b := &sqlb{}
+	selectMatching(b, relColumns, f, func(b *sqlb) { b.visibleAt(rev, now) }, order, after, limit)
+	return b
+}
+
 // scanFilter calls fn for every live relationship matching f at rev (not
 // expired at now), in the filter's order, after the key `after` (nil: from
 // the start), a page of pageSize rows per query, until fn returns false.
@@ -125,13 +213,7 @@ func prefixEnd(p string) (string, bool) {
 func (s *Store) scanFilter(ctx context.Context, q *pgxpool.Pool, rev int64, now time.Time, f tuples.Filter, after []string, pageSize int, fn func(tuples.Relationship) (bool, error)) error {
 	order := orderOf(f)
 	for {
-		var b sqlb
-		b.WriteString(`SELECT ` + relColumns + ` FROM reach_relationships WHERE true`)
-		filterSQL(&b, f)
-		b.visibleAt(rev, now)
-		afterKey(&b, order, after)
-		orderBy(&b, order)
-		b.WriteString(` LIMIT ` + b.arg(pageSize))
+		b := readSQL(f, rev, now, order, after, pageSize)
 		var rels []tuples.Relationship
 		var err error
 		q, err = s.read(ctx, q, rev, func(q *pgxpool.Pool) error {

@@ -252,11 +252,7 @@ func checkPreconditions(ctx context.Context, tx pgx.Tx, ps []tuples.Precondition
 	}
 	batch := &pgx.Batch{}
 	for _, p := range ps {
-		var b sqlb
-		b.WriteString(`SELECT EXISTS (SELECT 1 FROM reach_relationships WHERE deleted_rev = 9223372036854775807`)
-		filterSQL(&b, p.Filter)
-		b.notExpired("", now)
-		b.WriteString(`)`)
+		b := existsSQL(p.Filter, now)
 		batch.Queue(b.String(), b.args...)
 	}
 	br := tx.SendBatch(ctx, batch)
@@ -340,13 +336,7 @@ func (s *Store) deleteBatch(ctx context.Context, f tuples.Filter, max int, preco
 		return 0, 0, false, err
 	}
 	order := orderOf(f)
-	var b sqlb
-	revArg := b.arg(rev)
-	b.WriteString(`UPDATE reach_relationships SET deleted_rev = ` + revArg + ` WHERE ctid = ANY(ARRAY(
-		SELECT ctid FROM reach_relationships WHERE deleted_rev = 9223372036854775807`)
-	filterSQL(&b, f)
-	orderBy(&b, order)
-	b.WriteString(` LIMIT ` + b.arg(max) + `)) RETURNING ` + relColumns)
+	b := deleteSQL(f, rev, max)
 	var dels []tuples.Relationship
 	if err := scanRows(ctx, tx, b.String(), b.args, &dels); err != nil {
 		return 0, 0, false, err
@@ -358,10 +348,7 @@ func (s *Store) deleteBatch(ctx context.Context, f tuples.Filter, max int, preco
 	}
 	more := false
 	if len(dels) == max {
-		var mb sqlb
-		mb.WriteString(`SELECT EXISTS (SELECT 1 FROM reach_relationships WHERE deleted_rev = 9223372036854775807`)
-		filterSQL(&mb, f)
-		mb.WriteString(`)`)
+		mb := existsSQL(f, time.Time{})
 		if err := tx.QueryRow(ctx, mb.String(), mb.args...).Scan(&more); err != nil {
 			return 0, 0, false, classify(err)
 		}
@@ -378,4 +365,33 @@ func (s *Store) deleteBatch(ctx context.Context, f tuples.Filter, max int, preco
 		return 0, 0, false, err
 	}
 	return rev, len(dels), more, nil
+}
+
+// existsSQL asks whether a live relationship matches f, not expired at now
+// (zero: expired ones too).
+func existsSQL(f tuples.Filter, now time.Time) *sqlb {
+	b := &sqlb{}
+	b.WriteString(`SELECT EXISTS (`)
+	selectMatching(b, `1`, f, func(b *sqlb) {
+		b.WriteString(` AND deleted_rev = 9223372036854775807`)
+		if !now.IsZero() {
+			b.notExpired("", now)
+		}
+	}, nil, nil, 0)
+	b.WriteString(`)`)
+	return b
+}
+
+// deleteSQL ends at rev the first max live relationships matching f (expired
+// ones too) in the filter's order, returning them.
+func deleteSQL(f tuples.Filter, rev int64, max int) *sqlb {
+	b := &sqlb{}
+	revArg := b.arg(rev)
+	order := orderOf(f)
+	b.WriteString(`UPDATE reach_relationships SET deleted_rev = ` + revArg + ` WHERE ctid = ANY(ARRAY(SELECT ctid FROM (`)
+	selectMatching(b, `ctid, `+strings.Join(order, ", "), f, func(b *sqlb) {
+		b.WriteString(` AND deleted_rev = 9223372036854775807`)
+	}, order, nil, max)
+	b.WriteString(`) d)) RETURNING ` + relColumns)
+	return b
 }
