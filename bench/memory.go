@@ -5,23 +5,36 @@ import (
 	"bytes"
 	"os"
 	"runtime/metrics"
+	"runtime/pprof"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 )
 
 // memWatch samples the Go heap in use every 50 ms and remembers the peak.
+// With profile set, it also keeps a heap profile of the largest live heap
+// (what the last garbage collection found reachable) seen since the last
+// reset.
 type memWatch struct {
-	peak atomic.Uint64
-	stop chan struct{}
-	done chan struct{}
+	peak    atomic.Uint64
+	profile bool
+	stop    chan struct{}
+	done    chan struct{}
+
+	mu       sync.Mutex
+	peakLive uint64       // the largest live heap seen since the reset
+	prof     bytes.Buffer // the heap profile taken at peakLive
 }
 
-const heapMetric = "/memory/classes/heap/objects:bytes"
+const (
+	heapMetric = "/memory/classes/heap/objects:bytes"
+	liveMetric = "/gc/heap/live:bytes"
+)
 
-func startMemWatch() *memWatch {
-	m := &memWatch{stop: make(chan struct{}), done: make(chan struct{})}
-	sample := []metrics.Sample{{Name: heapMetric}}
+func startMemWatch(profile bool) *memWatch {
+	m := &memWatch{profile: profile, stop: make(chan struct{}), done: make(chan struct{})}
+	sample := []metrics.Sample{{Name: heapMetric}, {Name: liveMetric}}
 	read := func() {
 		metrics.Read(sample)
 		if sample[0].Value.Kind() == metrics.KindUint64 {
@@ -32,6 +45,9 @@ func startMemWatch() *memWatch {
 					break
 				}
 			}
+		}
+		if m.profile && sample[1].Value.Kind() == metrics.KindUint64 {
+			m.takeProfile(sample[1].Value.Uint64())
 		}
 	}
 	read()
@@ -52,10 +68,38 @@ func startMemWatch() *memWatch {
 	return m
 }
 
+// takeProfile takes a heap profile when live is the largest live heap yet.
+// The profile, like live, describes the heap as the last garbage collection
+// found it.
+func (m *memWatch) takeProfile(live uint64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if live <= m.peakLive {
+		return
+	}
+	m.peakLive = live
+	m.prof.Reset()
+	if err := pprof.Lookup("heap").WriteTo(&m.prof, 0); err != nil {
+		m.prof.Reset()
+	}
+}
+
+// heapProfile returns the heap profile of the largest live heap since the
+// last reset (nil without one).
+func (m *memWatch) heapProfile() []byte {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return bytes.Clone(m.prof.Bytes())
+}
+
 // reset starts a new peak, of the heap and (where Linux allows) of the
 // resident set.
 func (m *memWatch) reset() {
 	m.peak.Store(0)
+	m.mu.Lock()
+	m.peakLive = 0
+	m.prof.Reset()
+	m.mu.Unlock()
 	resetPeakRSS()
 }
 

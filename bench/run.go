@@ -81,9 +81,14 @@ type Config struct {
 	// LoadProfile and WorkloadProfile, if not nil, receive a CPU profile
 	// (runtime/pprof) of the load and of the workloads, for go tool pprof.
 	LoadProfile, WorkloadProfile io.Writer
+	// LoadHeapProfile and WorkloadHeapProfile, if not nil, receive a heap
+	// profile (runtime/pprof) taken when the live Go heap was largest
+	// during the load and during the workloads.
+	LoadHeapProfile, WorkloadHeapProfile io.Writer
 	// Target, if not nil, is a server to load the dataset into and run the
 	// workloads against, instead of a store in DataDir (which must be
-	// empty, as must CacheSize, CacheMaxBytes and LoadProfile). SkipLoad
+	// empty, as must CacheSize, CacheMaxBytes, LoadProfile and
+	// LoadHeapProfile). SkipLoad
 	// says that it holds the dataset already (the same dataset, seed and
 	// size).
 	Target   Target
@@ -178,7 +183,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 
-	mem := startMemWatch()
+	mem := startMemWatch(cfg.LoadHeapProfile != nil || cfg.WorkloadHeapProfile != nil)
 	defer mem.close()
 	mem.reset()
 	if reuse != nil {
@@ -197,6 +202,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			return nil, err
 		}
 		rep.Load.PeakRSSBytes, rep.Load.PeakHeapBytes = mem.peaks()
+		if err := writeHeapProfile(cfg.LoadHeapProfile, mem); err != nil {
+			return nil, err
+		}
 		if rep.Load.DiskBytes, err = diskUsage(dir); err != nil {
 			return nil, fmt.Errorf("bench: measuring %s: %w", dir, err)
 		}
@@ -229,6 +237,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	rep.Memory.PeakRSSBytes, rep.Memory.PeakHeapBytes = mem.peaks()
+	if err := writeHeapProfile(cfg.WorkloadHeapProfile, mem); err != nil {
+		return nil, err
+	}
 	if !rep.Load.Reused {
 		rep.Memory.PeakRSSBytes = max(rep.Memory.PeakRSSBytes, rep.Load.PeakRSSBytes)
 		rep.Memory.PeakHeapBytes = max(rep.Memory.PeakHeapBytes, rep.Load.PeakHeapBytes)
@@ -344,7 +355,7 @@ func loadStore(ctx context.Context, store datastore.Datastore, ds Dataset, l *Lo
 // runDatastore loads ds into cfg.Datastore (unless cfg.SkipLoad) and runs
 // the workloads on engines over it.
 func runDatastore(ctx context.Context, cfg Config, ds Dataset, rep *Report, say func(string, ...any)) (*Report, error) {
-	mem := startMemWatch()
+	mem := startMemWatch(cfg.LoadHeapProfile != nil || cfg.WorkloadHeapProfile != nil)
 	defer mem.close()
 	mem.reset()
 	if cfg.SkipLoad {
@@ -361,6 +372,9 @@ func runDatastore(ctx context.Context, cfg Config, ds Dataset, rep *Report, say 
 			return nil, err
 		}
 		rep.Load.PeakRSSBytes, rep.Load.PeakHeapBytes = mem.peaks()
+		if err := writeHeapProfile(cfg.LoadHeapProfile, mem); err != nil {
+			return nil, err
+		}
 	}
 	mem.reset()
 	if err := runWorkloads(ctx, cfg, ds, rep, func() *params {
@@ -369,7 +383,26 @@ func runDatastore(ctx context.Context, cfg Config, ds Dataset, rep *Report, say 
 		return nil, err
 	}
 	rep.Memory.PeakRSSBytes, rep.Memory.PeakHeapBytes = mem.peaks()
+	if err := writeHeapProfile(cfg.WorkloadHeapProfile, mem); err != nil {
+		return nil, err
+	}
 	return rep, ctx.Err()
+}
+
+// writeHeapProfile writes to w (if not nil) the heap profile mem kept of the
+// largest live heap since its last reset.
+func writeHeapProfile(w io.Writer, mem *memWatch) error {
+	if w == nil {
+		return nil
+	}
+	p := mem.heapProfile()
+	if p == nil {
+		return errors.New("bench: no heap profile was taken")
+	}
+	if _, err := w.Write(p); err != nil {
+		return fmt.Errorf("bench: heap profile: %w", err)
+	}
+	return nil
 }
 
 // startProfile starts a CPU profile into w (nothing when w is nil) and

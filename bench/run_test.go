@@ -2,9 +2,11 @@ package bench
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"encoding/xml"
+	"io"
 	"os"
 	"strings"
 	"testing"
@@ -50,5 +52,27 @@ func TestRunSmall(t *testing.T) {
 	}
 	if n := strings.Count(svg.String(), "<polyline"); n != len(rep.Workloads) {
 		t.Errorf("the SVG has %d lines, want one per workload (%d)", n, len(rep.Workloads))
+	}
+}
+
+// TestRunHeapProfiles checks that Run writes a heap profile of the load and
+// one of the workloads when asked.
+func TestRunHeapProfiles(t *testing.T) {
+	var load, work bytes.Buffer
+	_, err := Run(context.Background(), Config{Scale: "small", Workloads: []string{"check-hot"}, Count: 100,
+		LoadHeapProfile: &load, WorkloadHeapProfile: &work})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, b := range map[string]*bytes.Buffer{"load": &load, "workloads": &work} {
+		zr, err := gzip.NewReader(b)
+		if err != nil {
+			t.Errorf("%s: not a gzipped profile: %v", name, err)
+			continue
+		}
+		p, err := io.ReadAll(zr)
+		if err != nil || !bytes.Contains(p, []byte("inuse_space")) {
+			t.Errorf("%s: not a heap profile (%v): %q", name, err, p[:min(len(p), 64)])
+		}
 	}
 }

@@ -44,7 +44,7 @@ type Target interface {
 func runTarget(ctx context.Context, cfg Config, ds Dataset, rep *Report, say func(string, ...any)) (*Report, error) {
 	t := cfg.Target
 	rep.Server = t.Name()
-	mem := startMemWatch()
+	mem := startMemWatch(cfg.WorkloadHeapProfile != nil)
 	defer mem.close()
 	if cfg.SkipLoad {
 		rep.Load.Reused = true
@@ -84,6 +84,9 @@ func runTarget(ctx context.Context, cfg Config, ds Dataset, rep *Report, say fun
 		return nil, err
 	}
 	rep.Memory.PeakRSSBytes, rep.Memory.PeakHeapBytes = mem.peaks()
+	if err := writeHeapProfile(cfg.WorkloadHeapProfile, mem); err != nil {
+		return nil, err
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

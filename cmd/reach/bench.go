@@ -25,6 +25,7 @@ func newBenchCmd() *cobra.Command {
 		plot                    string
 		quiet                   bool
 		cpuProfile, loadProfile string
+		memProfile, loadMemProf string
 	)
 	c := &cobra.Command{
 		Use:   "bench",
@@ -107,8 +108,8 @@ Workloads (comma-separated, default all):
 				cfg.Progress = cmd.ErrOrStderr()
 			}
 			if isRemote() {
-				if cfg.DataDir != "" || cfg.CacheSize != 0 || cfg.CacheMaxBytes != 0 || loadProfile != "" {
-					return usagef("--data-dir, --cache-size, --cache-max-bytes and --cpuprofile-load concern the embedded store: they do not go with --endpoint")
+				if cfg.DataDir != "" || cfg.CacheSize != 0 || cfg.CacheMaxBytes != 0 || loadProfile != "" || loadMemProf != "" {
+					return usagef("--data-dir, --cache-size, --cache-max-bytes, --cpuprofile-load and --memprofile-load concern the embedded store: they do not go with --endpoint")
 				}
 				t, err := newBenchTargets(strings.Split(remoteFlags.endpoint, ","))
 				if err != nil {
@@ -133,7 +134,7 @@ Workloads (comma-separated, default all):
 			for _, p := range []struct {
 				path string
 				to   *io.Writer
-			}{{cpuProfile, &cfg.WorkloadProfile}, {loadProfile, &cfg.LoadProfile}} {
+			}{{cpuProfile, &cfg.WorkloadProfile}, {loadProfile, &cfg.LoadProfile}, {memProfile, &cfg.WorkloadHeapProfile}, {loadMemProf, &cfg.LoadHeapProfile}} {
 				if p.path == "" {
 					continue
 				}
@@ -195,6 +196,8 @@ Workloads (comma-separated, default all):
 	f.BoolVarP(&quiet, "quiet", "q", false, "no progress lines on stderr")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the workloads to this file (for go tool pprof)")
 	f.StringVar(&loadProfile, "cpuprofile-load", "", "write a CPU profile of the load to this file")
+	f.StringVar(&memProfile, "memprofile", "", "write a heap profile of the workloads to this file, taken when the live Go heap was largest")
+	f.StringVar(&loadMemProf, "memprofile-load", "", "write a heap profile of the load to this file, taken when the live Go heap was largest")
 	f.BoolVar(&cfg.SkipLoad, "no-load", false, "with --endpoint or --datastore postgres: the server or database holds the dataset already; do not load it")
 	return c
 }
