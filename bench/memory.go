@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"os"
+	"runtime/debug"
 	"runtime/metrics"
 	"runtime/pprof"
 	"strconv"
@@ -93,8 +94,11 @@ func (m *memWatch) heapProfile() []byte {
 }
 
 // reset starts a new peak, of the heap and (where Linux allows) of the
-// resident set.
+// resident set. It first collects the garbage and returns the free heap to
+// the system, so that what the last phase (the load) left behind is not
+// counted in the next: a fresh process would not have it.
 func (m *memWatch) reset() {
+	debug.FreeOSMemory()
 	m.peak.Store(0)
 	m.mu.Lock()
 	m.peakLive = 0
