@@ -68,6 +68,8 @@ func (s *Store) gcLoop() {
 	defer t.Stop()
 	w := time.NewTicker(min(s.opts.GCInterval, watchInterval))
 	defer w.Stop()
+	p := time.NewTicker(allocPoolInterval)
+	defer p.Stop()
 	for {
 		select {
 		case <-s.stop:
@@ -76,6 +78,8 @@ func (s *Store) gcLoop() {
 			s.collect(now)
 		case <-w.C:
 			s.watchTables()
+		case <-p.C:
+			s.trimAllocPool()
 		}
 	}
 }
