@@ -13,12 +13,13 @@ import (
 	"time"
 )
 
-// memWatch samples the Go heap in use every 50 ms and remembers the peak.
-// With profile set, it also keeps a heap profile of the largest live heap
+// memWatch samples the Go heap in use and the anonymous resident memory
+// every 50 ms and remembers their peaks. With profile set, it also keeps a heap profile of the largest live heap
 // (what the last garbage collection found reachable) seen since the last
 // reset.
 type memWatch struct {
-	peak    atomic.Uint64
+	peak    atomic.Uint64 // Go heap
+	anon    atomic.Uint64 // anonymous resident memory
 	profile bool
 	stop    chan struct{}
 	done    chan struct{}
@@ -39,14 +40,9 @@ func startMemWatch(profile bool) *memWatch {
 	read := func() {
 		metrics.Read(sample)
 		if sample[0].Value.Kind() == metrics.KindUint64 {
-			v := sample[0].Value.Uint64()
-			for {
-				p := m.peak.Load()
-				if v <= p || m.peak.CompareAndSwap(p, v) {
-					break
-				}
-			}
+			storeMax(&m.peak, sample[0].Value.Uint64())
 		}
+		storeMax(&m.anon, statusBytes("RssAnon:"))
 		if m.profile && sample[1].Value.Kind() == metrics.KindUint64 {
 			m.takeProfile(sample[1].Value.Uint64())
 		}
@@ -67,6 +63,16 @@ func startMemWatch(profile bool) *memWatch {
 		}
 	}()
 	return m
+}
+
+// storeMax raises p to v if v is larger.
+func storeMax(p *atomic.Uint64, v uint64) {
+	for {
+		old := p.Load()
+		if v <= old || p.CompareAndSwap(old, v) {
+			return
+		}
+	}
 }
 
 // takeProfile takes a heap profile when live is the largest live heap yet.
@@ -100,6 +106,7 @@ func (m *memWatch) heapProfile() []byte {
 func (m *memWatch) reset() {
 	debug.FreeOSMemory()
 	m.peak.Store(0)
+	m.anon.Store(0)
 	m.mu.Lock()
 	m.peakLive = 0
 	m.prof.Reset()
@@ -107,10 +114,16 @@ func (m *memWatch) reset() {
 	resetPeakRSS()
 }
 
-// peaks returns the peak resident set (0 if unknown) and Go heap since
-// the last reset.
-func (m *memWatch) peaks() (rss, heap uint64) {
-	return peakRSS(), m.peak.Load()
+// memPeaks are the peaks of a phase of a run.
+type memPeaks struct {
+	rss  uint64 // resident set (0 if unknown): Linux's VmHWM
+	anon uint64 // anonymous resident memory, sampled (0 if unknown)
+	heap uint64 // Go heap, sampled
+}
+
+// peaks returns the peaks since the last reset.
+func (m *memWatch) peaks() memPeaks {
+	return memPeaks{rss: statusBytes("VmHWM:"), anon: m.anon.Load(), heap: m.peak.Load()}
 }
 
 func (m *memWatch) close() {
@@ -118,9 +131,11 @@ func (m *memWatch) close() {
 	<-m.done
 }
 
-// peakRSS reads VmHWM (the high-water mark of the resident set) from
-// /proc/self/status; 0 where there is no such file.
-func peakRSS() uint64 {
+// statusBytes reads a field of /proc/self/status given in kB (VmHWM, the
+// high-water mark of the resident set; RssAnon, the resident memory that
+// no file backs: the Go heap, the check cache's mapping; ...) in bytes; 0
+// where there is no such file or field.
+func statusBytes(field string) uint64 {
 	f, err := os.Open("/proc/self/status")
 	if err != nil {
 		return 0
@@ -129,7 +144,7 @@ func peakRSS() uint64 {
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		line := sc.Bytes()
-		if v, ok := bytes.CutPrefix(line, []byte("VmHWM:")); ok {
+		if v, ok := bytes.CutPrefix(line, []byte(field)); ok {
 			v = bytes.TrimSpace(bytes.TrimSuffix(bytes.TrimSpace(v), []byte("kB")))
 			kb, err := strconv.ParseUint(string(v), 10, 64)
 			if err != nil {

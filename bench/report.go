@@ -52,8 +52,14 @@ type Load struct {
 	DiskBytes                int64   `json:"disk_bytes"`
 	DiskBytesPerRelationship float64 `json:"disk_bytes_per_relationship"`
 	ReopenSeconds            float64 `json:"reopen_seconds"`
-	PeakRSSBytes             uint64  `json:"peak_rss_bytes,omitempty"`
-	PeakHeapBytes            uint64  `json:"peak_heap_bytes"`
+	// Peaks of memory during the load, as in Memory.
+	PeakRSSBytes  uint64 `json:"peak_rss_bytes,omitempty"`
+	PeakAnonBytes uint64 `json:"peak_anon_rss_bytes,omitempty"`
+	PeakHeapBytes uint64 `json:"peak_heap_bytes"`
+}
+
+func (l *Load) setPeaks(p memPeaks) {
+	l.PeakRSSBytes, l.PeakAnonBytes, l.PeakHeapBytes = p.rss, p.anon, p.heap
 }
 
 // Memory is the peak memory of the process.
@@ -62,8 +68,21 @@ type Memory struct {
 	// VmHWM: Go heap, Badger's caches and the pages of its memory-mapped
 	// files); 0 where the system does not say.
 	PeakRSSBytes uint64 `json:"peak_rss_bytes,omitempty"`
+	// PeakAnonBytes is the most anonymous resident memory (Linux's
+	// RssAnon, sampled every 50 ms): the resident set less the pages of
+	// files, that is the memory the process holds itself (Go heap, the
+	// check cache, stacks), which the kernel cannot reclaim without swap.
+	// The rest of PeakRSSBytes is mostly pages of the store's files, which
+	// Badger reads and writes through memory maps: the kernel's page cache,
+	// which it reclaims when memory runs short (under a cgroup's limit, say).
+	// 0 where the system does not say.
+	PeakAnonBytes uint64 `json:"peak_anon_rss_bytes,omitempty"`
 	// PeakHeapBytes is the most Go heap in use, sampled every 50 ms.
 	PeakHeapBytes uint64 `json:"peak_heap_bytes"`
+}
+
+func (m *Memory) setPeaks(p memPeaks) {
+	m.PeakRSSBytes, m.PeakAnonBytes, m.PeakHeapBytes = p.rss, p.anon, p.heap
 }
 
 // WorkloadResult is what one workload measured.
@@ -158,9 +177,9 @@ func (r *Report) WriteText(w io.Writer) error {
 	if r.Server != "" {
 		b.WriteString("client ")
 	}
-	fmt.Fprintf(&b, "memory: peak RSS %s, peak Go heap %s", bytesize(int64(r.Memory.PeakRSSBytes)), bytesize(int64(r.Memory.PeakHeapBytes)))
+	fmt.Fprintf(&b, "memory: peak RSS %s, peak Go heap %s", rssText(r.Memory.PeakRSSBytes, r.Memory.PeakAnonBytes), bytesize(int64(r.Memory.PeakHeapBytes)))
 	if !r.Load.Reused && r.Server == "" {
-		fmt.Fprintf(&b, " (during the load: %s, %s)", bytesize(int64(r.Load.PeakRSSBytes)), bytesize(int64(r.Load.PeakHeapBytes)))
+		fmt.Fprintf(&b, " (during the load: %s, %s)", rssText(r.Load.PeakRSSBytes, r.Load.PeakAnonBytes), bytesize(int64(r.Load.PeakHeapBytes)))
 	}
 	b.WriteString("\n\n")
 
@@ -250,4 +269,12 @@ func bytesize(n int64) string {
 		return fmt.Sprintf("%.1fMiB", float64(n)/(k*k))
 	}
 	return fmt.Sprintf("%.2fGiB", float64(n)/(k*k*k))
+}
+
+// rssText prints a peak resident set and, when known, its anonymous peak.
+func rssText(rss, anon uint64) string {
+	if anon == 0 {
+		return bytesize(int64(rss))
+	}
+	return fmt.Sprintf("%s (anonymous %s)", bytesize(int64(rss)), bytesize(int64(anon)))
 }

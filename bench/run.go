@@ -201,7 +201,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		if err != nil {
 			return nil, err
 		}
-		rep.Load.PeakRSSBytes, rep.Load.PeakHeapBytes = mem.peaks()
+		rep.Load.setPeaks(mem.peaks())
 		if err := writeHeapProfile(cfg.LoadHeapProfile, mem); err != nil {
 			return nil, err
 		}
@@ -236,12 +236,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}, say); err != nil {
 		return nil, err
 	}
-	rep.Memory.PeakRSSBytes, rep.Memory.PeakHeapBytes = mem.peaks()
+	rep.Memory.setPeaks(mem.peaks())
 	if err := writeHeapProfile(cfg.WorkloadHeapProfile, mem); err != nil {
 		return nil, err
 	}
 	if !rep.Load.Reused {
 		rep.Memory.PeakRSSBytes = max(rep.Memory.PeakRSSBytes, rep.Load.PeakRSSBytes)
+		rep.Memory.PeakAnonBytes = max(rep.Memory.PeakAnonBytes, rep.Load.PeakAnonBytes)
 		rep.Memory.PeakHeapBytes = max(rep.Memory.PeakHeapBytes, rep.Load.PeakHeapBytes)
 	}
 	if err := ctx.Err(); err != nil {
@@ -371,7 +372,7 @@ func runDatastore(ctx context.Context, cfg Config, ds Dataset, rep *Report, say 
 		if err != nil {
 			return nil, err
 		}
-		rep.Load.PeakRSSBytes, rep.Load.PeakHeapBytes = mem.peaks()
+		rep.Load.setPeaks(mem.peaks())
 		if err := writeHeapProfile(cfg.LoadHeapProfile, mem); err != nil {
 			return nil, err
 		}
@@ -382,7 +383,7 @@ func runDatastore(ctx context.Context, cfg Config, ds Dataset, rep *Report, say 
 	}, say); err != nil {
 		return nil, err
 	}
-	rep.Memory.PeakRSSBytes, rep.Memory.PeakHeapBytes = mem.peaks()
+	rep.Memory.setPeaks(mem.peaks())
 	if err := writeHeapProfile(cfg.WorkloadHeapProfile, mem); err != nil {
 		return nil, err
 	}

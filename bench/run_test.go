@@ -8,6 +8,7 @@ import (
 	"encoding/xml"
 	"io"
 	"os"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -26,6 +27,9 @@ func TestRunSmall(t *testing.T) {
 	if testing.Verbose() {
 		os.Stdout.Write(progress.Bytes())
 		os.Stdout.Write(text.Bytes())
+	}
+	if m := rep.Memory; runtime.GOOS == "linux" && (m.PeakAnonBytes == 0 || m.PeakAnonBytes > m.PeakRSSBytes) {
+		t.Errorf("peak RSS %d, of it anonymous %d: want 0 < anonymous <= RSS", m.PeakRSSBytes, m.PeakAnonBytes)
 	}
 	if got, want := len(rep.Workloads), len(Workloads()); got != want {
 		t.Fatalf("%d workloads, want %d", got, want)

@@ -83,7 +83,7 @@ func runTarget(ctx context.Context, cfg Config, ds Dataset, rep *Report, say fun
 	}, say); err != nil {
 		return nil, err
 	}
-	rep.Memory.PeakRSSBytes, rep.Memory.PeakHeapBytes = mem.peaks()
+	rep.Memory.setPeaks(mem.peaks())
 	if err := writeHeapProfile(cfg.WorkloadHeapProfile, mem); err != nil {
 		return nil, err
 	}
