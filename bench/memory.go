@@ -26,7 +26,7 @@ type memWatch struct {
 
 	mu       sync.Mutex
 	peakLive uint64       // the largest live heap seen since the reset
-	prof     bytes.Buffer // the heap profile taken at peakLive
+	prof     bytes.Buffer // the heap profile taken at peakLive (if profile)
 }
 
 const (
@@ -43,8 +43,8 @@ func startMemWatch(profile bool) *memWatch {
 			storeMax(&m.peak, sample[0].Value.Uint64())
 		}
 		storeMax(&m.anon, statusBytes("RssAnon:"))
-		if m.profile && sample[1].Value.Kind() == metrics.KindUint64 {
-			m.takeProfile(sample[1].Value.Uint64())
+		if sample[1].Value.Kind() == metrics.KindUint64 {
+			m.sawLive(sample[1].Value.Uint64())
 		}
 	}
 	read()
@@ -75,16 +75,19 @@ func storeMax(p *atomic.Uint64, v uint64) {
 	}
 }
 
-// takeProfile takes a heap profile when live is the largest live heap yet.
-// The profile, like live, describes the heap as the last garbage collection
-// found it.
-func (m *memWatch) takeProfile(live uint64) {
+// sawLive records a live heap, and takes a heap profile (if the watch
+// profiles) when it is the largest yet. The profile, like live, describes
+// the heap as the last garbage collection found it.
+func (m *memWatch) sawLive(live uint64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if live <= m.peakLive {
 		return
 	}
 	m.peakLive = live
+	if !m.profile {
+		return
+	}
 	m.prof.Reset()
 	if err := pprof.Lookup("heap").WriteTo(&m.prof, 0); err != nil {
 		m.prof.Reset()
@@ -119,11 +122,15 @@ type memPeaks struct {
 	rss  uint64 // resident set (0 if unknown): Linux's VmHWM
 	anon uint64 // anonymous resident memory, sampled (0 if unknown)
 	heap uint64 // Go heap, sampled
+	live uint64 // live Go heap, as garbage collections found it
 }
 
 // peaks returns the peaks since the last reset.
 func (m *memWatch) peaks() memPeaks {
-	return memPeaks{rss: statusBytes("VmHWM:"), anon: m.anon.Load(), heap: m.peak.Load()}
+	m.mu.Lock()
+	live := m.peakLive
+	m.mu.Unlock()
+	return memPeaks{rss: statusBytes("VmHWM:"), anon: m.anon.Load(), heap: m.peak.Load(), live: live}
 }
 
 func (m *memWatch) close() {

@@ -53,13 +53,14 @@ type Load struct {
 	DiskBytesPerRelationship float64 `json:"disk_bytes_per_relationship"`
 	ReopenSeconds            float64 `json:"reopen_seconds"`
 	// Peaks of memory during the load, as in Memory.
-	PeakRSSBytes  uint64 `json:"peak_rss_bytes,omitempty"`
-	PeakAnonBytes uint64 `json:"peak_anon_rss_bytes,omitempty"`
-	PeakHeapBytes uint64 `json:"peak_heap_bytes"`
+	PeakRSSBytes      uint64 `json:"peak_rss_bytes,omitempty"`
+	PeakAnonBytes     uint64 `json:"peak_anon_rss_bytes,omitempty"`
+	PeakHeapBytes     uint64 `json:"peak_heap_bytes"`
+	PeakLiveHeapBytes uint64 `json:"peak_live_heap_bytes,omitempty"`
 }
 
 func (l *Load) setPeaks(p memPeaks) {
-	l.PeakRSSBytes, l.PeakAnonBytes, l.PeakHeapBytes = p.rss, p.anon, p.heap
+	l.PeakRSSBytes, l.PeakAnonBytes, l.PeakHeapBytes, l.PeakLiveHeapBytes = p.rss, p.anon, p.heap, p.live
 }
 
 // Memory is the peak memory of the process.
@@ -77,12 +78,19 @@ type Memory struct {
 	// which it reclaims when memory runs short (under a cgroup's limit, say).
 	// 0 where the system does not say.
 	PeakAnonBytes uint64 `json:"peak_anon_rss_bytes,omitempty"`
-	// PeakHeapBytes is the most Go heap in use, sampled every 50 ms.
+	// PeakHeapBytes is the most Go heap in use, sampled every 50 ms: live
+	// objects and garbage not yet collected.
 	PeakHeapBytes uint64 `json:"peak_heap_bytes"`
+	// PeakLiveHeapBytes is the largest live heap a garbage collection
+	// found (sampled every 50 ms).
+	PeakLiveHeapBytes uint64 `json:"peak_live_heap_bytes,omitempty"`
+	// GoMemoryLimitBytes is the soft memory limit of the Go runtime during
+	// the run (Config.MemoryLimit or GOMEMLIMIT); 0 for none.
+	GoMemoryLimitBytes int64 `json:"go_memory_limit_bytes,omitempty"`
 }
 
 func (m *Memory) setPeaks(p memPeaks) {
-	m.PeakRSSBytes, m.PeakAnonBytes, m.PeakHeapBytes = p.rss, p.anon, p.heap
+	m.PeakRSSBytes, m.PeakAnonBytes, m.PeakHeapBytes, m.PeakLiveHeapBytes = p.rss, p.anon, p.heap, p.live
 }
 
 // WorkloadResult is what one workload measured.
@@ -180,6 +188,12 @@ func (r *Report) WriteText(w io.Writer) error {
 	fmt.Fprintf(&b, "memory: peak RSS %s, peak Go heap %s", rssText(r.Memory.PeakRSSBytes, r.Memory.PeakAnonBytes), bytesize(int64(r.Memory.PeakHeapBytes)))
 	if !r.Load.Reused && r.Server == "" {
 		fmt.Fprintf(&b, " (during the load: %s, %s)", rssText(r.Load.PeakRSSBytes, r.Load.PeakAnonBytes), bytesize(int64(r.Load.PeakHeapBytes)))
+	}
+	if lim := r.Memory.GoMemoryLimitBytes; lim > 0 {
+		fmt.Fprintf(&b, "; Go memory limit %s", bytesize(lim))
+		if live := max(r.Memory.PeakLiveHeapBytes, r.Load.PeakLiveHeapBytes); live > uint64(lim)/10*9 {
+			fmt.Fprintf(&b, "\nnote: the live heap reached %s, near the Go memory limit: the garbage collector ran often (a larger --memory-limit avoids it)", bytesize(int64(live)))
+		}
 	}
 	b.WriteString("\n\n")
 

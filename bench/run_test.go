@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -78,5 +79,28 @@ func TestRunHeapProfiles(t *testing.T) {
 		if err != nil || !bytes.Contains(p, []byte("inuse_space")) {
 			t.Errorf("%s: not a heap profile (%v): %q", name, err, p[:min(len(p), 64)])
 		}
+	}
+}
+
+// TestRunMemoryLimit checks that Run sets the Go memory limit it is given,
+// reports it, and puts the one before back.
+func TestRunMemoryLimit(t *testing.T) {
+	before := debug.SetMemoryLimit(-1)
+	rep, err := Run(context.Background(), Config{Scale: "small", Workloads: []string{"check-hot"}, Count: 10, MemoryLimit: 3 << 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Memory.GoMemoryLimitBytes != 3<<30 {
+		t.Errorf("report says a Go memory limit of %d, want %d", rep.Memory.GoMemoryLimitBytes, 3<<30)
+	}
+	if after := debug.SetMemoryLimit(-1); after != before {
+		t.Errorf("after Run the Go memory limit is %d, was %d", after, before)
+	}
+	var text bytes.Buffer
+	if err := rep.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text.String(), "Go memory limit 3.00GiB") {
+		t.Errorf("the text report does not give the limit:\n%s", text.String())
 	}
 }

@@ -26,6 +26,7 @@ func newBenchCmd() *cobra.Command {
 		quiet                   bool
 		cpuProfile, loadProfile string
 		memProfile, loadMemProf string
+		memoryLimit             = byteSize(bench.DefaultMemoryLimit)
 	)
 	c := &cobra.Command{
 		Use:   "bench",
@@ -103,6 +104,10 @@ Workloads (comma-separated, default all):
 			}
 			if cmd.Flags().Changed("data-dir") {
 				cfg.DataDir = global.dataDir
+			}
+			cfg.MemoryLimit = int64(memoryLimit)
+			if !cmd.Flags().Changed("memory-limit") && os.Getenv("GOMEMLIMIT") != "" {
+				cfg.MemoryLimit = 0 // the runtime's, from GOMEMLIMIT
 			}
 			if !quiet {
 				cfg.Progress = cmd.ErrOrStderr()
@@ -191,6 +196,7 @@ Workloads (comma-separated, default all):
 	f.Int64Var(&cfg.Count, "count", 0, "operations per workload (instead of --duration)")
 	f.IntVar(&cfg.CacheSize, "cache-size", 0, "most check cache entries besides --cache-max-bytes (0: no more bound, -1: no cache)")
 	f.Var((*byteSize)(&cfg.CacheMaxBytes), "cache-max-bytes", "memory of the check cache (as 256MiB or 1GiB; 0: the engine's default, 256MiB; <0: no cache)")
+	f.Var(&memoryLimit, "memory-limit", "soft memory limit of the Go runtime during the run, as GOMEMLIMIT sets (default: GOMEMLIMIT if set, else this; 0: none but GOMEMLIMIT's)")
 	f.BoolVar(&jsonOut, "json", false, "print the report as JSON (as --output json does)")
 	f.StringVar(&plot, "plot", "", "also draw the latency distribution into this file (.svg or .html)")
 	f.BoolVarP(&quiet, "quiet", "q", false, "no progress lines on stderr")

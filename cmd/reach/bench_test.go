@@ -152,6 +152,7 @@ func TestBenchUsageErrors(t *testing.T) {
 		{"plot extension", []string{"--plot", "x.png"}, ".svg or .html"},
 		{"argument", []string{"extra"}, "unknown command"},
 		{"bad duration", []string{"--duration", "soon"}, "invalid argument"},
+		{"bad memory limit", []string{"--memory-limit", "lots"}, "invalid argument"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
