@@ -36,18 +36,7 @@ const (
 
 func startMemWatch(profile bool) *memWatch {
 	m := &memWatch{profile: profile, stop: make(chan struct{}), done: make(chan struct{})}
-	sample := []metrics.Sample{{Name: heapMetric}, {Name: liveMetric}}
-	read := func() {
-		metrics.Read(sample)
-		if sample[0].Value.Kind() == metrics.KindUint64 {
-			storeMax(&m.peak, sample[0].Value.Uint64())
-		}
-		storeMax(&m.anon, statusBytes("RssAnon:"))
-		if sample[1].Value.Kind() == metrics.KindUint64 {
-			m.sawLive(sample[1].Value.Uint64())
-		}
-	}
-	read()
+	m.read()
 	go func() {
 		defer close(m.done)
 		t := time.NewTicker(50 * time.Millisecond)
@@ -55,14 +44,28 @@ func startMemWatch(profile bool) *memWatch {
 		for {
 			select {
 			case <-m.stop:
-				read()
+				m.read()
 				return
 			case <-t.C:
-				read()
+				m.read()
 			}
 		}
 	}()
 	return m
+}
+
+// read takes one sample (from the watch's goroutine, and from peaks, so
+// that a phase shorter than the period is sampled too).
+func (m *memWatch) read() {
+	sample := []metrics.Sample{{Name: heapMetric}, {Name: liveMetric}}
+	metrics.Read(sample)
+	if sample[0].Value.Kind() == metrics.KindUint64 {
+		storeMax(&m.peak, sample[0].Value.Uint64())
+	}
+	storeMax(&m.anon, statusBytes("RssAnon:"))
+	if sample[1].Value.Kind() == metrics.KindUint64 {
+		m.sawLive(sample[1].Value.Uint64())
+	}
 }
 
 // storeMax raises p to v if v is larger.
@@ -95,7 +98,7 @@ func (m *memWatch) sawLive(live uint64) {
 }
 
 // heapProfile returns the heap profile of the largest live heap since the
-// last reset (nil without one).
+// last reset (empty without one).
 func (m *memWatch) heapProfile() []byte {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -125,8 +128,9 @@ type memPeaks struct {
 	live uint64 // live Go heap, as garbage collections found it
 }
 
-// peaks returns the peaks since the last reset.
+// peaks returns the peaks since the last reset, this moment included.
 func (m *memWatch) peaks() memPeaks {
+	m.read()
 	m.mu.Lock()
 	live := m.peakLive
 	m.mu.Unlock()

@@ -427,7 +427,7 @@ func writeHeapProfile(w io.Writer, mem *memWatch) error {
 		return nil
 	}
 	p := mem.heapProfile()
-	if p == nil {
+	if len(p) == 0 {
 		return errors.New("bench: no heap profile was taken")
 	}
 	if _, err := w.Write(p); err != nil {
