@@ -43,13 +43,16 @@ func chromium() string {
 // (a temporary directory by default).
 //
 // Without a browser the test is skipped, except in CI (CI=true), where it
-// fails: CI installs Debian's chromium package.
+// fails: CI installs Debian's chromium package. Under -short it is skipped
+// outside CI only.
 func TestBrowser(t *testing.T) {
 	path := chromium()
 	if path == "" {
 		testenv.Missing(t, "no Chromium found: install Debian's chromium package (apt-get install -y chromium) or set REACH_CHROMIUM to run the browser test")
 	}
-	if testing.Short() {
+	if testing.Short() && !testenv.InCI() {
+		// In CI it runs under -short too: a browser test that no CI step
+		// runs would be a skip that CI never notices.
 		t.Skip("-short: the browser test takes tens of seconds")
 	}
 	artifacts := os.Getenv("REACH_ARTIFACTS")
