@@ -21,19 +21,8 @@ import (
 // times as many). The documents q0-q9, of three relations, are the ones
 // asked for; pages are of 4 rows.
 func TestFilterStatementsDoNotReadTheType(t *testing.T) {
-	uri := pgtest.NewDatabase(t)
 	ctx := context.Background()
-	if _, _, err := Migrate(ctx, uri); err != nil {
-		t.Fatal(err)
-	}
-	s, err := Open(ctx, uri, Options{GCInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	if _, _, err := s.WriteSchema(ctx, "objects.zed", []byte(objectsSchema)); err != nil {
-		t.Fatal(err)
-	}
+	s := newObjectsStore(t)
 	docs := func(prefix string, from, to int) {
 		t.Helper()
 		var in strings.Builder
@@ -138,19 +127,8 @@ func TestFilterStatementsDoNotReadTheType(t *testing.T) {
 // store's back: its writes and schema changes never leave such rows) are
 // read, paged through and deleted like the others, in key order.
 func TestByRelationReadsEveryStoredRelation(t *testing.T) {
-	uri := pgtest.NewDatabase(t)
 	ctx := context.Background()
-	if _, _, err := Migrate(ctx, uri); err != nil {
-		t.Fatal(err)
-	}
-	s, err := Open(ctx, uri, Options{GCInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	if _, _, err := s.WriteSchema(ctx, "objects.zed", []byte(objectsSchema)); err != nil {
-		t.Fatal(err)
-	}
+	s := newObjectsStore(t)
 	in := "document:x#owner@user:a\ndocument:x#viewer@user:b\ndocument:x#viewer@user:c\ndocument:x1#parent@folder:f\ndocument:y#viewer@user:b\n"
 	if _, err := s.Import(ctx, strings.NewReader(in), tuples.ImportOptions{}); err != nil {
 		t.Fatal(err)
@@ -217,4 +195,24 @@ func TestByRelationReadsEveryStoredRelation(t *testing.T) {
 	if _, err := s.Write(ctx, nil, tuples.Precondition{MustMatch: true, Filter: y}); !errors.Is(err, tuples.ErrPreconditionFailed) {
 		t.Fatalf("precondition on a deleted object: %v", err)
 	}
+}
+
+// newObjectsStore opens a store on a new migrated database holding
+// objectsSchema, without garbage collection.
+func newObjectsStore(t *testing.T) *Store {
+	t.Helper()
+	uri := pgtest.NewDatabase(t)
+	ctx := context.Background()
+	if _, _, err := Migrate(ctx, uri); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(ctx, uri, Options{GCInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if _, _, err := s.WriteSchema(ctx, "objects.zed", []byte(objectsSchema)); err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
